@@ -1,0 +1,1 @@
+//! Paper broker: risk checks, fills, positions and the journal.

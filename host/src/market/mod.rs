@@ -1,0 +1,1 @@
+//! Per-symbol market state: last trade, bars, bounded history, bar cleaning.

@@ -1,0 +1,1 @@
+//! Strategy plugins: WebAssembly components in a sandbox, one worker thread each.

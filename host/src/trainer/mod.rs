@@ -1,0 +1,1 @@
+//! The model trainer: candle MLP per symbol, training cycle, deploy gate, predictions.
