@@ -1,0 +1,1 @@
+//! tradehost-sdk: write trading strategies for tradehost.

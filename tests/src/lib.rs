@@ -1,0 +1,2 @@
+//! Helpers shared by tradehost's integration tests: a mock Finnhub server, the compiled test
+//! plugins, temporary directories.

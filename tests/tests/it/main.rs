@@ -1,0 +1,1 @@
+//! tradehost's integration tests: one binary, one module per subsystem pairing.
