@@ -12,8 +12,10 @@
 
 pub mod broker;
 pub mod feed;
+pub mod logging;
 pub mod market;
 pub mod plugins;
 pub mod settings;
+pub mod status;
 pub mod trainer;
 pub mod types;

@@ -514,3 +514,18 @@ pub fn plugin_name(path: &Path) -> Result<String, PluginError> {
             what: "the file name is not valid UTF-8 text".to_string(),
         })
 }
+
+/// Validate a plugin file completely (bytes, version, compile, instantiate, describe,
+/// settings, init) without running it: what `tradehost check` does.
+pub fn check_file(config: PluginConfig, path: &Path) -> Result<PluginInfo, PluginError> {
+    let (tx, _rx) = crossbeam_channel::unbounded();
+    let host = PluginHost::new(
+        config,
+        Arc::new(super::view::EmptyView),
+        SymbolTable::new(),
+        tx,
+    )?;
+    let info = host.load_file(path, None);
+    host.shutdown();
+    info
+}

@@ -24,7 +24,7 @@ pub mod worker;
 
 pub use bindings::wit;
 pub use error::PluginError;
-pub use host::{PluginHost, PluginInfo, PluginStatus};
+pub use host::{PluginHost, PluginInfo, PluginStatus, check_file};
 pub use symbols::SymbolTable;
 pub use view::{EmptyView, MarketView};
 pub use worker::PluginOutput;
