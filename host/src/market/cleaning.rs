@@ -20,7 +20,9 @@
 //!    keep their own prices, so a spike up and back becomes two clipped returns that cancel,
 //!    and a genuine jump is spread over two bars instead of shifting every later price.
 //!    Wicks beyond the same bound from the body are clipped too. σ has a floor of 1 basis
-//!    point. The window only looks back, so cleaning never uses the future of a real bar.
+//!    point. Returns across a session break (overnight gaps) follow another distribution and
+//!    are left out of the filter. The window only looks back, so cleaning never uses the
+//!    future of a real bar.
 
 use crate::settings::{SettingError, Settings};
 use crate::types::Bar;
@@ -227,10 +229,13 @@ fn clip_outliers(bars: &mut [Bar], config: &CleaningConfig) -> (usize, usize) {
         let bounds = (window.len() >= min_history)
             .then(|| robust_bounds(&window, &mut scratch, config.outlier_threshold))
             .flatten();
+        let period_ms = i64::from(bars[i - 1].period_secs.max(1)) * 1000;
+        // Returns over a session break (overnight, weekend) are neither judged nor counted.
+        let after_break = bars[i].start_ms - bars[i - 1].start_ms > period_ms;
         let bar = &mut bars[i];
         let mut ret = raw_return;
         if let Some((lo, hi, width)) = bounds {
-            if !bar.imputed && (raw_return < lo || raw_return > hi) {
+            if !bar.imputed && !after_break && (raw_return < lo || raw_return > hi) {
                 ret = raw_return.clamp(lo, hi);
                 clipped += 1;
                 bar.open = prev_close;
@@ -247,7 +252,7 @@ fn clip_outliers(bars: &mut [Bar], config: &CleaningConfig) -> (usize, usize) {
                 }
             }
         }
-        if !bar.imputed {
+        if !bar.imputed && !after_break {
             if window.len() == config.outlier_window {
                 window.pop_front();
             }
@@ -395,7 +400,13 @@ mod tests {
         let (base, base_report) = clean_bars(&raw, &config);
         let mut spiked = raw.clone();
         // TC0: a bad print 40% up in close and high; TC1: 30% down in close and low.
-        let (up, down) = (900, 1500);
+        // Spikes inside a session (the filter leaves returns over overnight breaks alone).
+        let inside = |from: usize| {
+            (from..raw.len() - 2)
+                .find(|&i| raw[i + 1].start_ms - raw[i - 1].start_ms == 2 * 3_600_000)
+                .expect("a mid-session bar")
+        };
+        let (up, down) = (inside(900), inside(1500));
         spiked[up].close *= 1.4;
         spiked[up].high = spiked[up].close;
         spiked[down].close *= 0.7;
