@@ -1,0 +1,233 @@
+//! Turning trades into OHLCV bars of a fixed period, aligned to the period.
+//!
+//! A bar covers `[start, start + period)` with `start` a multiple of the period since the Unix
+//! epoch. It closes when a trade of a later period arrives for its symbol, or when a timer calls
+//! [`BarAggregator::flush_until`] with a time at or past its end. A period without trades
+//! produces no bar: filling gaps is the cleaner's job ([`super::cleaning`]), which knows
+//! whether the market was closed.
+
+use crate::types::{Bar, Symbol, TimestampMs, Trade};
+use std::collections::HashMap;
+
+/// Builds bars of `period_secs` from trades of any number of symbols.
+#[derive(Debug)]
+pub struct BarAggregator {
+    /// Bar length in milliseconds.
+    period_ms: i64,
+    /// The bar being built for each symbol.
+    open: HashMap<Symbol, Bar>,
+    /// End of the last closed bar per symbol, to refuse trades that arrive after their bar.
+    closed_until: HashMap<Symbol, TimestampMs>,
+    /// Trades refused: late (their bar already closed), or with a non-finite/non-positive
+    /// price or a negative size.
+    rejected: u64,
+}
+
+impl BarAggregator {
+    /// An aggregator of bars lasting `period_secs` seconds (at least 1).
+    pub fn new(period_secs: u32) -> Self {
+        BarAggregator {
+            period_ms: i64::from(period_secs.max(1)) * 1000,
+            open: HashMap::new(),
+            closed_until: HashMap::new(),
+            rejected: 0,
+        }
+    }
+
+    /// Length of the bars in seconds.
+    pub fn period_secs(&self) -> u32 {
+        (self.period_ms / 1000) as u32
+    }
+
+    /// Start of the period containing `time_ms`.
+    pub fn period_start(&self, time_ms: TimestampMs) -> TimestampMs {
+        time_ms.div_euclid(self.period_ms) * self.period_ms
+    }
+
+    /// Adds a trade; returns the symbol's previous bar when this trade starts a later period.
+    pub fn push(&mut self, trade: &Trade) -> Option<Bar> {
+        let valid = trade.price.is_finite()
+            && trade.price > 0.0
+            && trade.size.is_finite()
+            && trade.size >= 0.0;
+        let start = self.period_start(trade.time_ms);
+        let late = self
+            .closed_until
+            .get(&trade.symbol)
+            .is_some_and(|&end| start < end);
+        if !valid || late {
+            self.rejected += 1;
+            return None;
+        }
+        match self.open.get_mut(&trade.symbol) {
+            Some(bar) if bar.start_ms == start => {
+                bar.high = bar.high.max(trade.price);
+                bar.low = bar.low.min(trade.price);
+                bar.close = trade.price;
+                bar.volume += trade.size;
+                None
+            }
+            Some(bar) if start < bar.start_ms => {
+                // Out of order within the feed: the trade belongs to a bar that was replaced.
+                self.rejected += 1;
+                None
+            }
+            _ => {
+                let fresh = self.new_bar(trade, start);
+                let closed = self.open.insert(trade.symbol.clone(), fresh);
+                if let Some(bar) = &closed {
+                    self.closed_until
+                        .insert(bar.symbol.clone(), bar.start_ms + self.period_ms);
+                }
+                closed
+            }
+        }
+    }
+
+    /// Closes every open bar whose period ended at or before `now_ms`, oldest first.
+    pub fn flush_until(&mut self, now_ms: TimestampMs) -> Vec<Bar> {
+        let period = self.period_ms;
+        let due: Vec<Symbol> = self
+            .open
+            .iter()
+            .filter(|(_, b)| b.start_ms + period <= now_ms)
+            .map(|(s, _)| s.clone())
+            .collect();
+        let mut out: Vec<Bar> = due.iter().filter_map(|s| self.open.remove(s)).collect();
+        for bar in &out {
+            self.closed_until
+                .insert(bar.symbol.clone(), bar.start_ms + period);
+        }
+        out.sort_by(|a, b| (a.start_ms, &a.symbol).cmp(&(b.start_ms, &b.symbol)));
+        out
+    }
+
+    /// The bar being built for `symbol`, if any.
+    pub fn open_bar(&self, symbol: &str) -> Option<&Bar> {
+        self.open.get(symbol)
+    }
+
+    /// How many trades were refused (late, or invalid price/size).
+    pub fn rejected(&self) -> u64 {
+        self.rejected
+    }
+
+    fn new_bar(&self, trade: &Trade, start: TimestampMs) -> Bar {
+        Bar {
+            symbol: trade.symbol.clone(),
+            start_ms: start,
+            period_secs: self.period_secs(),
+            open: trade.price,
+            high: trade.price,
+            low: trade.price,
+            close: trade.price,
+            volume: trade.size,
+            imputed: false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::market::bar_file::{read_bars_csv, read_trades_csv};
+    use std::path::Path;
+
+    fn trade(symbol: &str, price: f64, size: f64, time_ms: i64) -> Trade {
+        Trade {
+            symbol: symbol.into(),
+            price,
+            size,
+            time_ms,
+        }
+    }
+
+    #[test]
+    fn bars_are_aligned_and_close_on_a_later_trade() {
+        let mut agg = BarAggregator::new(60);
+        assert!(agg.push(&trade("A", 10.0, 1.0, 60_500)).is_none());
+        assert!(agg.push(&trade("A", 12.0, 2.0, 61_000)).is_none());
+        assert!(agg.push(&trade("A", 9.0, 3.0, 119_999)).is_none());
+        let bar = agg
+            .push(&trade("A", 11.0, 1.0, 120_000))
+            .expect("bar closes");
+        assert_eq!((bar.start_ms, bar.period_secs), (60_000, 60));
+        assert_eq!(
+            (bar.open, bar.high, bar.low, bar.close, bar.volume),
+            (10.0, 12.0, 9.0, 9.0, 6.0)
+        );
+        assert!(!bar.imputed);
+    }
+
+    #[test]
+    fn flush_closes_due_bars_only_and_late_trades_are_refused() {
+        let mut agg = BarAggregator::new(60);
+        agg.push(&trade("A", 10.0, 1.0, 0));
+        agg.push(&trade("B", 20.0, 1.0, 30_000));
+        assert!(agg.flush_until(59_999).is_empty());
+        let bars = agg.flush_until(60_000);
+        assert_eq!(bars.len(), 2);
+        assert!(agg.open_bar("A").is_none());
+        // A trade of the flushed period arriving afterwards would rewrite history: refused.
+        assert!(agg.push(&trade("A", 99.0, 1.0, 59_000)).is_none());
+        assert_eq!(agg.rejected(), 1);
+        // Empty periods produce nothing; the next trade starts a new bar 3 periods later.
+        assert!(agg.push(&trade("A", 11.0, 1.0, 200_000)).is_none());
+        assert_eq!(agg.open_bar("A").map(|b| b.start_ms), Some(180_000));
+    }
+
+    #[test]
+    fn invalid_prices_are_refused() {
+        let mut agg = BarAggregator::new(60);
+        for p in [f64::NAN, 0.0, -1.0, f64::INFINITY] {
+            agg.push(&trade("A", p, 1.0, 0));
+        }
+        agg.push(&trade("A", 5.0, -1.0, 0));
+        assert_eq!(agg.rejected(), 5);
+        assert!(agg.open_bar("A").is_none());
+    }
+
+    /// Real SPY trades of 2013-10-07 aggregated to minutes match the vendor's own minute bars
+    /// (the data notes say volume agrees in 99.7% of minutes, OHLC in about 93-96%).
+    #[test]
+    fn real_trades_give_the_vendor_minute_bars() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
+        let trades = read_trades_csv(&dir.join("demo_trades_2013-10-07.csv.gz")).unwrap();
+        let known = read_bars_csv(
+            &dir.join("SPY_1m_2013-10-04_2013-10-11.csv"),
+            "SPY",
+            Some(60),
+        )
+        .unwrap();
+        let mut agg = BarAggregator::new(60);
+        let mut bars: Vec<Bar> = trades
+            .iter()
+            .filter(|t| &*t.symbol == "SPY")
+            .filter_map(|t| agg.push(t))
+            .collect();
+        bars.extend(agg.flush_until(i64::MAX));
+        assert!(
+            bars.len() >= 29,
+            "half an hour of minutes, got {}",
+            bars.len()
+        );
+        let (mut same_volume, mut same_close, mut compared) = (0, 0, 0);
+        for bar in &bars {
+            let Some(k) = known.iter().find(|k| k.start_ms == bar.start_ms) else {
+                continue;
+            };
+            compared += 1;
+            same_volume += usize::from((k.volume - bar.volume).abs() < 0.5);
+            same_close += usize::from((k.close - bar.close).abs() < 1e-6);
+        }
+        assert!(compared >= 29, "compared {compared}");
+        assert!(
+            same_volume * 10 >= compared * 9,
+            "volume matches {same_volume}/{compared}"
+        );
+        assert!(
+            same_close * 10 >= compared * 8,
+            "close matches {same_close}/{compared}"
+        );
+    }
+}

@@ -1,0 +1,174 @@
+//! Per-symbol market state on the engine's hot path: last trade and a bounded bar history.
+//!
+//! [`MarketState`] owns the [`BarAggregator`], so the engine has one call per trade
+//! ([`MarketState::apply_trade`]) and one per timer tick ([`MarketState::flush_until`]); both
+//! return the bars that just closed, already recorded in the history.
+
+use super::MarketConfig;
+use super::aggregator::BarAggregator;
+use crate::types::{Bar, Symbol, TimestampMs, Trade};
+use std::collections::{HashMap, VecDeque};
+
+/// What is known of one symbol.
+#[derive(Debug, Default)]
+struct SymbolState {
+    /// The most recent valid trade.
+    last_trade: Option<Trade>,
+    /// Completed bars, oldest first, at most the configured capacity.
+    bars: VecDeque<Bar>,
+}
+
+/// Last trade and bounded bar history of every symbol seen.
+#[derive(Debug)]
+pub struct MarketState {
+    /// Builds bars from trades.
+    aggregator: BarAggregator,
+    /// Bars kept per symbol.
+    capacity: usize,
+    /// State per symbol.
+    symbols: HashMap<Symbol, SymbolState>,
+}
+
+impl MarketState {
+    /// Empty state with bars of `config.update_interval_secs` and `config.history_bars` kept.
+    pub fn new(config: &MarketConfig) -> Self {
+        MarketState {
+            aggregator: BarAggregator::new(config.update_interval_secs),
+            capacity: config.history_bars.max(1),
+            symbols: HashMap::new(),
+        }
+    }
+
+    /// Records a trade; returns the bar it closed, if any (already in the history).
+    pub fn apply_trade(&mut self, trade: &Trade) -> Option<Bar> {
+        let rejected_before = self.aggregator.rejected();
+        let closed = self.aggregator.push(trade);
+        if self.aggregator.rejected() == rejected_before {
+            self.entry(&trade.symbol).last_trade = Some(trade.clone());
+        }
+        if let Some(bar) = &closed {
+            self.push_bar(bar.clone());
+        }
+        closed
+    }
+
+    /// Closes the bars whose period ended by `now_ms`; returns them (already in the history).
+    pub fn flush_until(&mut self, now_ms: TimestampMs) -> Vec<Bar> {
+        let bars = self.aggregator.flush_until(now_ms);
+        for bar in &bars {
+            self.push_bar(bar.clone());
+        }
+        bars
+    }
+
+    /// Adds a completed bar from another source (backfill, replay of bars).
+    pub fn push_bar(&mut self, bar: Bar) {
+        let capacity = self.capacity;
+        let state = self.entry(&bar.symbol);
+        if state
+            .bars
+            .back()
+            .is_some_and(|last| last.start_ms >= bar.start_ms)
+        {
+            // History is time-ordered; an older or repeated bar would break that.
+            return;
+        }
+        if state.bars.len() == capacity {
+            state.bars.pop_front();
+        }
+        state.bars.push_back(bar);
+    }
+
+    /// The last valid trade of `symbol`.
+    pub fn last_trade(&self, symbol: &str) -> Option<&Trade> {
+        self.symbols.get(symbol)?.last_trade.as_ref()
+    }
+
+    /// The last `n` completed bars of `symbol`, oldest first.
+    pub fn recent_bars(&self, symbol: &str, n: usize) -> Vec<Bar> {
+        let Some(state) = self.symbols.get(symbol) else {
+            return Vec::new();
+        };
+        let skip = state.bars.len().saturating_sub(n);
+        state.bars.iter().skip(skip).cloned().collect()
+    }
+
+    /// The bar being built for `symbol`, if any.
+    pub fn open_bar(&self, symbol: &str) -> Option<&Bar> {
+        self.aggregator.open_bar(symbol)
+    }
+
+    /// Symbols seen so far.
+    pub fn symbols(&self) -> impl Iterator<Item = &Symbol> {
+        self.symbols.keys()
+    }
+
+    /// Trades refused by the aggregator (late or invalid).
+    pub fn rejected_trades(&self) -> u64 {
+        self.aggregator.rejected()
+    }
+
+    fn entry(&mut self, symbol: &Symbol) -> &mut SymbolState {
+        self.symbols.entry(symbol.clone()).or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::market::bar_file::read_trades_csv;
+    use std::path::Path;
+
+    #[test]
+    fn history_is_bounded_and_recent_bars_are_oldest_first() {
+        let mut state = MarketState::new(&MarketConfig {
+            update_interval_secs: 60,
+            history_bars: 3,
+        });
+        for i in 0..6i64 {
+            let t = Trade {
+                symbol: "A".into(),
+                price: 10.0 + i as f64,
+                size: 1.0,
+                time_ms: i * 60_000,
+            };
+            state.apply_trade(&t);
+        }
+        assert_eq!(state.flush_until(6 * 60_000).len(), 1);
+        let bars = state.recent_bars("A", 10);
+        assert_eq!(
+            bars.iter().map(|b| b.close).collect::<Vec<_>>(),
+            [13.0, 14.0, 15.0]
+        );
+        assert_eq!(state.recent_bars("A", 2)[0].close, 14.0);
+        assert_eq!(state.last_trade("A").map(|t| t.price), Some(15.0));
+        assert!(state.recent_bars("B", 5).is_empty());
+    }
+
+    #[test]
+    fn real_trades_build_per_symbol_minute_bars() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/demo_trades_2013-10-07.csv.gz");
+        let trades = read_trades_csv(&path).unwrap();
+        let mut state = MarketState::new(&MarketConfig::default());
+        let mut closed = 0;
+        for t in &trades {
+            closed += usize::from(state.apply_trade(t).is_some());
+        }
+        let end = trades.last().map(|t| t.time_ms).unwrap_or_default();
+        closed += state.flush_until(end + 60_000).len();
+        // Four liquid symbols, 30 minutes each: every minute has trades.
+        assert_eq!(closed, 4 * 30);
+        for sym in ["SPY", "BAC", "AIG", "IBM"] {
+            let bars = state.recent_bars(sym, 100);
+            assert_eq!(bars.len(), 30, "{sym}");
+            assert!(
+                bars.iter()
+                    .all(|b| b.low <= b.open.min(b.close) && b.high >= b.open.max(b.close))
+            );
+            assert!(
+                bars.windows(2)
+                    .all(|w| w[1].start_ms - w[0].start_ms == 60_000)
+            );
+        }
+    }
+}
