@@ -173,8 +173,15 @@ impl OrderBook {
         slippage_bps: f64,
         mut on_fill: impl FnMut(&RestingOrder, f64) -> Option<bool>,
     ) {
-        // `entry` with a cloned Arc is one lookup and a reference-count bump, no allocation.
-        let book = self.symbols.entry(symbol.clone()).or_default();
+        let Some(book) = self.symbols.get_mut(&**symbol) else {
+            // First trade of a symbol without orders: nothing can fill.
+            let book = SymbolBook {
+                last_price: Some(price),
+                orders: Vec::new(),
+            };
+            self.symbols.insert(symbol.clone(), book);
+            return;
+        };
         book.last_price = Some(price);
         let mut i = 0;
         while i < book.orders.len() {

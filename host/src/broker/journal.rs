@@ -1,157 +1,23 @@
 //! The broker's append-only journal: every order, refusal, fill and cancellation, on disk
 //! before the broker acknowledges it, so positions can be rebuilt after a restart.
 //!
-//! # Format
-//! A 12-byte header (`THJOURNL` then the format version as u32 little-endian), then records,
-//! each framed as `u32 LE payload length | u32 LE crc32 of the payload | payload`, the payload
-//! being one [`JournalRecord`] in rmp-serde (MessagePack). No wall-clock time is written: the
-//! same inputs produce a byte-identical file, which backtests rely on.
+//! The format is described in [`frame`](super::frame). No wall-clock time is written: the same
+//! inputs produce a byte-identical file, which backtests rely on.
 //!
 //! # Recovery
 //! A crash can leave a torn last record (length prefix past the end, checksum mismatch,
 //! undecodable payload). [`Journal::open`] stops at the first bad frame, copies the bytes from
 //! there to the end into `<journal>.torn-<offset>` so nothing is destroyed unseen, truncates
 //! them away so new appends follow valid records, and reports what it did in a [`TornTail`].
+//! The file is locked while open, so two daemons cannot write one journal.
 
 use super::config::FsyncPolicy;
 use super::error::BrokerError;
-use crate::types::{Fill, OrderRequest, Rejection, Symbol, TimestampMs};
-use serde::{Deserialize, Serialize};
-use std::fmt;
+use super::frame::{self, HEADER_LEN, TornTail};
+use super::record::JournalRecord;
 use std::fs::{File, OpenOptions};
-use std::io::{BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-
-/// The first eight bytes of every journal.
-pub const MAGIC: [u8; 8] = *b"THJOURNL";
-/// The format version this build reads and writes.
-pub const VERSION: u32 = 1;
-/// Length of the file header: magic then version.
-pub const HEADER_LEN: u64 = 12;
-/// Length of a record's frame: payload length then checksum.
-const FRAME_LEN: usize = 8;
-/// Records are small; a larger length prefix is garbage, not a record.
-const MAX_RECORD_LEN: u32 = 1 << 20;
-
-/// Why the broker cancelled a resting order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum CancelReason {
-    /// The plugin asked for it (`PluginAction::Cancel`).
-    Requested,
-    /// The kill switch was engaged.
-    KillSwitch,
-    /// The engine removed the plugin's orders (plugin unloaded or quarantined).
-    PluginRemoved,
-}
-
-/// One entry of the journal.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum JournalRecord {
-    /// An order that passed the risk checks; it rests until it fills or is cancelled.
-    Order {
-        /// Broker-assigned id, increasing from 1.
-        order_id: u64,
-        /// The plugin that placed it.
-        plugin: Arc<str>,
-        /// The order as the plugin asked for it.
-        request: OrderRequest,
-        /// When it was accepted (engine time).
-        time_ms: TimestampMs,
-    },
-    /// An order the risk checks refused.
-    Rejected {
-        /// The order as the plugin asked for it.
-        request: OrderRequest,
-        /// The refusal returned to the plugin.
-        rejection: Rejection,
-    },
-    /// A paper fill of a whole resting order.
-    Fill {
-        /// The fill delivered to the plugin.
-        fill: Fill,
-    },
-    /// A resting order taken out of the book.
-    Cancel {
-        /// The order's id.
-        order_id: u64,
-        /// The plugin that placed it.
-        plugin: Arc<str>,
-        /// The plugin's tag.
-        tag: u32,
-        /// The instrument.
-        symbol: Symbol,
-        /// Why.
-        reason: CancelReason,
-        /// When (engine time).
-        time_ms: TimestampMs,
-    },
-}
-
-/// What was wrong with the first bad frame of a journal.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TornReason {
-    /// The file header itself was cut short (crash while creating the file).
-    ShortHeader,
-    /// Fewer than eight bytes remained for a frame.
-    ShortFrame,
-    /// The length prefix points past the end of the file.
-    PastEnd {
-        /// The declared payload length.
-        len: u32,
-    },
-    /// The length prefix is larger than any record can be.
-    Oversized {
-        /// The declared payload length.
-        len: u32,
-    },
-    /// The payload does not match its checksum.
-    ChecksumMismatch,
-    /// The payload passed its checksum but is not a record of this version.
-    Undecodable(String),
-}
-
-impl fmt::Display for TornReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TornReason::ShortHeader => write!(f, "file header cut short"),
-            TornReason::ShortFrame => write!(f, "record frame cut short"),
-            TornReason::PastEnd { len } => {
-                write!(f, "record of {len} bytes runs past the end of the file")
-            }
-            TornReason::Oversized { len } => write!(f, "implausible record length {len}"),
-            TornReason::ChecksumMismatch => write!(f, "checksum mismatch"),
-            TornReason::Undecodable(e) => write!(f, "undecodable record: {e}"),
-        }
-    }
-}
-
-/// A bad tail found in a journal: where it starts, how long it is and why it was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TornTail {
-    /// Byte offset of the first bad frame (the file's valid length).
-    pub offset: u64,
-    /// Bytes from `offset` to the end of the file that were not read as records.
-    pub bytes_skipped: u64,
-    /// What was wrong with the first bad frame.
-    pub reason: TornReason,
-    /// Where the skipped bytes were copied before truncation (`None` when only read).
-    pub saved_to: Option<PathBuf>,
-}
-
-impl fmt::Display for TornTail {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} bytes skipped at offset {} ({})",
-            self.bytes_skipped, self.offset, self.reason
-        )?;
-        if let Some(p) = &self.saved_to {
-            write!(f, ", copied to {}", p.display())?;
-        }
-        Ok(())
-    }
-}
 
 /// Everything readable in a journal file, for tests and tools.
 #[derive(Debug, Clone, PartialEq)]
@@ -198,7 +64,7 @@ impl Journal {
     pub fn open(
         path: &Path,
         fsync: FsyncPolicy,
-        mut on_record: impl FnMut(JournalRecord),
+        on_record: impl FnMut(JournalRecord),
     ) -> Result<(Journal, JournalScan), BrokerError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| BrokerError::io(path, "create folder", e))?;
@@ -219,126 +85,52 @@ impl Journal {
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(BrokerError::io(path, "lock", e)),
         }
-        let file_len = file
-            .metadata()
-            .map_err(|e| BrokerError::io(path, "stat", e))?
-            .len();
-
-        let mut scan = JournalScan {
-            created: false,
-            records: 0,
-            torn_tail: None,
-        };
-        let valid_len = match check_header(&mut file, path, file_len)? {
-            Header::Valid => {
-                let mut reader = RecordReader::new(BufReader::new(&file), HEADER_LEN, file_len);
-                loop {
-                    match reader.next_record(path)? {
-                        Step::Record(r) => {
-                            scan.records += 1;
-                            on_record(r);
-                        }
-                        Step::End => break,
-                        Step::Torn(reason) => {
-                            scan.torn_tail = Some(TornTail {
-                                offset: reader.offset,
-                                bytes_skipped: file_len - reader.offset,
-                                reason,
-                                saved_to: None,
-                            });
-                            break;
-                        }
-                    }
-                }
-                reader.offset
-            }
-            Header::Missing => {
-                if file_len > 0 {
-                    scan.torn_tail = Some(TornTail {
-                        offset: 0,
-                        bytes_skipped: file_len,
-                        reason: TornReason::ShortHeader,
-                        saved_to: None,
-                    });
-                }
-                scan.created = true;
-                0
-            }
-        };
-
+        let mut scan = frame::read_records(&mut file, path, on_record)?;
         if let Some(tail) = &mut scan.torn_tail {
             tail.saved_to = Some(save_tail(&mut file, path, tail.offset)?);
-            file.set_len(valid_len)
+            file.set_len(scan.valid_len)
                 .map_err(|e| BrokerError::io(path, "truncate torn tail", e))?;
         }
-        file.seek(SeekFrom::Start(valid_len))
+        file.seek(SeekFrom::Start(scan.valid_len))
             .map_err(|e| BrokerError::io(path, "seek", e))?;
         let mut journal = Journal {
             path: path.to_path_buf(),
             file,
-            len: valid_len,
+            len: scan.valid_len,
             fsync,
             unsynced: 0,
             buf: Vec::with_capacity(256),
             poisoned: None,
         };
-        if scan.created {
-            let mut header = MAGIC.to_vec();
-            header.extend_from_slice(&VERSION.to_le_bytes());
+        let created = !scan.has_header;
+        if created {
             journal
                 .file
-                .write_all(&header)
+                .write_all(&frame::header())
                 .map_err(|e| BrokerError::io(path, "write header", e))?;
             journal.len = HEADER_LEN;
         }
-        if scan.created || scan.torn_tail.is_some() {
+        if created || scan.torn_tail.is_some() {
             journal.sync()?;
             sync_parent(path);
         }
+        let scan = JournalScan {
+            created,
+            records: scan.records,
+            torn_tail: scan.torn_tail,
+        };
         Ok((journal, scan))
     }
 
     /// Reads every valid record of the journal at `path` without modifying it.
     pub fn read_all(path: &Path) -> Result<JournalContents, BrokerError> {
         let mut file = File::open(path).map_err(|e| BrokerError::io(path, "open", e))?;
-        let file_len = file
-            .metadata()
-            .map_err(|e| BrokerError::io(path, "stat", e))?
-            .len();
-        let mut contents = JournalContents {
-            records: Vec::new(),
-            torn_tail: None,
-        };
-        match check_header(&mut file, path, file_len)? {
-            Header::Missing if file_len == 0 => {}
-            Header::Missing => {
-                contents.torn_tail = Some(TornTail {
-                    offset: 0,
-                    bytes_skipped: file_len,
-                    reason: TornReason::ShortHeader,
-                    saved_to: None,
-                })
-            }
-            Header::Valid => {
-                let mut reader = RecordReader::new(BufReader::new(&file), HEADER_LEN, file_len);
-                loop {
-                    match reader.next_record(path)? {
-                        Step::Record(r) => contents.records.push(r),
-                        Step::End => break,
-                        Step::Torn(reason) => {
-                            contents.torn_tail = Some(TornTail {
-                                offset: reader.offset,
-                                bytes_skipped: file_len - reader.offset,
-                                reason,
-                                saved_to: None,
-                            });
-                            break;
-                        }
-                    }
-                }
-            }
-        }
-        Ok(contents)
+        let mut records = Vec::new();
+        let scan = frame::read_records(&mut file, path, |r| records.push(r))?;
+        Ok(JournalContents {
+            records,
+            torn_tail: scan.torn_tail,
+        })
     }
 
     /// Appends one record, handing it to the operating system before returning, and fsyncs
@@ -350,24 +142,10 @@ impl Journal {
                 cause: cause.clone(),
             });
         }
-        self.buf.clear();
-        self.buf.extend_from_slice(&[0; FRAME_LEN]);
-        rmp_serde::encode::write(&mut self.buf, record).map_err(|e| BrokerError::Encode {
+        frame::encode(&mut self.buf, record).map_err(|message| BrokerError::Encode {
             path: self.path.clone(),
-            message: e.to_string(),
+            message,
         })?;
-        let payload_len = self.buf.len() - FRAME_LEN;
-        let len = u32::try_from(payload_len)
-            .ok()
-            .filter(|l| *l <= MAX_RECORD_LEN)
-            .ok_or_else(|| BrokerError::Encode {
-                path: self.path.clone(),
-                message: format!("record of {payload_len} bytes exceeds {MAX_RECORD_LEN}"),
-            })?;
-        let crc = crc32fast::hash(&self.buf[FRAME_LEN..]);
-        self.buf[0..4].copy_from_slice(&len.to_le_bytes());
-        self.buf[4..8].copy_from_slice(&crc.to_le_bytes());
-
         if let Err(e) = self.file.write_all(&self.buf) {
             return Err(self.roll_back("append", e));
         }
@@ -437,50 +215,6 @@ impl Journal {
     }
 }
 
-/// The state of a file's header.
-enum Header {
-    /// Magic and version are right.
-    Valid,
-    /// The file is empty, or holds only a prefix of a header (crash while creating it).
-    Missing,
-}
-
-/// Checks the header at the start of `file`, leaving the position after it.
-fn check_header(file: &mut File, path: &Path, file_len: u64) -> Result<Header, BrokerError> {
-    let mut header = [0u8; HEADER_LEN as usize];
-    let n = (file_len.min(HEADER_LEN)) as usize;
-    file.read_exact(&mut header[..n])
-        .map_err(|e| BrokerError::io(path, "read header", e))?;
-    let mut expected = [0u8; HEADER_LEN as usize];
-    expected[..8].copy_from_slice(&MAGIC);
-    expected[8..].copy_from_slice(&VERSION.to_le_bytes());
-    if n < HEADER_LEN as usize {
-        // Only a prefix of our own header is a torn creation; anything else is someone's file.
-        let ours = header[..n.min(8)] == MAGIC[..n.min(8)];
-        return if ours {
-            Ok(Header::Missing)
-        } else {
-            Err(BrokerError::NotAJournal {
-                path: path.to_path_buf(),
-            })
-        };
-    }
-    if header[..8] != MAGIC {
-        return Err(BrokerError::NotAJournal {
-            path: path.to_path_buf(),
-        });
-    }
-    let found = u32::from_le_bytes([header[8], header[9], header[10], header[11]]);
-    if found != VERSION {
-        return Err(BrokerError::UnsupportedVersion {
-            path: path.to_path_buf(),
-            found,
-            supported: VERSION,
-        });
-    }
-    Ok(Header::Valid)
-}
-
 /// Copies the bytes from `offset` to the end of `file` into `<path>.torn-<offset>`.
 fn save_tail(file: &mut File, path: &Path, offset: u64) -> Result<PathBuf, BrokerError> {
     let mut name = path.as_os_str().to_owned();
@@ -506,79 +240,12 @@ fn sync_parent(path: &Path) {
     }
 }
 
-/// One step of reading records.
-enum Step {
-    /// A valid record.
-    Record(JournalRecord),
-    /// The file ended exactly after the last record.
-    End,
-    /// The frame at the reader's offset is bad.
-    Torn(TornReason),
-}
-
-/// Reads framed records sequentially, knowing the file length so a length prefix past the end
-/// is recognised before reading.
-struct RecordReader<R> {
-    /// The source, positioned at `offset`.
-    reader: R,
-    /// Offset of the next frame (after a torn step: of the bad frame).
-    offset: u64,
-    /// Length of the file.
-    file_len: u64,
-    /// Reused payload buffer.
-    payload: Vec<u8>,
-}
-
-impl<R: Read> RecordReader<R> {
-    fn new(reader: R, offset: u64, file_len: u64) -> Self {
-        RecordReader {
-            reader,
-            offset,
-            file_len,
-            payload: Vec::new(),
-        }
-    }
-
-    fn next_record(&mut self, path: &Path) -> Result<Step, BrokerError> {
-        let remaining = self.file_len - self.offset;
-        if remaining == 0 {
-            return Ok(Step::End);
-        }
-        if remaining < FRAME_LEN as u64 {
-            return Ok(Step::Torn(TornReason::ShortFrame));
-        }
-        let mut frame = [0u8; FRAME_LEN];
-        self.reader
-            .read_exact(&mut frame)
-            .map_err(|e| BrokerError::io(path, "read", e))?;
-        let len = u32::from_le_bytes([frame[0], frame[1], frame[2], frame[3]]);
-        let crc = u32::from_le_bytes([frame[4], frame[5], frame[6], frame[7]]);
-        if len > MAX_RECORD_LEN {
-            return Ok(Step::Torn(TornReason::Oversized { len }));
-        }
-        if u64::from(len) > remaining - FRAME_LEN as u64 {
-            return Ok(Step::Torn(TornReason::PastEnd { len }));
-        }
-        self.payload.resize(len as usize, 0);
-        self.reader
-            .read_exact(&mut self.payload)
-            .map_err(|e| BrokerError::io(path, "read", e))?;
-        if crc32fast::hash(&self.payload) != crc {
-            return Ok(Step::Torn(TornReason::ChecksumMismatch));
-        }
-        match rmp_serde::from_slice(&self.payload) {
-            Ok(record) => {
-                self.offset += FRAME_LEN as u64 + u64::from(len);
-                Ok(Step::Record(record))
-            }
-            Err(e) => Ok(Step::Torn(TornReason::Undecodable(e.to_string()))),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::broker::frame::{MAGIC, TornReason, VERSION};
+    use crate::broker::record::CancelReason;
+    use crate::types::OrderRequest;
     use crate::types::{OrderKind, Side};
 
     fn order(id: u64) -> JournalRecord {
