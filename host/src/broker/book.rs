@@ -160,6 +160,11 @@ impl OrderBook {
         self.index.keys().copied().collect()
     }
 
+    /// Records a trade's price without filling anything.
+    pub fn record_price(&mut self, symbol: &Symbol, price: f64) {
+        self.match_trade(symbol, price, 0.0, |_, _| None);
+    }
+
     /// Records a trade's price and offers each of the symbol's resting orders that this trade
     /// fills to `on_fill` (with its fill price), in placement order; an order for which
     /// `on_fill` returns `true` leaves the book, and a `None` from it stops the walk.

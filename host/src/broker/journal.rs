@@ -187,6 +187,12 @@ impl Journal {
         self.poisoned.as_deref()
     }
 
+    /// Makes every later write fail, as a full or failed disk would (tests only).
+    #[cfg(test)]
+    pub(crate) fn break_writes(&mut self) {
+        self.file = File::open(&self.path).expect("the journal file exists");
+    }
+
     fn sync(&mut self) -> Result<(), BrokerError> {
         match self.file.sync_data() {
             Ok(()) => {
@@ -471,6 +477,41 @@ mod tests {
         assert!(matches!(e, BrokerError::Locked { .. }), "{e}");
         drop(first);
         assert!(Journal::open(&path, FsyncPolicy::Always, |_| {}).is_ok());
+    }
+
+    #[test]
+    fn a_failed_write_leaves_the_file_valid_and_stops_appends() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.bin");
+        let (mut j, _) = Journal::open(&path, FsyncPolicy::Always, |_| {}).unwrap();
+        j.append(&order(1)).unwrap();
+        let len = j.len();
+        j.break_writes();
+        let e = j.append(&order(2)).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                BrokerError::Io {
+                    action: "append",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        // The partial record could not be cut off here, so the journal refuses to go on.
+        assert!(j.poisoned().is_some());
+        let e = j.append(&order(3)).unwrap_err();
+        assert!(
+            matches!(e, BrokerError::Poisoned { .. }) && e.is_terminal(),
+            "{e}"
+        );
+        assert_eq!(j.len(), len);
+        drop(j);
+        let contents = Journal::read_all(&path).unwrap();
+        assert_eq!(
+            (contents.records, contents.torn_tail),
+            (vec![order(1)], None)
+        );
     }
 
     #[test]

@@ -197,6 +197,11 @@ impl PaperBroker {
         if !(trade.price.is_finite() && trade.price > 0.0) {
             return Vec::new();
         }
+        if self.journal.poisoned().is_some() {
+            // Fills could not be journaled: keep prices current, fill nothing, log nothing more.
+            self.book.record_price(&trade.symbol, trade.price);
+            return Vec::new();
+        }
         let mut fills = Vec::new();
         let (journal, ledger, totals, config) = (
             &mut self.journal,
@@ -317,6 +322,18 @@ impl PaperBroker {
         }
     }
 
+    /// Why the journal stopped accepting records, if it did: nothing can be placed, filled or
+    /// cancelled until the cause is fixed and the daemon restarted.
+    pub fn journal_failure(&self) -> Option<&str> {
+        self.journal.poisoned()
+    }
+
+    /// The journal, to break it in tests.
+    #[cfg(test)]
+    pub(crate) fn journal_mut(&mut self) -> &mut Journal {
+        &mut self.journal
+    }
+
     /// The configuration the broker runs with.
     pub fn config(&self) -> &BrokerConfig {
         &self.config
@@ -341,7 +358,7 @@ impl PaperBroker {
         request: OrderRequest,
         now_ms: TimestampMs,
     ) -> BrokerOutcome {
-        let orders_in_window = self.rates.entry(plugin.clone()).or_default().count(now_ms);
+        let orders_in_window = self.rates.get_mut(&**plugin).map_or(0, |w| w.count(now_ms));
         let ctx = OrderContext {
             kill_switch: self.kill_switch,
             last_price: self.book.last_price(&request.symbol),

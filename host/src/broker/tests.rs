@@ -499,6 +499,35 @@ fn the_same_inputs_write_byte_identical_journals() {
     assert_eq!(files[0], files[1]);
 }
 
+#[test]
+fn nothing_is_acknowledged_that_the_journal_did_not_take() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let (mut b, _) = open(&cfg);
+    b.on_trade(&trade("SPY", 10.0, T0));
+    b.submit("a", vec![market(Side::Buy, 2.0, 1)], T0);
+    b.journal_mut().break_writes();
+    // The resting order's fill cannot be journaled: no fill, no position.
+    assert!(b.on_trade(&trade("SPY", 10.5, T0 + 1)).is_empty());
+    assert_eq!(b.position("a", "SPY").quantity, 0.0);
+    assert_eq!(b.last_price("SPY"), Some(10.5));
+    let out = b.submit("a", vec![market(Side::Buy, 1.0, 2)], T0 + 2);
+    assert!(
+        matches!(&out[0], BrokerOutcome::Rejected(r) if r.reason.contains("could not be journaled")),
+        "{out:?}"
+    );
+    assert!(b.journal_failure().is_some());
+    assert!(b.on_trade(&trade("SPY", 10.0, T0 + 3)).is_empty());
+    let t = b.totals();
+    assert_eq!((t.fills, t.orders, t.resting_orders), (0, 1, 1));
+    assert!(t.journal_errors >= 2, "{t:?}");
+    drop(b);
+    // After a restart the order is still there and fills.
+    let (mut b, report) = open(&cfg);
+    assert_eq!((report.resting_orders, report.torn_tail), (1, None));
+    assert_eq!(b.on_trade(&trade("SPY", 10.0, T0 + 4)).len(), 1);
+}
+
 /// Hot-path cost of `on_trade`; run with `--ignored --nocapture` to measure.
 #[test]
 #[ignore]
