@@ -5,8 +5,9 @@
 use super::journal::Journal;
 use super::record::{CancelReason, JournalRecord};
 use super::*;
+use crate::types::{Fill, OrderRequest, PluginAction, Symbol, TimestampMs, Trade};
 use crate::types::{OrderKind, Side};
-use crate::types::{OrderRequest, PluginAction, Symbol, TimestampMs, Trade};
+use std::collections::HashMap;
 use std::path::Path;
 
 const T0: TimestampMs = 1_381_152_600_000;
@@ -413,15 +414,10 @@ fn positions_are_rebuilt_from_the_journal_on_restart() {
         (4, 3, 1, 1)
     );
     // Last prices are market state: unrealised PnL returns with the next trades.
-    let strip = |v: Vec<PositionEntry>| -> Vec<PositionEntry> {
-        v.into_iter()
-            .map(|mut e| {
-                e.position.unrealised_pnl = 0.0;
-                e
-            })
-            .collect()
-    };
-    assert_eq!(strip(b.positions()), strip(before.clone()));
+    assert_eq!(
+        strip_unrealised(b.positions()),
+        strip_unrealised(before.clone())
+    );
     b.on_trade(&trade("SPY", 169.25, T0 + 5));
     b.on_trade(&trade("IBM", 183.0, T0 + 5));
     assert_eq!(b.positions(), before);
@@ -526,6 +522,156 @@ fn nothing_is_acknowledged_that_the_journal_did_not_take() {
     let (mut b, report) = open(&cfg);
     assert_eq!((report.resting_orders, report.torn_tail), (1, None));
     assert_eq!(b.on_trade(&trade("SPY", 10.0, T0 + 4)).len(), 1);
+}
+
+/// Positions with unrealised PnL zeroed (it depends on last prices, which are not journaled).
+fn strip_unrealised(v: Vec<PositionEntry>) -> Vec<PositionEntry> {
+    v.into_iter()
+        .map(|mut e| {
+            e.position.unrealised_pnl = 0.0;
+            e
+        })
+        .collect()
+}
+
+/// The bundled day of real trades (SPY, BAC, AIG, IBM on 2013-10-07).
+fn real_trades() -> Vec<Trade> {
+    use std::io::BufRead;
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/data/demo_trades_2013-10-07.csv.gz"
+    );
+    let file = std::fs::File::open(path).unwrap();
+    let reader = std::io::BufReader::new(flate2::read::GzDecoder::new(file));
+    let mut symbols: HashMap<String, Symbol> = HashMap::new();
+    reader
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let line = line.unwrap();
+            let f: Vec<&str> = line.split(',').collect();
+            let symbol = symbols
+                .entry(f[1].to_string())
+                .or_insert_with(|| f[1].into());
+            Trade {
+                symbol: symbol.clone(),
+                price: f[2].parse().unwrap(),
+                size: f[3].parse().unwrap(),
+                time_ms: chrono::DateTime::parse_from_rfc3339(f[0])
+                    .unwrap()
+                    .timestamp_millis(),
+            }
+        })
+        .collect()
+}
+
+/// Two plugins trading the real day: market orders flipping positions, limit orders a few
+/// cents away, cancellations; returns every fill.
+fn trade_the_day(b: &mut PaperBroker, trades: &[Trade]) -> Vec<Fill> {
+    let mut fills = Vec::new();
+    for (i, t) in trades.iter().enumerate() {
+        fills.extend(b.on_trade(t));
+        if i % 97 == 0 {
+            // Buy 7, buy 3, sell 12: positions cross zero again and again (flips).
+            let (side, qty) =
+                [(Side::Buy, 7.0), (Side::Buy, 3.0), (Side::Sell, 12.0)][(i / 97) % 3];
+            b.submit(
+                "momentum",
+                vec![place(side, &t.symbol, qty, OrderKind::Market, i as u32)],
+                t.time_ms,
+            );
+        }
+        if i % 131 == 0 {
+            let tag = i as u32;
+            let actions = vec![
+                PluginAction::Cancel(tag.wrapping_sub(131 * 4)),
+                place(
+                    Side::Buy,
+                    &t.symbol,
+                    5.0,
+                    OrderKind::Limit(t.price - 0.02),
+                    tag,
+                ),
+                place(
+                    Side::Sell,
+                    &t.symbol,
+                    5.0,
+                    OrderKind::Limit(t.price + 0.03),
+                    tag,
+                ),
+            ];
+            b.submit("reversion", actions, t.time_ms);
+        }
+    }
+    fills
+}
+
+#[test]
+fn a_day_of_real_trades_marks_to_market_and_replays_exactly() {
+    let trades = real_trades();
+    assert!(trades.len() > 50_000);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = BrokerConfig {
+        slippage_bps: 1.0,
+        fee_bps: 0.5,
+        fee_per_share: 0.005,
+        ..config(dir.path())
+    };
+    let (mut b, _) = open(&cfg);
+    let fills = trade_the_day(&mut b, &trades);
+    let totals = b.totals();
+    assert!(
+        fills.len() > 500 && totals.cancels > 0 && totals.resting_orders > 0,
+        "{totals:?}"
+    );
+
+    // Average-cost PnL must equal cash flows marked to the last price, per plugin and symbol.
+    let positions = b.positions();
+    for e in &positions {
+        let mine = fills
+            .iter()
+            .filter(|f| f.plugin == e.plugin && f.symbol == e.symbol);
+        let (mut cash, mut qty) = (0.0, 0.0);
+        for f in mine {
+            cash -= f.side.sign() * f.quantity * f.price + f.fee;
+            qty += f.side.sign() * f.quantity;
+        }
+        let last = b.last_price(&e.symbol).unwrap();
+        let marked = cash + qty * last;
+        let p = &e.position;
+        assert!((p.quantity - qty).abs() < 1e-9, "{e:?}");
+        assert!(
+            (p.realised_pnl + p.unrealised_pnl - marked).abs() < 1e-6 * (1.0 + marked.abs()),
+            "{}/{}: realised {} + unrealised {} != {marked}",
+            e.plugin,
+            e.symbol,
+            p.realised_pnl,
+            p.unrealised_pnl
+        );
+    }
+    drop(b);
+
+    // The journal rebuilds the same book and positions; the same day replayed writes the same bytes.
+    let (mut again, report) = open(&cfg);
+    assert_eq!(report.fills as usize, fills.len());
+    assert_eq!(report.resting_orders, totals.resting_orders);
+    // Last prices are market state, not journal state: compare without unrealised PnL.
+    assert_eq!(
+        strip_unrealised(again.positions()),
+        strip_unrealised(positions)
+    );
+    assert!(again.flush().is_ok());
+    let other = BrokerConfig {
+        journal_path: dir.path().join("other/journal.bin"),
+        ..cfg.clone()
+    };
+    let (mut b2, _) = open(&other);
+    trade_the_day(&mut b2, &trades);
+    drop(b2);
+    assert_eq!(
+        std::fs::read(&cfg.journal_path).unwrap(),
+        std::fs::read(&other.journal_path).unwrap()
+    );
 }
 
 /// Hot-path cost of `on_trade`; run with `--ignored --nocapture` to measure.
