@@ -223,12 +223,29 @@ impl Journal {
 
 /// Copies the bytes from `offset` to the end of `file` into `<path>.torn-<offset>`.
 fn save_tail(file: &mut File, path: &Path, offset: u64) -> Result<PathBuf, BrokerError> {
-    let mut name = path.as_os_str().to_owned();
-    name.push(format!(".torn-{offset}"));
-    let target = PathBuf::from(name);
     file.seek(SeekFrom::Start(offset))
         .map_err(|e| BrokerError::io(path, "seek", e))?;
-    let mut out = File::create(&target).map_err(|e| BrokerError::io(&target, "create", e))?;
+    // Never overwrite the tail an earlier crash left at the same offset: add `.1`, `.2`...
+    let mut attempt = 0u32;
+    let (target, mut out) = loop {
+        let mut name = path.as_os_str().to_owned();
+        name.push(format!(".torn-{offset}"));
+        if attempt > 0 {
+            name.push(format!(".{attempt}"));
+        }
+        let target = PathBuf::from(name);
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&target)
+        {
+            Ok(out) => break (target, out),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 1000 => {
+                attempt += 1;
+            }
+            Err(e) => return Err(BrokerError::io(&target, "create", e)),
+        }
+    };
     std::io::copy(file, &mut out).map_err(|e| BrokerError::io(&target, "copy torn tail", e))?;
     out.sync_all()
         .map_err(|e| BrokerError::io(&target, "fsync", e))?;
@@ -377,6 +394,25 @@ mod tests {
             2,
             |r| matches!(r, TornReason::PastEnd { .. }),
         );
+    }
+
+    #[test]
+    fn tails_torn_twice_at_one_offset_are_both_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.bin");
+        write(&path, &[order(1)]);
+        let valid = std::fs::read(&path).unwrap();
+        let mut saved = Vec::new();
+        for garbage in [&b"first"[..], b"second!!!"] {
+            let mut bytes = valid.clone();
+            bytes.extend_from_slice(garbage);
+            std::fs::write(&path, &bytes).unwrap();
+            let (_, scan, _) = reopen(&path);
+            let to = scan.torn_tail.and_then(|t| t.saved_to).unwrap();
+            assert_eq!(std::fs::read(&to).unwrap(), garbage);
+            saved.push(to);
+        }
+        assert_ne!(saved[0], saved[1]);
     }
 
     #[test]
