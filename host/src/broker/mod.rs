@@ -1,1 +1,45 @@
-//! Paper broker: risk checks, fills, positions and the journal.
+//! Paper broker: risk checks, paper fills against the trade stream, positions and PnL per
+//! plugin and symbol, and the journal they are rebuilt from.
+//!
+//! # Layout
+//! - [`config`]: [`BrokerConfig`], read from the `BROKER_*`, `RISK_*`, `KILL_SWITCH` and
+//!   `JOURNAL_*` settings.
+//! - [`error`]: [`BrokerError`], what stops the journal from keeping its promise.
+//! - [`risk`]: the checks every order passes before it is accepted, and the order-rate window.
+//! - [`book`]: resting orders and last prices per symbol, and the fill rule.
+//! - [`ledger`]: positions, average prices, realised and unrealised PnL.
+//! - [`record`]: [`JournalRecord`], the entries of the journal.
+//! - [`frame`]: the journal's on-disk format and torn-tail detection.
+//! - [`journal`]: [`Journal`], the append-only file, its fsync policy and recovery.
+//! - [`report`]: [`RecoveryReport`] and [`BrokerTotals`], what the broker tells the engine.
+//! - [`paper`]: [`PaperBroker`], which ties them together for the engine.
+//!
+//! # Driving it
+//! The engine owns one `PaperBroker` and calls it from one task or thread: `open` at start-up
+//! (it logs the [`RecoveryReport`]), `on_trade` for every trade *before* the plugins see that
+//! trade (fills go back to their plugins), `submit` with each plugin's actions (outcomes go
+//! back to that plugin), and `flush` at shutdown.
+
+pub mod book;
+pub mod config;
+pub mod error;
+pub mod frame;
+pub mod journal;
+pub mod ledger;
+pub mod paper;
+pub mod record;
+pub mod report;
+pub mod risk;
+
+#[cfg(test)]
+mod tests;
+
+pub use book::RestingOrder;
+pub use config::{BrokerConfig, FsyncPolicy};
+pub use error::BrokerError;
+pub use frame::{TornReason, TornTail};
+pub use journal::{Journal, JournalContents, JournalScan};
+pub use ledger::PositionEntry;
+pub use paper::{BrokerOutcome, PaperBroker};
+pub use record::{CancelReason, JournalRecord};
+pub use report::{BrokerTotals, RecoveryReport};

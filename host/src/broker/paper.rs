@@ -1,0 +1,503 @@
+//! The paper broker: accepts or refuses plugin orders, fills resting orders against the trade
+//! stream, keeps positions and PnL, and journals every order, refusal, fill and cancellation
+//! before returning it.
+//!
+//! It is a plain synchronous struct driven by the engine from one task or thread; it never
+//! calls strategies and owns no channel or thread. Time only enters through `now_ms` and trade
+//! times, so the same inputs give the same outputs and a byte-identical journal.
+
+use super::book::{OrderBook, RestingOrder};
+use super::config::BrokerConfig;
+use super::error::BrokerError;
+use super::journal::Journal;
+use super::ledger::{Ledger, PositionEntry, unrealised};
+use super::record::{CancelReason, JournalRecord};
+use super::report::{BrokerTotals, RecoveryReport};
+use super::risk::{self, OrderContext, RateWindow, RiskLimits};
+use crate::types::{
+    Fill, OrderRequest, PluginAction, Position, Rejection, Symbol, TimestampMs, Trade,
+};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// What became of one action a plugin submitted (or of its orders on a kill switch).
+#[derive(Debug, Clone, PartialEq)]
+pub enum BrokerOutcome {
+    /// The order passed the risk checks, was journaled and rests until a trade fills it.
+    Accepted {
+        /// The plugin.
+        plugin: Arc<str>,
+        /// Broker-assigned id, found again in the fill.
+        order_id: u64,
+        /// The plugin's tag.
+        tag: u32,
+        /// The instrument.
+        symbol: Symbol,
+    },
+    /// The order was refused; the reason names the limit.
+    Rejected(Rejection),
+    /// A resting order was cancelled (journaled).
+    Cancelled {
+        /// The plugin.
+        plugin: Arc<str>,
+        /// The order's id.
+        order_id: u64,
+        /// The plugin's tag.
+        tag: u32,
+        /// The instrument.
+        symbol: Symbol,
+        /// Why.
+        reason: CancelReason,
+    },
+    /// A cancellation matched no resting order of the plugin (already filled or never placed).
+    NothingToCancel {
+        /// The plugin.
+        plugin: Arc<str>,
+        /// The tag it asked to cancel.
+        tag: u32,
+    },
+}
+
+impl BrokerOutcome {
+    /// The plugin this outcome is for.
+    pub fn plugin(&self) -> &Arc<str> {
+        match self {
+            BrokerOutcome::Accepted { plugin, .. }
+            | BrokerOutcome::Cancelled { plugin, .. }
+            | BrokerOutcome::NothingToCancel { plugin, .. } => plugin,
+            BrokerOutcome::Rejected(r) => &r.plugin,
+        }
+    }
+}
+
+/// The paper broker.
+#[derive(Debug)]
+pub struct PaperBroker {
+    /// Costs and limits.
+    config: BrokerConfig,
+    /// The limits, as the risk checks take them.
+    limits: RiskLimits,
+    /// Where every order, refusal, fill and cancellation goes first.
+    journal: Journal,
+    /// Resting orders and last prices.
+    book: OrderBook,
+    /// Positions and PnL.
+    ledger: Ledger,
+    /// Order-rate windows per plugin; its keys also intern plugin names.
+    rates: HashMap<Arc<str>, RateWindow>,
+    /// Id of the next accepted order.
+    next_order_id: u64,
+    /// Trading halted.
+    kill_switch: bool,
+    /// Counters for metrics.
+    totals: BrokerTotals,
+}
+
+impl PaperBroker {
+    /// Opens (or creates) the journal and rebuilds positions, realised PnL and resting orders
+    /// from it, cutting off a torn tail; see the report for what was found.
+    pub fn open(config: BrokerConfig) -> Result<(PaperBroker, RecoveryReport), BrokerError> {
+        let mut book = OrderBook::default();
+        let mut ledger = Ledger::default();
+        let mut totals = BrokerTotals::default();
+        let mut next_order_id = 1;
+        let (journal, scan) =
+            Journal::open(&config.journal_path, config.fsync, |record| match record {
+                JournalRecord::Order {
+                    order_id,
+                    plugin,
+                    request,
+                    time_ms,
+                } => {
+                    totals.orders += 1;
+                    next_order_id = next_order_id.max(order_id + 1);
+                    book.insert(resting(order_id, plugin, request, time_ms));
+                }
+                JournalRecord::Rejected { .. } => totals.refusals += 1,
+                JournalRecord::Fill { fill } => {
+                    totals.fills += 1;
+                    next_order_id = next_order_id.max(fill.order_id + 1);
+                    book.remove(fill.order_id);
+                    ledger.apply(&fill);
+                }
+                JournalRecord::Cancel { order_id, .. } => {
+                    totals.cancels += 1;
+                    book.remove(order_id);
+                }
+            })?;
+        let report = RecoveryReport {
+            journal: config.journal_path.clone(),
+            created: scan.created,
+            records: scan.records,
+            orders: totals.orders,
+            fills: totals.fills,
+            rejections: totals.refusals,
+            cancels: totals.cancels,
+            resting_orders: book.len(),
+            open_positions: ledger
+                .entries(|_| None)
+                .iter()
+                .filter(|e| e.position.quantity != 0.0)
+                .count(),
+            torn_tail: scan.torn_tail.clone(),
+        };
+        match &report.torn_tail {
+            Some(_) => tracing::warn!(target: "tradehost::broker", "recovered {report}"),
+            None => tracing::info!(target: "tradehost::broker", "recovered {report}"),
+        }
+        let broker = PaperBroker {
+            limits: RiskLimits::from_config(&config),
+            kill_switch: config.kill_switch,
+            config,
+            journal,
+            book,
+            ledger,
+            rates: HashMap::new(),
+            next_order_id,
+            totals,
+        };
+        Ok((broker, report))
+    }
+
+    /// Runs a plugin's actions in order: each order is risk-checked, then journaled as accepted
+    /// or refused; each cancellation removes (and journals) the plugin's resting orders with
+    /// that tag. Returns one outcome per order and per cancelled order.
+    pub fn submit(
+        &mut self,
+        plugin: &str,
+        actions: Vec<PluginAction>,
+        now_ms: TimestampMs,
+    ) -> Vec<BrokerOutcome> {
+        let plugin = self.intern(plugin);
+        let mut out = Vec::with_capacity(actions.len());
+        for action in actions {
+            match action {
+                PluginAction::Place(request) => out.push(self.place(&plugin, request, now_ms)),
+                PluginAction::Cancel(tag) => {
+                    let ids = self.book.ids_of(&plugin, Some(tag));
+                    if ids.is_empty() {
+                        out.push(BrokerOutcome::NothingToCancel {
+                            plugin: plugin.clone(),
+                            tag,
+                        });
+                    }
+                    self.cancel(&ids, CancelReason::Requested, now_ms, &mut out);
+                }
+            }
+        }
+        out
+    }
+
+    /// Records a trade's price and fills the resting orders of its symbol that it reaches,
+    /// journaling each fill before applying it to the position and returning it.
+    ///
+    /// Does not allocate when nothing fills. A trade with a non-finite or non-positive price
+    /// is ignored.
+    pub fn on_trade(&mut self, trade: &Trade) -> Vec<Fill> {
+        if !(trade.price.is_finite() && trade.price > 0.0) {
+            return Vec::new();
+        }
+        if self.journal.poisoned().is_some() {
+            // Fills could not be journaled: keep prices current, fill nothing, log nothing more.
+            self.book.record_price(&trade.symbol, trade.price);
+            return Vec::new();
+        }
+        let mut fills = Vec::new();
+        let (journal, ledger, totals, config) = (
+            &mut self.journal,
+            &mut self.ledger,
+            &mut self.totals,
+            &self.config,
+        );
+        self.book
+            .match_trade(&trade.symbol, trade.price, config.slippage_bps, |order, price| {
+                let fill = Fill {
+                    plugin: order.plugin.clone(),
+                    order_id: order.order_id,
+                    tag: order.tag,
+                    symbol: order.symbol.clone(),
+                    side: order.side,
+                    quantity: order.quantity,
+                    price,
+                    fee: order.quantity * (price * config.fee_bps / 10_000.0 + config.fee_per_share),
+                    time_ms: trade.time_ms,
+                };
+                if let Err(e) = journal.append(&JournalRecord::Fill { fill: fill.clone() }) {
+                    // Not journaled, so not acknowledged: the order keeps resting and the next
+                    // trade tries again. Stop this walk: the other fills would fail alike.
+                    totals.journal_errors += 1;
+                    tracing::error!(target: "tradehost::broker", "fill of order {} not recorded, order kept: {e}", order.order_id);
+                    return None;
+                }
+                ledger.apply(&fill);
+                totals.fills += 1;
+                tracing::info!(
+                    target: "tradehost::broker",
+                    plugin = %fill.plugin, order_id = fill.order_id, tag = fill.tag, symbol = %fill.symbol,
+                    side = ?fill.side, quantity = fill.quantity, price = fill.price, fee = fill.fee,
+                    "paper fill"
+                );
+                fills.push(fill);
+                Some(true)
+            });
+        fills
+    }
+
+    /// Halts (`true`) or resumes trading. Halting cancels every resting order (journaled)
+    /// and returns those cancellations; while halted every new order is refused.
+    pub fn set_kill_switch(&mut self, on: bool, now_ms: TimestampMs) -> Vec<BrokerOutcome> {
+        let was = std::mem::replace(&mut self.kill_switch, on);
+        let mut out = Vec::new();
+        if on && !was {
+            tracing::warn!(target: "tradehost::broker", "kill switch engaged: cancelling {} resting orders", self.book.len());
+            let ids = self.book.all_ids();
+            self.cancel(&ids, CancelReason::KillSwitch, now_ms, &mut out);
+        } else if was && !on {
+            tracing::warn!(target: "tradehost::broker", "kill switch released: trading resumes");
+        }
+        out
+    }
+
+    /// Cancels every resting order of `plugin` (for the engine, when it unloads a plugin).
+    pub fn cancel_plugin_orders(
+        &mut self,
+        plugin: &str,
+        now_ms: TimestampMs,
+    ) -> Vec<BrokerOutcome> {
+        let ids = self.book.ids_of(plugin, None);
+        let mut out = Vec::new();
+        self.cancel(&ids, CancelReason::PluginRemoved, now_ms, &mut out);
+        out
+    }
+
+    /// Forces every journaled record to stable storage (call at shutdown).
+    pub fn flush(&mut self) -> Result<(), BrokerError> {
+        self.journal.flush()
+    }
+
+    /// True while trading is halted.
+    pub fn kill_switch(&self) -> bool {
+        self.kill_switch
+    }
+
+    /// The last trade price seen for `symbol` (none after a restart until a trade arrives).
+    pub fn last_price(&self, symbol: &str) -> Option<f64> {
+        self.book.last_price(symbol)
+    }
+
+    /// `plugin`'s position in `symbol`, unrealised PnL at the last trade price (flat if none).
+    pub fn position(&self, plugin: &str, symbol: &str) -> Position {
+        self.ledger
+            .get(plugin, symbol)
+            .map(|p| Position {
+                unrealised_pnl: unrealised(p, self.book.last_price(symbol)),
+                ..p.clone()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Every position ever opened, sorted by plugin then symbol.
+    pub fn positions(&self) -> Vec<PositionEntry> {
+        self.ledger.entries(|s| self.book.last_price(s))
+    }
+
+    /// `plugin`'s resting orders, by ascending id.
+    pub fn open_orders(&self, plugin: &str) -> Vec<&RestingOrder> {
+        self.book
+            .ids_of(plugin, None)
+            .into_iter()
+            .filter_map(|id| self.book.get(id))
+            .collect()
+    }
+
+    /// Counters and total PnL.
+    pub fn totals(&self) -> BrokerTotals {
+        let (realised, unrealised) = self.ledger.pnl(|s| self.book.last_price(s));
+        BrokerTotals {
+            realised_pnl: realised,
+            unrealised_pnl: unrealised,
+            resting_orders: self.book.len(),
+            journal_bytes: self.journal.len(),
+            ..self.totals.clone()
+        }
+    }
+
+    /// Why the journal stopped accepting records, if it did: nothing can be placed, filled or
+    /// cancelled until the cause is fixed and the daemon restarted.
+    pub fn journal_failure(&self) -> Option<&str> {
+        self.journal.poisoned()
+    }
+
+    /// The journal, to break it in tests.
+    #[cfg(test)]
+    pub(crate) fn journal_mut(&mut self) -> &mut Journal {
+        &mut self.journal
+    }
+
+    /// The configuration the broker runs with.
+    pub fn config(&self) -> &BrokerConfig {
+        &self.config
+    }
+
+    /// The shared name of `plugin`, created on first use.
+    fn intern(&mut self, plugin: &str) -> Arc<str> {
+        match self.rates.get_key_value(plugin) {
+            Some((name, _)) => name.clone(),
+            None => {
+                let name: Arc<str> = plugin.into();
+                self.rates.insert(name.clone(), RateWindow::default());
+                name
+            }
+        }
+    }
+
+    /// Checks, journals and books one order.
+    fn place(
+        &mut self,
+        plugin: &Arc<str>,
+        request: OrderRequest,
+        now_ms: TimestampMs,
+    ) -> BrokerOutcome {
+        let orders_in_window = self.rates.get_mut(&**plugin).map_or(0, |w| w.count(now_ms));
+        let ctx = OrderContext {
+            kill_switch: self.kill_switch,
+            last_price: self.book.last_price(&request.symbol),
+            position: self.ledger.quantity(plugin, &request.symbol),
+            resting_same_side: self
+                .book
+                .resting_quantity(plugin, &request.symbol, request.side),
+            open_orders: self.book.open_orders(plugin),
+            orders_in_window,
+        };
+        if let Err(reason) = risk::check(&self.limits, &request, &ctx) {
+            return self.refuse(plugin, request, reason, now_ms);
+        }
+        let order_id = self.next_order_id;
+        let record = JournalRecord::Order {
+            order_id,
+            plugin: plugin.clone(),
+            request: request.clone(),
+            time_ms: now_ms,
+        };
+        if let Err(e) = self.journal.append(&record) {
+            self.totals.journal_errors += 1;
+            self.totals.refusals += 1;
+            tracing::error!(target: "tradehost::broker", "order of {plugin} not recorded, refused: {e}");
+            return BrokerOutcome::Rejected(Rejection {
+                plugin: plugin.clone(),
+                tag: request.tag,
+                symbol: request.symbol,
+                reason: format!("the order could not be journaled, so it was not placed: {e}"),
+                time_ms: now_ms,
+            });
+        }
+        self.next_order_id += 1;
+        self.totals.orders += 1;
+        if let Some(window) = self.rates.get_mut(&**plugin) {
+            window.record(now_ms);
+        }
+        let outcome = BrokerOutcome::Accepted {
+            plugin: plugin.clone(),
+            order_id,
+            tag: request.tag,
+            symbol: request.symbol.clone(),
+        };
+        tracing::debug!(target: "tradehost::broker", %plugin, order_id, tag = request.tag, symbol = %request.symbol, "order accepted");
+        self.book
+            .insert(resting(order_id, plugin.clone(), request, now_ms));
+        outcome
+    }
+
+    /// Journals and returns a refusal.
+    fn refuse(
+        &mut self,
+        plugin: &Arc<str>,
+        request: OrderRequest,
+        reason: String,
+        now_ms: TimestampMs,
+    ) -> BrokerOutcome {
+        let rejection = Rejection {
+            plugin: plugin.clone(),
+            tag: request.tag,
+            symbol: request.symbol.clone(),
+            reason,
+            time_ms: now_ms,
+        };
+        tracing::warn!(target: "tradehost::broker", %plugin, tag = rejection.tag, symbol = %rejection.symbol, "order refused: {}", rejection.reason);
+        self.totals.refusals += 1;
+        let record = JournalRecord::Rejected {
+            request,
+            rejection: rejection.clone(),
+        };
+        if let Err(e) = self.journal.append(&record) {
+            // A refusal changes no state; it is still returned so the plugin knows.
+            self.totals.journal_errors += 1;
+            tracing::error!(target: "tradehost::broker", "refusal for {plugin} not recorded: {e}");
+        }
+        BrokerOutcome::Rejected(rejection)
+    }
+
+    /// Journals and removes the resting orders `ids`, pushing one outcome each.
+    fn cancel(
+        &mut self,
+        ids: &[u64],
+        reason: CancelReason,
+        now_ms: TimestampMs,
+        out: &mut Vec<BrokerOutcome>,
+    ) {
+        for &order_id in ids {
+            let Some(o) = self.book.get(order_id) else {
+                continue;
+            };
+            let (plugin, tag, symbol) = (o.plugin.clone(), o.tag, o.symbol.clone());
+            let record = JournalRecord::Cancel {
+                order_id,
+                plugin: plugin.clone(),
+                tag,
+                symbol: symbol.clone(),
+                reason,
+                time_ms: now_ms,
+            };
+            if let Err(e) = self.journal.append(&record) {
+                self.totals.journal_errors += 1;
+                tracing::error!(target: "tradehost::broker", "cancel of order {order_id} not recorded, order kept: {e}");
+                out.push(BrokerOutcome::Rejected(Rejection {
+                    plugin,
+                    tag,
+                    symbol,
+                    reason: format!("cancel of order {order_id} could not be journaled, the order still rests: {e}"),
+                    time_ms: now_ms,
+                }));
+                continue;
+            }
+            self.book.remove(order_id);
+            self.totals.cancels += 1;
+            out.push(BrokerOutcome::Cancelled {
+                plugin,
+                order_id,
+                tag,
+                symbol,
+                reason,
+            });
+        }
+    }
+}
+
+/// A resting order from an accepted request.
+fn resting(
+    order_id: u64,
+    plugin: Arc<str>,
+    request: OrderRequest,
+    placed_ms: TimestampMs,
+) -> RestingOrder {
+    RestingOrder {
+        order_id,
+        plugin,
+        tag: request.tag,
+        symbol: request.symbol,
+        side: request.side,
+        quantity: request.quantity,
+        kind: request.kind,
+        placed_ms,
+    }
+}
