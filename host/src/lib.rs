@@ -10,7 +10,9 @@
 //! - [`broker`]: paper fills of strategy orders, risk checks, positions and the journal.
 //! - [`types`]: the plain values that cross between them.
 
+pub mod backtest;
 pub mod broker;
+pub mod engine;
 pub mod feed;
 pub mod logging;
 pub mod market;

@@ -221,32 +221,33 @@ impl PluginHost {
         state
     }
 
-    /// Send a batch of market events to every plugin; returns the batch's sequence number.
-    pub fn dispatch(&self, batch: Arc<Vec<wit::Event>>) -> u64 {
+    /// Send a batch of market events to every plugin; returns how many plugins got it
+    /// (each answers with one [`PluginOutput`]).
+    pub fn dispatch(&self, batch: Arc<Vec<wit::Event>>) -> usize {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
-        for (name, slot) in self.read_slots().iter() {
-            self.send(
-                name,
-                slot,
-                WorkerCommand::Events {
+        self.read_slots()
+            .iter()
+            .filter(|(name, slot)| {
+                let command = WorkerCommand::Events {
                     seq,
                     batch: batch.clone(),
-                },
-            );
-        }
-        seq
+                };
+                self.send(name, slot, command)
+            })
+            .count()
     }
 
-    /// Send events (fills, rejections) to one plugin.
-    pub fn deliver(&self, plugin: &str, events: Vec<wit::Event>) -> Option<u64> {
+    /// Send events (fills, rejections) to one plugin; true when it will answer.
+    pub fn deliver(&self, plugin: &str, events: Vec<wit::Event>) -> bool {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         let slots = self.read_slots();
-        let (name, slot) = slots.get_key_value(plugin)?;
-        self.send(name, slot, WorkerCommand::Private { seq, events });
-        Some(seq)
+        match slots.get_key_value(plugin) {
+            Some((name, slot)) => self.send(name, slot, WorkerCommand::Private { seq, events }),
+            None => false,
+        }
     }
 
-    fn send(&self, name: &str, slot: &Slot, command: WorkerCommand) {
+    fn send(&self, name: &str, slot: &Slot, command: WorkerCommand) -> bool {
         let result = if self.config.block_when_full {
             slot.tx
                 .send(command)
@@ -255,7 +256,7 @@ impl PluginHost {
             slot.tx.try_send(command)
         };
         match result {
-            Ok(()) => {}
+            Ok(()) => true,
             Err(TrySendError::Full(_)) => {
                 let dropped = slot
                     .counters
@@ -265,9 +266,11 @@ impl PluginHost {
                 if dropped.is_power_of_two() {
                     tracing::warn!(target: "tradehost::plugins", plugin = name, "plugin is too slow: its queue is full, {dropped} batches dropped so far");
                 }
+                false
             }
             Err(TrySendError::Disconnected(_)) => {
                 tracing::error!(target: "tradehost::plugins", plugin = name, "plugin worker has exited");
+                false
             }
         }
     }

@@ -1,0 +1,230 @@
+//! Backtests: the same market state, broker and plugin host as live, fed by replay files
+//! and driven in lock-step on market time, so that the same inputs give the same fills.
+//!
+//! Each batch of trades goes through [`Pipeline::on_trades`]; the loop then waits for
+//! every plugin's answer ([`Pipeline::settle`]) before the next batch. Plugins see market
+//! time through `now`, and their random numbers are seeded.
+
+pub mod report;
+
+use crate::broker::{BrokerConfig, BrokerError, PaperBroker};
+use crate::engine::pipeline::Pipeline;
+use crate::engine::view::{Clock, EngineView};
+use crate::market::{MarketConfig, MarketError, MarketState, read_trades_csv};
+use crate::plugins::{PluginConfig, PluginError, PluginHost, SymbolTable};
+use crate::trainer::PredictionBoard;
+use crate::types::{TimestampMs, Trade};
+use report::{BacktestReport, EquityTracker, PluginResult};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicI64;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+/// What to replay and where to put the results.
+#[derive(Debug, Clone)]
+pub struct BacktestConfig {
+    /// Trade files (`.csv` / `.csv.gz`), merged in time order.
+    pub data: Vec<PathBuf>,
+    /// A plugin file, or a folder of them.
+    pub plugins: PathBuf,
+    /// Skip trades before this time.
+    pub from_ms: Option<TimestampMs>,
+    /// Skip trades at or after this time.
+    pub to_ms: Option<TimestampMs>,
+    /// Trades per batch across the plugin boundary.
+    pub batch_size: usize,
+    /// Where the journal, `report.json` and `equity.svg` go.
+    pub out_dir: PathBuf,
+}
+
+/// A backtest could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum BacktestError {
+    /// A data file could not be read.
+    #[error(transparent)]
+    Data(#[from] MarketError),
+    /// The plugins could not be loaded.
+    #[error(transparent)]
+    Plugins(#[from] PluginError),
+    /// The broker's journal could not be written.
+    #[error(transparent)]
+    Broker(#[from] BrokerError),
+    /// No plugin could be loaded.
+    #[error("no plugin loaded from {0}: nothing to backtest")]
+    NoPlugins(PathBuf),
+    /// A plugin stopped answering.
+    #[error("plugins stopped answering (a worker is stuck or gone)")]
+    Stalled,
+    /// The output folder could not be written.
+    #[error("cannot write backtest results to {path}: {source}")]
+    Output {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Read every trade of `files`, merged in time order (stable: file order breaks ties).
+pub fn load_trades(
+    files: &[PathBuf],
+    from: Option<TimestampMs>,
+    to: Option<TimestampMs>,
+) -> Result<Vec<Trade>, MarketError> {
+    let mut all = Vec::new();
+    for f in files {
+        all.extend(read_trades_csv(f)?);
+    }
+    if files.len() > 1 {
+        all.sort_by_key(|t| t.time_ms);
+    }
+    all.retain(|t| from.is_none_or(|f| t.time_ms >= f) && to.is_none_or(|e| t.time_ms < e));
+    Ok(all)
+}
+
+/// Replay `trades` through `plugins` with the given broker and market settings.
+pub fn run(
+    bt: &BacktestConfig,
+    trades: &[Trade],
+    mut plugin_config: PluginConfig,
+    mut broker_config: BrokerConfig,
+    market_config: &MarketConfig,
+) -> Result<BacktestReport, BacktestError> {
+    let output = |path: PathBuf, source| BacktestError::Output { path, source };
+    std::fs::create_dir_all(&bt.out_dir).map_err(|e| output(bt.out_dir.clone(), e))?;
+    let journal = bt.out_dir.join("journal.bin");
+    // A backtest starts flat: a previous run's journal would be replayed into positions.
+    let _ = std::fs::remove_file(&journal);
+    broker_config.journal_path = journal;
+
+    let only_file = bt.plugins.is_file().then(|| bt.plugins.clone());
+    plugin_config.dir = match &only_file {
+        Some(f) => f
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from(".")),
+        None => bt.plugins.clone(),
+    };
+    plugin_config.watch = false;
+    plugin_config.block_when_full = true;
+
+    let (broker, _) = PaperBroker::open(broker_config)?;
+    let broker = Arc::new(Mutex::new(broker));
+    let market = Arc::new(RwLock::new(MarketState::new(market_config)));
+    let clock = Clock::Market(Arc::new(AtomicI64::new(
+        trades.first().map(|t| t.time_ms).unwrap_or(0),
+    )));
+    let view = Arc::new(EngineView {
+        market: market.clone(),
+        broker: broker.clone(),
+        board: PredictionBoard::new(),
+        clock: clock.clone(),
+    });
+    let (tx, outputs) = crossbeam_channel::unbounded();
+    let host = Arc::new(PluginHost::new(
+        plugin_config,
+        view,
+        SymbolTable::new(),
+        tx,
+    )?);
+    match &only_file {
+        Some(f) => {
+            host.load_file(f, None)?;
+        }
+        None => {
+            for (path, result) in host.load_dir(&|_| None) {
+                if let Err(e) = result {
+                    tracing::error!("{} not loaded: {e}", path.display());
+                }
+            }
+        }
+    }
+    if host.names().is_empty() {
+        return Err(BacktestError::NoPlugins(bt.plugins.clone()));
+    }
+    let mut pipeline = Pipeline::new(market, broker.clone(), host.clone(), None, clock);
+    pipeline.keep_fills = Some(Vec::new());
+    let mut equity = EquityTracker::default();
+    let started = Instant::now();
+    for chunk in trades.chunks(bt.batch_size.max(1)) {
+        pipeline.on_trades(chunk);
+        if !pipeline.settle(&outputs, Duration::from_secs(30)) {
+            return Err(BacktestError::Stalled);
+        }
+        let time = chunk[chunk.len() - 1].time_ms;
+        sample_equity(&broker, &host.names(), time, &mut equity);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    host.shutdown();
+    let fills = pipeline.keep_fills.take().unwrap_or_default();
+    let mut broker = broker.lock().unwrap_or_else(|p| p.into_inner());
+    broker.flush()?;
+    let curves = equity.finish();
+    let mut per_plugin: BTreeMap<String, PluginResult> = BTreeMap::new();
+    for fill in &fills {
+        let r = per_plugin.entry(fill.plugin.to_string()).or_default();
+        r.fills += 1;
+        r.volume += fill.quantity;
+        r.fees += fill.fee;
+    }
+    for entry in broker.positions() {
+        let r = per_plugin.entry(entry.plugin.to_string()).or_default();
+        r.realised_pnl += entry.position.realised_pnl;
+        r.unrealised_pnl += entry.position.unrealised_pnl;
+    }
+    for name in host.names() {
+        per_plugin.entry(name).or_default();
+    }
+    let plugins = per_plugin
+        .into_iter()
+        .map(|(name, mut r)| {
+            r.plugin = name.clone();
+            if let Some((dd, sharpe, exposure, curve)) = curves.get(&name) {
+                r.max_drawdown = *dd;
+                r.sharpe = *sharpe;
+                r.exposure = *exposure;
+                r.equity = curve.clone();
+            }
+            r
+        })
+        .collect();
+    let report = BacktestReport {
+        trades: trades.len() as u64,
+        range_ms: (
+            trades.first().map(|t| t.time_ms).unwrap_or(0),
+            trades.last().map(|t| t.time_ms).unwrap_or(0),
+        ),
+        elapsed_secs: elapsed,
+        ticks_per_sec: trades.len() as f64 / elapsed.max(1e-9),
+        plugins,
+        fill_log: fills,
+    };
+    let json_path = bt.out_dir.join("report.json");
+    let json = serde_json::to_vec_pretty(&report)
+        .map_err(|e| output(json_path.clone(), std::io::Error::other(e)))?;
+    std::fs::write(&json_path, json).map_err(|e| output(json_path, e))?;
+    let svg_path = bt.out_dir.join("equity.svg");
+    std::fs::write(&svg_path, report::equity_svg(&report)).map_err(|e| output(svg_path, e))?;
+    Ok(report)
+}
+
+fn sample_equity(
+    broker: &Mutex<PaperBroker>,
+    plugins: &[String],
+    time: TimestampMs,
+    equity: &mut EquityTracker,
+) {
+    let broker = broker.lock().unwrap_or_else(|p| p.into_inner());
+    let mut totals: BTreeMap<&str, (f64, bool)> =
+        plugins.iter().map(|p| (p.as_str(), (0.0, false))).collect();
+    for entry in broker.positions() {
+        if let Some(t) = totals.get_mut(&*entry.plugin) {
+            t.0 += entry.position.realised_pnl + entry.position.unrealised_pnl;
+            t.1 |= entry.position.quantity != 0.0;
+        }
+    }
+    for (plugin, (eq, exposed)) in totals {
+        equity.sample(plugin, time, eq, exposed);
+    }
+}

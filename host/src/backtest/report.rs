@@ -1,0 +1,239 @@
+//! What a backtest produced: fills, PnL, drawdown, Sharpe and exposure per plugin, and the
+//! equity curve (JSON and SVG).
+
+use crate::types::{Fill, TimestampMs};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// One point of a plugin's equity curve (realised + unrealised PnL).
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct EquityPoint {
+    /// Market time.
+    pub time_ms: TimestampMs,
+    /// PnL at that time.
+    pub equity: f64,
+}
+
+/// Results of one plugin.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PluginResult {
+    /// The plugin's name.
+    pub plugin: String,
+    /// Fills.
+    pub fills: usize,
+    /// Shares/contracts traded.
+    pub volume: f64,
+    /// Fees paid.
+    pub fees: f64,
+    /// Realised PnL at the end (fees included).
+    pub realised_pnl: f64,
+    /// Unrealised PnL at the last prices.
+    pub unrealised_pnl: f64,
+    /// Largest fall of equity from a previous peak.
+    pub max_drawdown: f64,
+    /// Sharpe ratio of the per-sample equity changes (not annualised; 0 when flat).
+    pub sharpe: f64,
+    /// Fraction of samples with an open position.
+    pub exposure: f64,
+    /// Equity samples (one per batch with a change, bounded).
+    pub equity: Vec<EquityPoint>,
+}
+
+/// The whole backtest.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct BacktestReport {
+    /// Trades replayed.
+    pub trades: u64,
+    /// First and last market time.
+    pub range_ms: (TimestampMs, TimestampMs),
+    /// Wall-clock seconds of the engine loop.
+    pub elapsed_secs: f64,
+    /// Trades per wall-clock second.
+    pub ticks_per_sec: f64,
+    /// Per plugin.
+    pub plugins: Vec<PluginResult>,
+    /// Every fill, in order.
+    #[serde(skip)]
+    pub fill_log: Vec<Fill>,
+}
+
+/// Builds per-plugin results from equity samples taken during the run.
+#[derive(Debug, Default)]
+pub struct EquityTracker {
+    curves: BTreeMap<String, (Vec<EquityPoint>, usize, usize)>,
+}
+
+impl EquityTracker {
+    /// Record a plugin's equity and whether it holds a position at `time_ms`.
+    pub fn sample(&mut self, plugin: &str, time_ms: TimestampMs, equity: f64, exposed: bool) {
+        let (curve, samples, exposed_samples) = self.curves.entry(plugin.to_string()).or_default();
+        *samples += 1;
+        if exposed {
+            *exposed_samples += 1;
+        }
+        if curve.last().is_none_or(|p| p.equity != equity) {
+            curve.push(EquityPoint { time_ms, equity });
+        }
+    }
+
+    /// Drawdown, Sharpe and exposure of each plugin.
+    pub fn finish(self) -> BTreeMap<String, (f64, f64, f64, Vec<EquityPoint>)> {
+        self.curves
+            .into_iter()
+            .map(|(plugin, (curve, samples, exposed))| {
+                let (mut peak, mut dd) = (f64::MIN, 0.0f64);
+                for p in &curve {
+                    peak = peak.max(p.equity);
+                    dd = dd.max(peak - p.equity);
+                }
+                let changes: Vec<f64> = curve
+                    .windows(2)
+                    .map(|w| w[1].equity - w[0].equity)
+                    .collect();
+                let sharpe = if changes.len() > 1 {
+                    let mean = changes.iter().sum::<f64>() / changes.len() as f64;
+                    let var = changes.iter().map(|c| (c - mean).powi(2)).sum::<f64>()
+                        / (changes.len() - 1) as f64;
+                    if var > 0.0 { mean / var.sqrt() } else { 0.0 }
+                } else {
+                    0.0
+                };
+                let exposure = if samples > 0 {
+                    exposed as f64 / samples as f64
+                } else {
+                    0.0
+                };
+                (plugin, (dd, sharpe, exposure, thin(curve, 2000)))
+            })
+            .collect()
+    }
+}
+
+/// Keep at most `max` points, evenly spaced, always including the last.
+fn thin(curve: Vec<EquityPoint>, max: usize) -> Vec<EquityPoint> {
+    if curve.len() <= max {
+        return curve;
+    }
+    let step = curve.len().div_ceil(max);
+    let last = curve[curve.len() - 1];
+    let mut out: Vec<EquityPoint> = curve.into_iter().step_by(step).collect();
+    if out.last() != Some(&last) {
+        out.push(last);
+    }
+    out
+}
+
+impl fmt::Display for BacktestReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{} trades in {:.2} s ({:.0} ticks/s)",
+            self.trades, self.elapsed_secs, self.ticks_per_sec
+        )?;
+        writeln!(
+            f,
+            "{:<24} {:>7} {:>12} {:>12} {:>12} {:>10} {:>8} {:>8}",
+            "plugin", "fills", "realised", "unrealised", "max dd", "fees", "sharpe", "exposure"
+        )?;
+        for p in &self.plugins {
+            writeln!(
+                f,
+                "{:<24} {:>7} {:>12.2} {:>12.2} {:>12.2} {:>10.2} {:>8.3} {:>7.1}%",
+                p.plugin,
+                p.fills,
+                p.realised_pnl,
+                p.unrealised_pnl,
+                p.max_drawdown,
+                p.fees,
+                p.sharpe,
+                p.exposure * 100.0
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// The equity curves as an SVG line chart.
+pub fn equity_svg(report: &BacktestReport) -> String {
+    let (w, h, pad) = (900.0, 400.0, 50.0);
+    let points: Vec<&EquityPoint> = report
+        .plugins
+        .iter()
+        .flat_map(|p| p.equity.iter())
+        .collect();
+    let (t0, t1) = report.range_ms;
+    let (lo, hi) = points.iter().fold((0.0f64, 0.0f64), |(lo, hi), p| {
+        (lo.min(p.equity), hi.max(p.equity))
+    });
+    let span_t = ((t1 - t0).max(1)) as f64;
+    let span_v = (hi - lo).max(1e-9);
+    let x = |t: TimestampMs| pad + (t - t0) as f64 / span_t * (w - 2.0 * pad);
+    let y = |v: f64| h - pad - (v - lo) / span_v * (h - 2.0 * pad);
+    let colours = [
+        "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
+    ];
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"12\">\n\
+         <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
+         <line x1=\"{pad}\" y1=\"{y0:.1}\" x2=\"{x1:.1}\" y2=\"{y0:.1}\" stroke=\"#999\" stroke-dasharray=\"4\"/>\n\
+         <text x=\"{pad}\" y=\"20\">Equity (realised + unrealised PnL), {lo:.2} .. {hi:.2}</text>\n",
+        y0 = y(0.0),
+        x1 = w - pad
+    );
+    for (i, p) in report.plugins.iter().enumerate() {
+        let colour = colours[i % colours.len()];
+        let path: Vec<String> = p
+            .equity
+            .iter()
+            .map(|e| format!("{:.1},{:.1}", x(e.time_ms), y(e.equity)))
+            .collect();
+        svg.push_str(&format!(
+            "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"1.5\" points=\"{}\"/>\n\
+             <text x=\"{:.1}\" y=\"{}\" fill=\"{colour}\">{}</text>\n",
+            path.join(" "),
+            w - pad - 150.0,
+            40 + 16 * i,
+            xml_escape(&p.plugin)
+        ));
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drawdown_sharpe_and_exposure_from_samples() {
+        let mut t = EquityTracker::default();
+        for (i, (eq, exposed)) in [
+            (0.0, false),
+            (10.0, true),
+            (4.0, true),
+            (12.0, true),
+            (6.0, false),
+        ]
+        .iter()
+        .enumerate()
+        {
+            t.sample("p", i as i64, *eq, *exposed);
+        }
+        let (dd, sharpe, exposure, curve) = t.finish().remove("p").unwrap();
+        assert_eq!(dd, 6.0);
+        assert_eq!(exposure, 0.6);
+        assert_eq!(curve.len(), 5);
+        // changes 10, -6, 8, -6: mean 1.5, sample sd sqrt(83.67)
+        assert!(
+            (sharpe - 1.5 / (251.0f64 / 3.0).sqrt()).abs() < 1e-9,
+            "{sharpe}"
+        );
+    }
+}

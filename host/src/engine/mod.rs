@@ -1,0 +1,11 @@
+//! The daemon: wires feed → market → trainer → plugins → broker and runs until shutdown.
+//!
+//! [`run`] takes the configuration and a shutdown future (SIGINT/SIGTERM in the binary, a
+//! oneshot in tests). Threads: the tokio runtime runs the feed client, the demo server and
+//! the status API; the engine thread runs the [`pipeline::Pipeline`]; each plugin has its
+//! worker; the trainer has its own. Shutdown stops the feed, drains in-flight events,
+//! snapshots every plugin to the state directory and flushes the journal.
+
+pub mod pipeline;
+pub mod state_store;
+pub mod view;

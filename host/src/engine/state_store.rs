@@ -1,0 +1,82 @@
+//! Plugin state on disk: each plugin's snapshot and the symbol table, so that a restarted
+//! daemon resumes where it stopped. Files are written atomically (temp file + rename).
+
+use crate::plugins::SymbolTable;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The state directory.
+#[derive(Debug, Clone)]
+pub struct StateStore {
+    dir: PathBuf,
+}
+
+impl StateStore {
+    /// A store in `dir` (created on first save).
+    pub fn new(dir: PathBuf) -> Self {
+        StateStore { dir }
+    }
+
+    fn plugin_path(&self, plugin: &str) -> PathBuf {
+        self.dir.join("plugins").join(format!("{plugin}.state"))
+    }
+
+    /// The saved state of a plugin, if any.
+    pub fn load_plugin(&self, plugin: &str) -> Option<Vec<u8>> {
+        std::fs::read(self.plugin_path(plugin)).ok()
+    }
+
+    /// Save a plugin's state.
+    pub fn save_plugin(&self, plugin: &str, state: &[u8]) -> std::io::Result<()> {
+        write_atomic(&self.plugin_path(plugin), state)
+    }
+
+    /// The saved symbol table (empty when none or unreadable, which is logged).
+    pub fn load_symbols(&self) -> SymbolTable {
+        let path = self.dir.join("symbols.json");
+        match std::fs::read(&path) {
+            Ok(bytes) => match serde_json::from_slice::<Vec<String>>(&bytes) {
+                Ok(names) => SymbolTable::from_names(names),
+                Err(e) => {
+                    tracing::warn!("ignoring unreadable symbol table {}: {e}", path.display());
+                    SymbolTable::new()
+                }
+            },
+            Err(_) => SymbolTable::new(),
+        }
+    }
+
+    /// Save the symbol table.
+    pub fn save_symbols(&self, symbols: &SymbolTable) -> std::io::Result<()> {
+        let names: Vec<String> = symbols.names().iter().map(|s| s.to_string()).collect();
+        let json = serde_json::to_vec(&names).map_err(std::io::Error::other)?;
+        write_atomic(&self.dir.join("symbols.json"), &json)
+    }
+}
+
+fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(data)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_plugin_state_and_symbols() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::new(dir.path().join("state"));
+        assert_eq!(store.load_plugin("sma"), None);
+        store.save_plugin("sma", b"abc").unwrap();
+        assert_eq!(store.load_plugin("sma").as_deref(), Some(&b"abc"[..]));
+        let t = SymbolTable::from_names(["SPY", "BAC"]);
+        store.save_symbols(&t).unwrap();
+        assert_eq!(store.load_symbols().id("BAC"), Some(1));
+    }
+}

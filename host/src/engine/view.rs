@@ -1,0 +1,75 @@
+//! The plugins' window on the market: [`MarketView`] over the engine's shared state.
+//!
+//! Host functions read through it while the engine thread writes; every access holds a
+//! lock only for a copy, so a plugin call never waits long.
+
+use crate::broker::PaperBroker;
+use crate::market::MarketState;
+use crate::plugins::MarketView;
+use crate::plugins::view::wall_clock_ms;
+use crate::trainer::PredictionBoard;
+use crate::types::{Bar, Position, Prediction, TimestampMs};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+/// Where "now" comes from.
+#[derive(Debug, Clone)]
+pub enum Clock {
+    /// The system clock (live and demo).
+    Wall,
+    /// Market time: the time of the last event processed (replay and backtest).
+    Market(Arc<AtomicI64>),
+}
+
+impl Clock {
+    /// The current time in milliseconds.
+    pub fn now_ms(&self) -> TimestampMs {
+        match self {
+            Clock::Wall => wall_clock_ms(),
+            Clock::Market(t) => t.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Advance market time (no-op for the wall clock).
+    pub fn advance_to(&self, t: TimestampMs) {
+        if let Clock::Market(now) = self {
+            now.fetch_max(t, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Shared engine state as seen by plugins.
+pub struct EngineView {
+    /// Bars and last trades.
+    pub market: Arc<RwLock<MarketState>>,
+    /// The paper broker (positions).
+    pub broker: Arc<Mutex<PaperBroker>>,
+    /// Latest predictions.
+    pub board: PredictionBoard,
+    /// The clock plugins see.
+    pub clock: Clock,
+}
+
+impl MarketView for EngineView {
+    fn now_ms(&self) -> TimestampMs {
+        self.clock.now_ms()
+    }
+
+    fn prediction(&self, symbol: &str) -> Option<Prediction> {
+        self.board.latest(symbol)
+    }
+
+    fn position(&self, plugin: &str, symbol: &str) -> Position {
+        self.broker
+            .lock()
+            .map(|b| b.position(plugin, symbol))
+            .unwrap_or_default()
+    }
+
+    fn recent_bars(&self, symbol: &str, count: usize) -> Vec<Bar> {
+        self.market
+            .read()
+            .map(|m| m.recent_bars(symbol, count))
+            .unwrap_or_default()
+    }
+}
