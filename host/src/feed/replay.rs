@@ -1,0 +1,595 @@
+//! Streaming readers of trade and bar files (CSV or gzip-compressed CSV), as plain iterators.
+//!
+//! Used by backtests, offline training, the demo server and the paced replay source. Files are
+//! read line by line into one reused buffer, so multi-million-row files stream in constant
+//! memory; symbols are interned (a row costs no allocation when its symbol repeats). Columns are
+//! found by name in the header, so extra columns (`exchange`, `condition`, ...) are ignored.
+//! Every bad row is an error naming the file and line; iteration continues after it.
+//!
+//! Layouts (`../shared/data/SOURCES.md`): trades `timestamp,symbol,price,size,...`; bars
+//! `timestamp|date,open,high,low,close,volume`, or the FX bid/ask layout
+//! `timestamp|date,bid_open,...,ask_close` (mid prices, volume 0).
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+
+use flate2::read::MultiGzDecoder;
+
+use crate::types::{Bar, Symbol, Trade};
+
+use super::error::FeedError;
+use super::timestamp::parse_timestamp_ms;
+
+/// A buffered byte source (file, gzip stream, memory).
+pub type Source = Box<dyn BufRead + Send>;
+
+/// Open `path` for reading, decompressing when it starts with the gzip magic bytes.
+pub fn open_source(path: &Path) -> Result<Source, FeedError> {
+    let io = |source| FeedError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = File::open(path).map_err(io)?;
+    let mut reader = BufReader::with_capacity(1 << 16, file);
+    let gz = reader.fill_buf().map_err(io)?.starts_with(&[0x1f, 0x8b]);
+    Ok(if gz {
+        Box::new(BufReader::with_capacity(
+            1 << 16,
+            MultiGzDecoder::new(reader),
+        ))
+    } else {
+        Box::new(reader)
+    })
+}
+
+/// Wrap in-memory bytes (plain or gzip) as a source.
+pub fn memory_source(bytes: &'static [u8]) -> Source {
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        Box::new(BufReader::with_capacity(
+            1 << 16,
+            MultiGzDecoder::new(bytes),
+        ))
+    } else {
+        Box::new(bytes)
+    }
+}
+
+/// Line reading shared by both readers: the file name, line count and reused buffer.
+struct Lines {
+    path: PathBuf,
+    source: Source,
+    line: u64,
+    buf: Vec<u8>,
+}
+
+impl Lines {
+    /// The next non-empty line without its line end; `None` at the end.
+    fn next_line(&mut self) -> Option<Result<(), FeedError>> {
+        loop {
+            self.buf.clear();
+            match self.source.read_until(b'\n', &mut self.buf) {
+                Ok(0) => return None,
+                Ok(_) => {
+                    self.line += 1;
+                    while matches!(self.buf.last(), Some(b'\n' | b'\r')) {
+                        self.buf.pop();
+                    }
+                    if !self.buf.is_empty() {
+                        return Some(Ok(()));
+                    }
+                }
+                Err(e) => {
+                    return Some(Err(FeedError::BadRow {
+                        path: self.path.clone(),
+                        line: self.line + 1,
+                        reason: format!("read error: {e}"),
+                    }));
+                }
+            }
+        }
+    }
+
+    /// The header's column names.
+    fn header(&mut self) -> Result<Vec<String>, FeedError> {
+        match self.next_line() {
+            Some(Ok(())) => Ok(String::from_utf8_lossy(&self.buf)
+                .split(',')
+                .map(|c| c.trim().to_ascii_lowercase())
+                .collect()),
+            Some(Err(e)) => Err(e),
+            None => Err(FeedError::BadHeader {
+                path: self.path.clone(),
+                reason: "the file is empty".into(),
+            }),
+        }
+    }
+
+    fn bad(&self, reason: impl Into<String>) -> FeedError {
+        FeedError::BadRow {
+            path: self.path.clone(),
+            line: self.line,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Most columns a file may need to be read up to (the rest of a row is not split).
+const MAX_COLUMNS: usize = 32;
+
+/// The first `need` comma-separated fields of `line`, without allocating; `None` if fewer.
+fn split(line: &[u8], need: usize) -> Option<[&[u8]; MAX_COLUMNS]> {
+    let mut out: [&[u8]; MAX_COLUMNS] = [&[]; MAX_COLUMNS];
+    let mut n = 0;
+    for field in line.splitn(need + 1, |b| *b == b',').take(need) {
+        out[n] = field;
+        n += 1;
+    }
+    (n == need).then_some(out)
+}
+
+fn check_width(path: &Path, need: usize) -> Result<(), FeedError> {
+    if need > MAX_COLUMNS {
+        return Err(FeedError::BadHeader {
+            path: path.to_path_buf(),
+            reason: format!("the needed columns must be among the first {MAX_COLUMNS}"),
+        });
+    }
+    Ok(())
+}
+
+fn number(field: &[u8], name: &str) -> Result<f64, String> {
+    std::str::from_utf8(field)
+        .ok()
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .filter(|v| v.is_finite())
+        .ok_or_else(|| {
+            format!(
+                "{name} {:?} is not a number",
+                String::from_utf8_lossy(field)
+            )
+        })
+}
+
+fn column(path: &Path, header: &[String], names: &[&str]) -> Result<usize, FeedError> {
+    header
+        .iter()
+        .position(|h| names.contains(&h.as_str()))
+        .ok_or_else(|| FeedError::BadHeader {
+            path: path.to_path_buf(),
+            reason: format!(
+                "no column {} in the header ({}); expected timestamp,symbol,price,size for trades \
+             or timestamp|date,open,high,low,close,volume for bars",
+                names.join(" or "),
+                header.join(",")
+            ),
+        })
+}
+
+/// Streams the trades of a `timestamp,symbol,price,size,...` file.
+pub struct TradeReader {
+    lines: Lines,
+    /// Column indexes of timestamp, symbol, price, size.
+    cols: [usize; 4],
+    need: usize,
+    symbols: Vec<Symbol>,
+}
+
+impl TradeReader {
+    /// Open a `.csv` or `.csv.gz` trades file.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, FeedError> {
+        let path = path.as_ref();
+        TradeReader::from_source(path, open_source(path)?)
+    }
+
+    /// Read trades from any source; `name` is used in error messages.
+    pub fn from_source(name: impl Into<PathBuf>, source: Source) -> Result<Self, FeedError> {
+        let mut lines = Lines {
+            path: name.into(),
+            source,
+            line: 0,
+            buf: Vec::with_capacity(256),
+        };
+        let header = lines.header()?;
+        let cols = [
+            column(&lines.path, &header, &["timestamp", "time"])?,
+            column(&lines.path, &header, &["symbol"])?,
+            column(&lines.path, &header, &["price"])?,
+            column(&lines.path, &header, &["size", "volume", "quantity"])?,
+        ];
+        let need = cols.iter().max().map_or(0, |m| m + 1);
+        check_width(&lines.path, need)?;
+        Ok(TradeReader {
+            lines,
+            cols,
+            need,
+            symbols: Vec::new(),
+        })
+    }
+
+    fn parse_row(&mut self) -> Result<Trade, String> {
+        let fields = split(&self.lines.buf, self.need)
+            .ok_or_else(|| format!("expected at least {} fields", self.need))?;
+        let [ti, si, pi, vi] = self.cols;
+        let time_ms = parse_timestamp_ms(fields[ti]).ok_or_else(|| {
+            format!(
+                "timestamp {:?} is not ISO 8601 UTC (2013-10-07T13:30:00.007Z)",
+                String::from_utf8_lossy(fields[ti])
+            )
+        })?;
+        let price = number(fields[pi], "price")?;
+        let size = number(fields[vi], "size")?;
+        if price <= 0.0 || size < 0.0 {
+            return Err(format!("impossible trade: price {price}, size {size}"));
+        }
+        let raw = fields[si];
+        let symbol = match self.symbols.iter().find(|s| s.as_bytes() == raw) {
+            Some(s) => s.clone(),
+            None => {
+                let text = std::str::from_utf8(raw)
+                    .ok()
+                    .filter(|s| !s.is_empty())
+                    .ok_or("symbol is empty or not UTF-8")?;
+                let s = Symbol::from(text);
+                self.symbols.push(s.clone());
+                s
+            }
+        };
+        Ok(Trade {
+            symbol,
+            price,
+            size,
+            time_ms,
+        })
+    }
+}
+
+impl Iterator for TradeReader {
+    type Item = Result<Trade, FeedError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Err(e) = self.lines.next_line()? {
+            return Some(Err(e));
+        }
+        Some(self.parse_row().map_err(|reason| self.lines.bad(reason)))
+    }
+}
+
+/// How a bar file stores prices.
+#[derive(Debug, Clone, Copy)]
+enum Prices {
+    /// open, high, low, close, volume columns.
+    Ohlcv([usize; 5]),
+    /// bid_open..bid_close and ask_open..ask_close columns: mid prices, no volume.
+    BidAsk([usize; 4], [usize; 4]),
+}
+
+/// Streams the bars of one symbol from an OHLCV (or FX bid/ask) file.
+pub struct BarReader {
+    lines: Lines,
+    symbol: Symbol,
+    period_secs: u32,
+    time_col: usize,
+    prices: Prices,
+    need: usize,
+}
+
+impl BarReader {
+    /// Open a bar file; its rows are bars of `symbol`, each `period_secs` long.
+    pub fn open(path: impl AsRef<Path>, symbol: &str, period_secs: u32) -> Result<Self, FeedError> {
+        let path = path.as_ref();
+        BarReader::from_source(path, open_source(path)?, symbol, period_secs)
+    }
+
+    /// Read bars from any source; `name` is used in error messages.
+    pub fn from_source(
+        name: impl Into<PathBuf>,
+        source: Source,
+        symbol: &str,
+        period_secs: u32,
+    ) -> Result<Self, FeedError> {
+        let mut lines = Lines {
+            path: name.into(),
+            source,
+            line: 0,
+            buf: Vec::with_capacity(256),
+        };
+        let header = lines.header()?;
+        let path = lines.path.clone();
+        let time_col = column(&path, &header, &["timestamp", "date", "time"])?;
+        let has = |n: &str| header.iter().any(|h| h == n);
+        let prices = if !has("open") && has("bid_open") && has("ask_open") {
+            let side = |p: &str| -> Result<[usize; 4], FeedError> {
+                Ok([
+                    column(&path, &header, &[&format!("{p}_open")])?,
+                    column(&path, &header, &[&format!("{p}_high")])?,
+                    column(&path, &header, &[&format!("{p}_low")])?,
+                    column(&path, &header, &[&format!("{p}_close")])?,
+                ])
+            };
+            Prices::BidAsk(side("bid")?, side("ask")?)
+        } else {
+            Prices::Ohlcv([
+                column(&path, &header, &["open"])?,
+                column(&path, &header, &["high"])?,
+                column(&path, &header, &["low"])?,
+                column(&path, &header, &["close"])?,
+                column(&path, &header, &["volume"])?,
+            ])
+        };
+        let max = match prices {
+            Prices::Ohlcv(c) => c.into_iter().max(),
+            Prices::BidAsk(b, a) => b.into_iter().chain(a).max(),
+        };
+        let need = max.unwrap_or(0).max(time_col) + 1;
+        check_width(&path, need)?;
+        Ok(BarReader {
+            lines,
+            symbol: Symbol::from(symbol),
+            period_secs,
+            time_col,
+            prices,
+            need,
+        })
+    }
+
+    fn parse_row(&self) -> Result<Bar, String> {
+        let fields = split(&self.lines.buf, self.need)
+            .ok_or_else(|| format!("expected at least {} fields", self.need))?;
+        let start_ms = parse_timestamp_ms(fields[self.time_col]).ok_or_else(|| {
+            format!(
+                "time {:?} is not a date or an ISO 8601 UTC timestamp",
+                String::from_utf8_lossy(fields[self.time_col])
+            )
+        })?;
+        let names = ["open", "high", "low", "close"];
+        let mut ohlc = [0.0; 4];
+        let volume = match self.prices {
+            Prices::Ohlcv(c) => {
+                for i in 0..4 {
+                    ohlc[i] = number(fields[c[i]], names[i])?;
+                }
+                number(fields[c[4]], "volume")?
+            }
+            Prices::BidAsk(b, a) => {
+                for i in 0..4 {
+                    ohlc[i] =
+                        (number(fields[b[i]], names[i])? + number(fields[a[i]], names[i])?) / 2.0;
+                }
+                0.0
+            }
+        };
+        let [open, high, low, close] = ohlc;
+        if ohlc.iter().any(|p| *p <= 0.0) || volume < 0.0 {
+            return Err(format!(
+                "impossible bar: o {open} h {high} l {low} c {close} v {volume}"
+            ));
+        }
+        Ok(Bar {
+            symbol: self.symbol.clone(),
+            start_ms,
+            period_secs: self.period_secs,
+            open,
+            high,
+            low,
+            close,
+            volume,
+            imputed: false,
+        })
+    }
+}
+
+impl Iterator for BarReader {
+    type Item = Result<Bar, FeedError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Err(e) = self.lines.next_line()? {
+            return Some(Err(e));
+        }
+        Some(self.parse_row().map_err(|reason| self.lines.bad(reason)))
+    }
+}
+
+/// The bar length a file name suggests (`_1m_`, `_5m_`, `_1h_`, `daily`), in seconds.
+pub fn period_from_name(path: &Path) -> Option<u32> {
+    let name = path.file_name()?.to_str()?.to_ascii_lowercase();
+    if name.contains("daily") || name.contains("_1d") {
+        return Some(86_400);
+    }
+    name.split(['_', '.', '-']).find_map(|part| {
+        let (num, unit) = part.split_at(part.find(|c: char| !c.is_ascii_digit())?);
+        let n: u32 = num.parse().ok()?;
+        match unit {
+            "s" => Some(n),
+            "m" | "min" => Some(n * 60),
+            "h" => Some(n * 3600),
+            "d" => Some(n * 86_400),
+            _ => None,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    fn data(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("data")
+            .join(name)
+    }
+
+    fn write(dir: &Path, name: &str, text: &str, gz: bool) -> PathBuf {
+        let path = dir.join(name);
+        let mut f = File::create(&path).unwrap();
+        if gz {
+            let mut enc = flate2::write::GzEncoder::new(f, flate2::Compression::fast());
+            enc.write_all(text.as_bytes()).unwrap();
+            enc.finish().unwrap();
+        } else {
+            f.write_all(text.as_bytes()).unwrap();
+        }
+        path
+    }
+
+    #[test]
+    fn reads_the_bundled_demo_trades() {
+        let trades: Vec<Trade> = TradeReader::open(data("demo_trades_2013-10-07.csv.gz"))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(trades.len(), 58_199, "SOURCES.md says 58,199 trades");
+        let first = &trades[0];
+        assert_eq!(
+            (&*first.symbol, first.price, first.size),
+            ("SPY", 167.41, 500.0)
+        );
+        assert_eq!(
+            first.time_ms,
+            parse_timestamp_ms(b"2013-10-07T13:30:00.007Z").unwrap()
+        );
+        assert!(
+            trades.windows(2).all(|w| w[0].time_ms <= w[1].time_ms),
+            "time order"
+        );
+        let mut symbols: Vec<&str> = trades.iter().map(|t| &*t.symbol).collect();
+        symbols.sort_unstable();
+        symbols.dedup();
+        assert_eq!(symbols, ["AIG", "BAC", "IBM", "SPY"]);
+        // Interning: all SPY trades share one allocation.
+        let spy: Vec<_> = trades.iter().filter(|t| &*t.symbol == "SPY").collect();
+        assert!(
+            spy.iter()
+                .all(|t| std::sync::Arc::ptr_eq(&t.symbol, &spy[0].symbol))
+        );
+    }
+
+    #[test]
+    fn reads_the_bundled_bars() {
+        let bars: Vec<Bar> = BarReader::open(data("SPY_1m_2013-10-04_2013-10-11.csv"), "SPY", 60)
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(bars.len(), 4_839);
+        assert_eq!(
+            bars[0].start_ms,
+            parse_timestamp_ms(b"2013-10-04T08:06:00Z").unwrap()
+        );
+        assert_eq!(
+            (bars[0].open, bars[0].volume, bars[0].period_secs),
+            (167.65, 20000.0, 60)
+        );
+        assert!(bars.iter().all(|b| b.low <= b.high && &*b.symbol == "SPY"));
+    }
+
+    #[test]
+    fn reads_daily_btc_perp_and_fx_layouts_plain_and_gzipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases = [
+            (
+                "SPY_daily.csv",
+                "date,open,high,low,close,volume\n1998-01-02,97.31,97.53,96.53,97.36,2150000\n",
+                (883_699_200_000, 97.31, 97.36, 2_150_000.0),
+            ),
+            (
+                "BTC-PERP_1m.csv",
+                "timestamp,open,high,low,close,volume\n2021-12-31 23:01:00.000000,46319.0,46385.0,46319.0,46377.0,2300413.7295\n",
+                (1_640_991_660_000, 46319.0, 46377.0, 2_300_413.729_5),
+            ),
+            (
+                "EURUSD_daily_fxcm.csv",
+                "date,bid_open,bid_high,bid_low,bid_close,ask_open,ask_high,ask_low,ask_close\r\n2007-03-30,1.2,1.4,1.1,1.3,1.4,1.6,1.3,1.5\r\n",
+                (1_175_212_800_000, 1.3, 1.4, 0.0),
+            ),
+        ];
+        for (name, text, (start, open, close, volume)) in cases {
+            for gz in [false, true] {
+                let path = write(
+                    dir.path(),
+                    &format!("{name}{}", if gz { ".gz" } else { "" }),
+                    text,
+                    gz,
+                );
+                let bars: Vec<Bar> = BarReader::open(&path, "X", 60)
+                    .unwrap()
+                    .map(Result::unwrap)
+                    .collect();
+                assert_eq!(bars.len(), 1, "{name}");
+                let b = &bars[0];
+                assert_eq!(b.start_ms, start, "{name}");
+                assert!(
+                    (b.open - open).abs() < 1e-12 && (b.close - close).abs() < 1e-12,
+                    "{name} {b:?}"
+                );
+                assert_eq!(b.volume, volume, "{name}");
+            }
+        }
+    }
+
+    #[test]
+    fn bad_rows_name_the_file_and_line_and_reading_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "timestamp,symbol,price,size,exchange\n\
+                    2013-10-07T13:30:00.007Z,SPY,167.41,500,Q\n\
+                    2013-10-07 oops,SPY,167.41,500,Q\n\
+                    2013-10-07T13:30:00.009Z,SPY,abc,500,Q\n\
+                    2013-10-07T13:30:00.010Z,SPY,167.4\n\
+                    2013-10-07T13:30:00.011Z,SPY,-1,5,Q\n\
+                    \n\
+                    2013-10-07T13:30:00.012Z,BAC,13.91,2000,Z\n";
+        let path = write(dir.path(), "bad.csv", text, false);
+        let results: Vec<_> = TradeReader::open(&path).unwrap().collect();
+        assert_eq!(results.len(), 6);
+        let table = [
+            (3, "timestamp"),
+            (4, "price"),
+            (5, "fields"),
+            (6, "impossible"),
+        ];
+        for (i, (line, word)) in table.into_iter().enumerate() {
+            let err = results[i + 1].as_ref().unwrap_err();
+            let msg = err.to_string();
+            assert!(
+                matches!(err, FeedError::BadRow { line: l, .. } if *l == line),
+                "{msg}"
+            );
+            assert!(msg.contains("bad.csv:") && msg.contains(word), "{msg}");
+        }
+        assert_eq!(&*results[5].as_ref().unwrap().symbol, "BAC");
+    }
+
+    #[test]
+    fn headers_without_needed_columns_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "t.csv", "time,sym,px\n", false);
+        let err = TradeReader::open(&path).err().unwrap();
+        assert!(err.to_string().contains("no column"), "{err}");
+        let empty = write(dir.path(), "e.csv", "", false);
+        assert!(matches!(
+            BarReader::open(&empty, "X", 60),
+            Err(FeedError::BadHeader { .. })
+        ));
+        let missing = dir.path().join("missing.csv");
+        assert!(matches!(
+            TradeReader::open(&missing),
+            Err(FeedError::Io { .. })
+        ));
+    }
+
+    #[test]
+    fn period_from_file_names() {
+        let table = [
+            ("SPY_1m_2013-10-04_2013-10-11.csv", Some(60)),
+            ("SPY_1h_1998-2021.csv", Some(3600)),
+            ("AAPL_daily.csv", Some(86_400)),
+            ("BTC-PERP_1m_2021-12-31_2022-02-01.csv", Some(60)),
+            ("EURUSD_1h_fxcm_2007-2018.csv", Some(3600)),
+            ("trades.csv", None),
+        ];
+        for (name, want) in table {
+            assert_eq!(period_from_name(Path::new(name)), want, "{name}");
+        }
+    }
+}
