@@ -4,7 +4,7 @@
 //! - [`features`]: features over `FEATURE_WINDOW` bars, the forward-return target and the
 //!   normalisation fitted on training rows; [`dataset`]: rows and time-ordered splits.
 //! - [`model`]: the candle MLP and its plain-Rust twin used for serving; [`training`]: AdamW,
-//!   mini-batches, early stopping, fixed seed.
+//!   mini-batches, early stopping, fixed seed; [`optimizer`]: AdamW in one pass per variable.
 //! - [`evaluation`]: MSE, MAE, directional accuracy beside the naive baselines;
 //!   [`gate`]: deploy only a model that beats the live one and the baselines.
 //! - [`store`]: `models/<symbol>/<version>/` (safetensors + JSON metadata, atomic);
@@ -26,6 +26,7 @@ pub mod features;
 pub mod gate;
 pub mod model;
 pub mod offline;
+pub mod optimizer;
 pub mod predictor;
 pub mod service;
 pub mod status;
