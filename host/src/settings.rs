@@ -35,7 +35,10 @@ impl Settings {
         V: Into<String>,
     {
         Settings {
-            vars: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
         }
     }
 
@@ -58,7 +61,12 @@ impl Settings {
     }
 
     /// A value parsed with `FromStr`, or `default` when unset.
-    pub fn get<T: FromStr>(&self, name: &str, default: T, expected: &str) -> Result<T, SettingError> {
+    pub fn get<T: FromStr>(
+        &self,
+        name: &str,
+        default: T,
+        expected: &str,
+    ) -> Result<T, SettingError> {
         match self.raw(name) {
             None => Ok(default),
             Some(v) => v.parse().map_err(|_| self.error(name, v, expected)),
@@ -81,12 +89,17 @@ impl Settings {
 
     /// A positive number of seconds (fractions allowed), as a `Duration`.
     pub fn secs(&self, name: &str, default: Duration) -> Result<Duration, SettingError> {
-        self.parse_with(name, default, "a positive number of seconds, e.g. 15 or 0.5", |v| {
-            v.parse::<f64>()
-                .ok()
-                .filter(|s| s.is_finite() && *s > 0.0 && *s < 1e9)
-                .map(Duration::from_secs_f64)
-        })
+        self.parse_with(
+            name,
+            default,
+            "a positive number of seconds, e.g. 15 or 0.5",
+            |v| {
+                v.parse::<f64>()
+                    .ok()
+                    .filter(|s| s.is_finite() && *s > 0.0 && *s < 1e9)
+                    .map(Duration::from_secs_f64)
+            },
+        )
     }
 
     /// A boolean: true/false, 1/0, yes/no, on/off (any case).
@@ -138,8 +151,14 @@ mod tests {
 
     #[test]
     fn invalid_values_name_the_variable_and_what_it_accepts() {
-        let s = Settings::from_pairs([("PING_INTERVAL", "soon"), ("MAX_SYMBOLS", "0"), ("X", "maybe")]);
-        let e = s.secs("PING_INTERVAL", Duration::from_secs(15)).unwrap_err();
+        let s = Settings::from_pairs([
+            ("PING_INTERVAL", "soon"),
+            ("MAX_SYMBOLS", "0"),
+            ("X", "maybe"),
+        ]);
+        let e = s
+            .secs("PING_INTERVAL", Duration::from_secs(15))
+            .unwrap_err();
         assert_eq!(e.name, "PING_INTERVAL");
         assert!(e.to_string().contains("seconds"), "{e}");
         let e = s.int_in("MAX_SYMBOLS", 50u32, 1, 500).unwrap_err();
@@ -151,7 +170,13 @@ mod tests {
     fn unset_or_blank_values_take_the_default() {
         let s = Settings::from_pairs([("A", "  ")]);
         assert_eq!(s.int_in("A", 7u32, 1, 9).unwrap(), 7);
-        assert_eq!(s.secs("B", Duration::from_secs(3)).unwrap(), Duration::from_secs(3));
-        assert_eq!(Settings::from_pairs([("L", "a, b,,c")]).list("L"), ["a", "b", "c"]);
+        assert_eq!(
+            s.secs("B", Duration::from_secs(3)).unwrap(),
+            Duration::from_secs(3)
+        );
+        assert_eq!(
+            Settings::from_pairs([("L", "a, b,,c")]).list("L"),
+            ["a", "b", "c"]
+        );
     }
 }

@@ -1,0 +1,163 @@
+//! Per-plugin counters and call-latency histogram, for logs, `/metrics` and `/api/status`.
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Live counters of one plugin, updated by its worker thread.
+#[derive(Debug)]
+pub struct PluginCounters {
+    /// Calls into the guest (`on-events` and others).
+    pub calls: AtomicU64,
+    /// Events delivered to the guest.
+    pub events: AtomicU64,
+    /// Events not delivered because the instance was down or quarantined.
+    pub events_skipped: AtomicU64,
+    /// Batches dropped because the plugin's queue was full (it is too slow).
+    pub batches_dropped: AtomicU64,
+    /// Actions (orders and cancels) the guest returned.
+    pub actions: AtomicU64,
+    /// Actions refused at the boundary (unknown symbol id).
+    pub invalid_actions: AtomicU64,
+    /// Traps and other faults.
+    pub faults: AtomicU64,
+    /// Instances rebuilt after a fault.
+    pub restarts: AtomicU64,
+    /// Successful hot reloads.
+    pub reloads_ok: AtomicU64,
+    /// Failed hot reloads (the old version kept serving).
+    pub reloads_failed: AtomicU64,
+    last_error: Mutex<Option<String>>,
+    health: Mutex<String>,
+    latency_ns: Mutex<Option<Histogram<u64>>>,
+}
+
+impl Default for PluginCounters {
+    fn default() -> Self {
+        PluginCounters {
+            calls: AtomicU64::new(0),
+            events: AtomicU64::new(0),
+            events_skipped: AtomicU64::new(0),
+            batches_dropped: AtomicU64::new(0),
+            actions: AtomicU64::new(0),
+            invalid_actions: AtomicU64::new(0),
+            faults: AtomicU64::new(0),
+            restarts: AtomicU64::new(0),
+            reloads_ok: AtomicU64::new(0),
+            reloads_failed: AtomicU64::new(0),
+            last_error: Mutex::new(None),
+            health: Mutex::new("running".to_string()),
+            // 1 ns .. 60 s at 3 significant digits (valid constant bounds).
+            latency_ns: Mutex::new(Histogram::new_with_bounds(1, 60_000_000_000, 3).ok()),
+        }
+    }
+}
+
+/// A point-in-time copy of a plugin's counters.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PluginStats {
+    /// Calls into the guest.
+    pub calls: u64,
+    /// Events delivered.
+    pub events: u64,
+    /// Events skipped while down or quarantined.
+    pub events_skipped: u64,
+    /// Batches dropped on a full queue.
+    pub batches_dropped: u64,
+    /// Actions returned.
+    pub actions: u64,
+    /// Actions refused at the boundary.
+    pub invalid_actions: u64,
+    /// Faults (traps, deadlines, memory).
+    pub faults: u64,
+    /// Rebuilds after faults.
+    pub restarts: u64,
+    /// Successful reloads.
+    pub reloads_ok: u64,
+    /// Failed reloads.
+    pub reloads_failed: u64,
+    /// The last error, if any.
+    pub last_error: Option<String>,
+    /// `running`, `down (...)` or `quarantined (...)`.
+    pub health: String,
+    /// Median `on-events` call latency in nanoseconds.
+    pub latency_p50_ns: u64,
+    /// 99th percentile call latency.
+    pub latency_p99_ns: u64,
+    /// 99.9th percentile call latency.
+    pub latency_p999_ns: u64,
+    /// Slowest call.
+    pub latency_max_ns: u64,
+}
+
+impl PluginCounters {
+    /// Add one to a counter.
+    pub fn bump(counter: &AtomicU64, by: u64) {
+        counter.fetch_add(by, Ordering::Relaxed);
+    }
+
+    /// Record one call's duration.
+    pub fn record_call(&self, d: Duration) {
+        Self::bump(&self.calls, 1);
+        let ns = (d.as_nanos() as u64).clamp(1, 60_000_000_000);
+        if let Ok(mut guard) = self.latency_ns.lock()
+            && let Some(h) = guard.as_mut()
+        {
+            let _ = h.record(ns);
+        }
+    }
+
+    /// Remember the latest error.
+    pub fn set_error(&self, error: impl Into<String>) {
+        if let Ok(mut e) = self.last_error.lock() {
+            *e = Some(error.into());
+        }
+    }
+
+    /// Set the health line.
+    pub fn set_health(&self, health: impl Into<String>) {
+        if let Ok(mut h) = self.health.lock() {
+            *h = health.into();
+        }
+    }
+
+    /// Copy everything out.
+    pub fn stats(&self) -> PluginStats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let (p50, p99, p999, max) = self
+            .latency_ns
+            .lock()
+            .ok()
+            .and_then(|guard| {
+                guard.as_ref().map(|h| {
+                    (
+                        h.value_at_quantile(0.5),
+                        h.value_at_quantile(0.99),
+                        h.value_at_quantile(0.999),
+                        h.max(),
+                    )
+                })
+            })
+            .unwrap_or_default();
+        PluginStats {
+            calls: get(&self.calls),
+            events: get(&self.events),
+            events_skipped: get(&self.events_skipped),
+            batches_dropped: get(&self.batches_dropped),
+            actions: get(&self.actions),
+            invalid_actions: get(&self.invalid_actions),
+            faults: get(&self.faults),
+            restarts: get(&self.restarts),
+            reloads_ok: get(&self.reloads_ok),
+            reloads_failed: get(&self.reloads_failed),
+            last_error: self.last_error.lock().ok().and_then(|e| e.clone()),
+            health: self.health.lock().map(|h| h.clone()).unwrap_or_default(),
+            latency_p50_ns: p50,
+            latency_p99_ns: p99,
+            latency_p999_ns: p999,
+            latency_max_ns: max,
+        }
+    }
+}

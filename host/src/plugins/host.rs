@@ -1,0 +1,516 @@
+//! The set of loaded plugins: loading, hot reload, unloading, and fan-out of events.
+//!
+//! Loading a file validates and compiles it, starts an instance (`describe`, `init`) on the
+//! caller's thread, and only then either starts a worker for a new plugin or hands the new
+//! instance to the running worker as a swap. A file that fails any step leaves the running
+//! version untouched. Plugins are named after their file (`sma.wasm` → `sma`).
+
+use super::PluginConfig;
+use super::bindings::wit;
+use super::counters::{PluginCounters, PluginStats};
+use super::error::PluginError;
+use super::instance::{CallLimits, Fault, PluginInstance};
+use super::runtime::PluginRuntime;
+use super::sandbox::HostState;
+use super::settings_file::PluginSettings;
+use super::symbols::SymbolTable;
+use super::view::MarketView;
+use super::worker::{Loaded, PluginOutput, Worker, WorkerCommand, WorkerSettings};
+use crossbeam_channel::{Sender, TrySendError};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// How long to wait for a worker to answer a swap, snapshot or stop.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the host knows about a loaded plugin.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PluginInfo {
+    /// The plugin's name: its file name without `.wasm`.
+    pub name: String,
+    /// The file it was loaded from.
+    pub file: PathBuf,
+    /// The strategy's own name.
+    pub strategy: String,
+    /// The strategy's own version.
+    pub version: String,
+    /// What the strategy does.
+    pub description: String,
+    /// Symbols it receives events for.
+    pub symbols: Vec<String>,
+    /// Parameters as passed to `init`.
+    pub config: Vec<(String, String)>,
+    /// The interface version it was built against.
+    pub interface_version: String,
+    /// Milliseconds spent compiling (or loading the cached artifact).
+    pub compile_ms: f64,
+    /// Whether the compiled artifact came from the cache.
+    pub cached: bool,
+}
+
+/// A plugin's info and counters, for status pages.
+#[derive(Debug, Clone, Serialize)]
+pub struct PluginStatus {
+    /// Static facts.
+    pub info: PluginInfo,
+    /// Counters.
+    pub stats: PluginStats,
+}
+
+struct Slot {
+    info: PluginInfo,
+    tx: Sender<WorkerCommand>,
+    thread: Option<JoinHandle<()>>,
+    counters: Arc<PluginCounters>,
+}
+
+/// All loaded plugins.
+pub struct PluginHost {
+    runtime: Arc<PluginRuntime>,
+    config: PluginConfig,
+    view: Arc<dyn MarketView>,
+    symbols: SymbolTable,
+    out: Sender<PluginOutput>,
+    slots: RwLock<BTreeMap<Arc<str>, Slot>>,
+    seq: AtomicU64,
+}
+
+impl PluginHost {
+    /// A host with no plugins; actions of every plugin go to `out`.
+    pub fn new(
+        config: PluginConfig,
+        view: Arc<dyn MarketView>,
+        symbols: SymbolTable,
+        out: Sender<PluginOutput>,
+    ) -> Result<Self, PluginError> {
+        Ok(PluginHost {
+            runtime: PluginRuntime::new(&config)?,
+            config,
+            view,
+            symbols,
+            out,
+            slots: RwLock::new(BTreeMap::new()),
+            seq: AtomicU64::new(0),
+        })
+    }
+
+    /// The host's configuration.
+    pub fn config(&self) -> &PluginConfig {
+        &self.config
+    }
+
+    /// The symbol table shared with the engine.
+    pub fn symbols(&self) -> &SymbolTable {
+        &self.symbols
+    }
+
+    /// Load every `*.wasm` in the plugin directory, in name order. Failures are returned
+    /// beside the path; they do not stop the others.
+    pub fn load_dir(
+        &self,
+        state: &dyn Fn(&str) -> Option<Vec<u8>>,
+    ) -> Vec<(PathBuf, Result<PluginInfo, PluginError>)> {
+        let mut files: Vec<PathBuf> = match std::fs::read_dir(&self.config.dir) {
+            Ok(entries) => entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| is_plugin_file(p))
+                .collect(),
+            Err(e) => {
+                tracing::warn!(target: "tradehost::plugins", "cannot read plugin directory {}: {e}", self.config.dir.display());
+                Vec::new()
+            }
+        };
+        files.sort();
+        files
+            .into_iter()
+            .map(|path| {
+                let saved = plugin_name(&path).ok().and_then(|n| state(&n));
+                let result = self.load_file(&path, saved);
+                (path, result)
+            })
+            .collect()
+    }
+
+    /// Load (or hot-reload) the plugin in `path`. Blocking: compiles and starts the new
+    /// version on this thread. `saved_state` is restored into a plugin that is not running
+    /// yet (state saved by a previous run); a running plugin passes its own state across.
+    pub fn load_file(
+        &self,
+        path: &Path,
+        saved_state: Option<Vec<u8>>,
+    ) -> Result<PluginInfo, PluginError> {
+        let name: Arc<str> = plugin_name(path)?.into();
+        let started = Instant::now();
+        let running = self
+            .read_slots()
+            .get(&name)
+            .map(|s| (s.tx.clone(), s.counters.clone(), s.info.clone()));
+        let result = self.start_version(
+            &name,
+            path,
+            if running.is_some() {
+                None
+            } else {
+                saved_state.as_deref()
+            },
+        );
+        let (loaded, info) = match result {
+            Ok(v) => v,
+            Err(e) => {
+                if let Some((_, counters, _)) = &running {
+                    PluginCounters::bump(&counters.reloads_failed, 1);
+                    counters.set_error(e.to_string());
+                }
+                return Err(e);
+            }
+        };
+        match running {
+            Some((tx, counters, old)) => {
+                let (reply_tx, reply_rx) = crossbeam_channel::bounded(1);
+                tx.send(WorkerCommand::Swap {
+                    next: Box::new(loaded),
+                    reply: reply_tx,
+                })
+                .map_err(|_| PluginError::NotRunning(name.to_string()))?;
+                let outcome = reply_rx
+                    .recv_timeout(REPLY_TIMEOUT)
+                    .map_err(|_| PluginError::NotRunning(name.to_string()))?;
+                if let Err(reason) = outcome {
+                    PluginCounters::bump(&counters.reloads_failed, 1);
+                    counters.set_error(reason.clone());
+                    return Err(PluginError::Start {
+                        plugin: name.to_string(),
+                        stage: "swap",
+                        reason,
+                    });
+                }
+                PluginCounters::bump(&counters.reloads_ok, 1);
+                if let Some(slot) = self.write_slots().get_mut(&name) {
+                    slot.info = info.clone();
+                }
+                tracing::info!(
+                    target: "tradehost::plugins", plugin = %name,
+                    "reloaded {} {} -> {} in {:.1} ms (compile {:.1} ms{})",
+                    path.display(), old.version, info.version, started.elapsed().as_secs_f64() * 1e3,
+                    info.compile_ms, if info.cached { ", cached" } else { "" }
+                );
+            }
+            None => {
+                self.spawn_worker(name.clone(), loaded, info.clone(), saved_state)?;
+                tracing::info!(
+                    target: "tradehost::plugins", plugin = %name,
+                    "loaded {} ({} {}, symbols {}) in {:.1} ms",
+                    path.display(), info.strategy, info.version, info.symbols.join(","),
+                    started.elapsed().as_secs_f64() * 1e3
+                );
+            }
+        }
+        Ok(info)
+    }
+
+    /// Stop a plugin; returns its final state.
+    pub fn unload(&self, name: &str) -> Option<Vec<u8>> {
+        let slot = self.write_slots().remove(name)?;
+        let state = stop_slot(slot);
+        tracing::info!(target: "tradehost::plugins", plugin = name, "unloaded");
+        state
+    }
+
+    /// Send a batch of market events to every plugin; returns the batch's sequence number.
+    pub fn dispatch(&self, batch: Arc<Vec<wit::Event>>) -> u64 {
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        for (name, slot) in self.read_slots().iter() {
+            self.send(
+                name,
+                slot,
+                WorkerCommand::Events {
+                    seq,
+                    batch: batch.clone(),
+                },
+            );
+        }
+        seq
+    }
+
+    /// Send events (fills, rejections) to one plugin.
+    pub fn deliver(&self, plugin: &str, events: Vec<wit::Event>) -> Option<u64> {
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        let slots = self.read_slots();
+        let (name, slot) = slots.get_key_value(plugin)?;
+        self.send(name, slot, WorkerCommand::Private { seq, events });
+        Some(seq)
+    }
+
+    fn send(&self, name: &str, slot: &Slot, command: WorkerCommand) {
+        let result = if self.config.block_when_full {
+            slot.tx
+                .send(command)
+                .map_err(|e| TrySendError::Disconnected(e.0))
+        } else {
+            slot.tx.try_send(command)
+        };
+        match result {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                let dropped = slot
+                    .counters
+                    .batches_dropped
+                    .fetch_add(1, Ordering::Relaxed)
+                    + 1;
+                if dropped.is_power_of_two() {
+                    tracing::warn!(target: "tradehost::plugins", plugin = name, "plugin is too slow: its queue is full, {dropped} batches dropped so far");
+                }
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                tracing::error!(target: "tradehost::plugins", plugin = name, "plugin worker has exited");
+            }
+        }
+    }
+
+    /// Names of the loaded plugins.
+    pub fn names(&self) -> Vec<String> {
+        self.read_slots().keys().map(|k| k.to_string()).collect()
+    }
+
+    /// Info and counters of every plugin.
+    pub fn statuses(&self) -> Vec<PluginStatus> {
+        self.read_slots()
+            .values()
+            .map(|s| PluginStatus {
+                info: s.info.clone(),
+                stats: s.counters.stats(),
+            })
+            .collect()
+    }
+
+    /// The union of the symbols the loaded plugins want.
+    pub fn wanted_symbols(&self) -> BTreeSet<String> {
+        self.read_slots()
+            .values()
+            .flat_map(|s| s.info.symbols.iter().filter(|s| s.as_str() != "*").cloned())
+            .collect()
+    }
+
+    /// Snapshot every plugin's state now.
+    pub fn snapshot_all(&self) -> Vec<(String, Vec<u8>)> {
+        let pending: Vec<_> = self
+            .read_slots()
+            .iter()
+            .filter_map(|(name, slot)| {
+                let (tx, rx) = crossbeam_channel::bounded(1);
+                slot.tx.send(WorkerCommand::Snapshot { reply: tx }).ok()?;
+                Some((name.to_string(), rx))
+            })
+            .collect();
+        pending
+            .into_iter()
+            .filter_map(|(name, rx)| {
+                rx.recv_timeout(REPLY_TIMEOUT)
+                    .ok()
+                    .flatten()
+                    .map(|s| (name, s))
+            })
+            .collect()
+    }
+
+    /// Stop every plugin, returning each one's final state.
+    pub fn shutdown(&self) -> Vec<(String, Option<Vec<u8>>)> {
+        let slots = std::mem::take(&mut *self.write_slots());
+        slots
+            .into_iter()
+            .map(|(name, slot)| (name.to_string(), stop_slot(slot)))
+            .collect()
+    }
+
+    fn start_version(
+        &self,
+        name: &Arc<str>,
+        path: &Path,
+        saved_state: Option<&[u8]>,
+    ) -> Result<(Loaded, PluginInfo), PluginError> {
+        let bytes = std::fs::read(path).map_err(|source| PluginError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let (settings, text) = PluginSettings::load_for(path)?;
+        let prepared = Arc::new(self.runtime.prepare(path, &bytes)?);
+        let max_memory = settings
+            .limits
+            .memory_mb
+            .map(|mb| mb as usize * 1024 * 1024)
+            .unwrap_or(self.config.max_memory_bytes);
+        let limits = CallLimits {
+            call: settings
+                .limits
+                .call_deadline_ms
+                .map(|ms| Duration::from_millis(u64::from(ms)))
+                .unwrap_or(self.config.call_deadline),
+            start: self.config.start_deadline,
+            fuel: self.config.fuel_per_call,
+        };
+        let start_error = |stage: &'static str| {
+            let plugin = name.to_string();
+            move |f: Fault| PluginError::Start {
+                plugin,
+                stage,
+                reason: f.to_string(),
+            }
+        };
+        let state = HostState::new(
+            name.clone(),
+            max_memory,
+            self.view.clone(),
+            self.symbols.clone(),
+            self.config.random_seed,
+        );
+        let mut instance = PluginInstance::instantiate(&self.runtime, &prepared.pre, state, limits)
+            .map_err(start_error("instantiate"))?;
+        let described = instance.describe().map_err(start_error("describe"))?;
+        let init_config = settings.init_config(path, text.as_deref(), &described)?;
+        let refused = |stage: &'static str, reason: String| PluginError::Start {
+            plugin: name.to_string(),
+            stage,
+            reason,
+        };
+        instance
+            .init(&init_config)
+            .map_err(start_error("init"))?
+            .map_err(|r| refused("init", r))?;
+        if let Some(state) = saved_state {
+            instance
+                .restore(state)
+                .map_err(start_error("restore"))?
+                .map_err(|r| {
+                    refused("restore", format!("{r} (the saved state was not restored)"))
+                })?;
+        }
+        let symbols = settings.symbols(&described);
+        let filter = if symbols.iter().any(|s| s == "*") {
+            None
+        } else {
+            Some(
+                symbols
+                    .iter()
+                    .map(|s| self.symbols.intern(s))
+                    .collect::<HashSet<u32>>(),
+            )
+        };
+        let info = PluginInfo {
+            name: name.to_string(),
+            file: path.to_path_buf(),
+            strategy: described.name.clone(),
+            version: described.version.clone(),
+            description: described.description.clone(),
+            symbols,
+            config: init_config.clone(),
+            interface_version: prepared.facts.interface_version.clone(),
+            compile_ms: prepared.compile_time.as_secs_f64() * 1e3,
+            cached: prepared.cached,
+        };
+        let loaded = Loaded {
+            instance,
+            prepared,
+            init_config,
+            symbols: filter,
+            limits,
+            max_memory,
+        };
+        Ok((loaded, info))
+    }
+
+    fn spawn_worker(
+        &self,
+        name: Arc<str>,
+        loaded: Loaded,
+        info: PluginInfo,
+        saved_state: Option<Vec<u8>>,
+    ) -> Result<(), PluginError> {
+        let (tx, rx) = crossbeam_channel::bounded(self.config.queue_capacity);
+        let counters = Arc::new(PluginCounters::default());
+        let worker = Worker::new(
+            name.clone(),
+            self.runtime.clone(),
+            self.view.clone(),
+            self.symbols.clone(),
+            WorkerSettings {
+                max_actions: self.config.max_actions_per_call,
+                snapshot_interval: self.config.snapshot_interval,
+                restart_backoff: self.config.restart_backoff,
+                max_failures: self.config.max_failures,
+                failure_window: self.config.failure_window,
+                random_seed: self.config.random_seed,
+            },
+            counters.clone(),
+            self.out.clone(),
+            loaded,
+            saved_state,
+        );
+        let thread = std::thread::Builder::new()
+            .name(format!("plugin-{name}"))
+            .spawn(move || worker.run(rx))
+            .map_err(|e| PluginError::Runtime(format!("cannot start a worker thread: {e}")))?;
+        self.write_slots().insert(
+            name,
+            Slot {
+                info,
+                tx,
+                thread: Some(thread),
+                counters,
+            },
+        );
+        Ok(())
+    }
+
+    fn read_slots(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<Arc<str>, Slot>> {
+        self.slots.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write_slots(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<Arc<str>, Slot>> {
+        self.slots.write().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Drop for PluginHost {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn stop_slot(mut slot: Slot) -> Option<Vec<u8>> {
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    let state = match slot.tx.send(WorkerCommand::Stop { reply: tx }) {
+        Ok(()) => rx.recv_timeout(REPLY_TIMEOUT).ok().flatten(),
+        Err(_) => None,
+    };
+    drop(slot.tx);
+    if let Some(thread) = slot.thread.take() {
+        let _ = thread.join();
+    }
+    state
+}
+
+/// True for files the host loads: `*.wasm`, not hidden.
+pub fn is_plugin_file(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "wasm")
+        && path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| !n.starts_with('.'))
+}
+
+/// A plugin's name: its file stem.
+pub fn plugin_name(path: &Path) -> Result<String, PluginError> {
+    path.file_stem()
+        .and_then(|s| s.to_str())
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .ok_or_else(|| PluginError::NotAComponent {
+            path: path.to_path_buf(),
+            what: "the file name is not valid UTF-8 text".to_string(),
+        })
+}

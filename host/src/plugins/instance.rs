@@ -1,0 +1,206 @@
+//! One live instance of a plugin: its `Store`, its bindings, and guarded calls into it.
+//!
+//! Every call runs under an epoch deadline (and optional fuel), inside a memory cap. A trap
+//! poisons the instance, so a failed call returns a [`Fault`] and the caller (the worker)
+//! drops this instance and later builds a new one from the `...Pre` and the last snapshot.
+
+use super::bindings::{StrategyPlugin, StrategyPluginPre, wit};
+use super::runtime::PluginRuntime;
+use super::sandbox::HostState;
+use std::fmt;
+use std::time::Duration;
+use wasmtime::{Store, Trap};
+
+/// Per-call limits of an instance.
+#[derive(Debug, Clone, Copy)]
+pub struct CallLimits {
+    /// Deadline of a normal call (`on-events`, `snapshot`).
+    pub call: Duration,
+    /// Deadline of start-up calls (`describe`, `init`, `restore`), which may do more work.
+    pub start: Duration,
+    /// Fuel per call, when fuel metering is on.
+    pub fuel: Option<u64>,
+}
+
+/// Why a call into a plugin failed. The instance is unusable afterwards.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fault {
+    /// The class of failure.
+    pub kind: FaultKind,
+    /// Details: the trap message and the guest's last stderr output (panic message).
+    pub detail: String,
+}
+
+/// Classes of plugin failure, for counters and log messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FaultKind {
+    /// The call ran past its deadline (an endless loop or far too much work).
+    Deadline,
+    /// The call used up its fuel.
+    OutOfFuel,
+    /// The guest tried to grow memory past its cap.
+    OutOfMemory,
+    /// The guest's call stack overflowed (runaway recursion).
+    StackOverflow,
+    /// The guest panicked or executed `unreachable`.
+    Panic,
+    /// The guest returned more than the host accepts in one call.
+    OutputTooLarge,
+    /// Any other trap.
+    Trap,
+}
+
+impl fmt::Display for FaultKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FaultKind::Deadline => "deadline exceeded",
+            FaultKind::OutOfFuel => "out of fuel",
+            FaultKind::OutOfMemory => "memory limit exceeded",
+            FaultKind::StackOverflow => "stack overflow",
+            FaultKind::Panic => "panic",
+            FaultKind::OutputTooLarge => "output too large",
+            FaultKind::Trap => "trap",
+        })
+    }
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind, self.detail)
+    }
+}
+
+/// A running plugin instance.
+pub struct PluginInstance {
+    store: Store<HostState>,
+    bindings: StrategyPlugin,
+    limits: CallLimits,
+}
+
+impl PluginInstance {
+    /// Instantiate `pre` in a new store holding `state`.
+    pub fn instantiate(
+        runtime: &PluginRuntime,
+        pre: &StrategyPluginPre<HostState>,
+        state: HostState,
+        limits: CallLimits,
+    ) -> Result<Self, Fault> {
+        let mut store = Store::new(runtime.engine(), state);
+        store.limiter(|s| &mut s.limits);
+        store.epoch_deadline_trap();
+        arm(&mut store, limits.start, limits.fuel);
+        let bindings = pre
+            .instantiate(&mut store)
+            .map_err(|e| classify(&store, &e, limits.start))?;
+        Ok(PluginInstance {
+            store,
+            bindings,
+            limits,
+        })
+    }
+
+    /// Call `describe`.
+    pub fn describe(&mut self) -> Result<wit::StrategyInfo, Fault> {
+        let limit = self.limits.start;
+        self.guarded(limit, |b, s| {
+            b.tradehost_strategy_strategy().call_describe(s)
+        })
+    }
+
+    /// Call `init`; the guest's own refusal is `Ok(Err(message))`.
+    pub fn init(&mut self, config: &[(String, String)]) -> Result<Result<(), String>, Fault> {
+        let limit = self.limits.start;
+        self.guarded(limit, |b, s| {
+            b.tradehost_strategy_strategy().call_init(s, config)
+        })
+    }
+
+    /// Call `on-events` with a batch; returns the guest's actions.
+    pub fn on_events(
+        &mut self,
+        events: &[wit::Event],
+        max_actions: usize,
+    ) -> Result<Vec<wit::Action>, Fault> {
+        let limit = self.limits.call;
+        let actions = self.guarded(limit, |b, s| {
+            b.tradehost_strategy_strategy().call_on_events(s, events)
+        })?;
+        if actions.len() > max_actions {
+            return Err(Fault {
+                kind: FaultKind::OutputTooLarge,
+                detail: format!(
+                    "returned {} actions in one call; the limit is {max_actions} \
+                     (PLUGIN_MAX_ACTIONS_PER_CALL): all of them were dropped",
+                    actions.len()
+                ),
+            });
+        }
+        Ok(actions)
+    }
+
+    /// Call `snapshot`.
+    pub fn snapshot(&mut self) -> Result<Vec<u8>, Fault> {
+        let limit = self.limits.start;
+        self.guarded(limit, |b, s| {
+            b.tradehost_strategy_strategy().call_snapshot(s)
+        })
+    }
+
+    /// Call `restore`; the guest's own refusal is `Ok(Err(message))`.
+    pub fn restore(&mut self, state: &[u8]) -> Result<Result<(), String>, Fault> {
+        let limit = self.limits.start;
+        self.guarded(limit, |b, s| {
+            b.tradehost_strategy_strategy().call_restore(s, state)
+        })
+    }
+
+    /// The plugin's name.
+    pub fn plugin_name(&self) -> &str {
+        self.store.data().plugin()
+    }
+
+    fn guarded<R>(
+        &mut self,
+        deadline: Duration,
+        call: impl FnOnce(&StrategyPlugin, &mut Store<HostState>) -> wasmtime::Result<R>,
+    ) -> Result<R, Fault> {
+        arm(&mut self.store, deadline, self.limits.fuel);
+        call(&self.bindings, &mut self.store).map_err(|e| classify(&self.store, &e, deadline))
+    }
+}
+
+/// Set the deadline (and fuel) for the next call.
+fn arm(store: &mut Store<HostState>, deadline: Duration, fuel: Option<u64>) {
+    store.set_epoch_deadline(PluginRuntime::ticks_for(deadline));
+    if let Some(fuel) = fuel {
+        // Fuel is only enabled in the engine when configured, so this cannot fail.
+        let _ = store.set_fuel(fuel);
+    }
+}
+
+/// Turn a wasmtime error into a fault with a reason a user can act on.
+fn classify(store: &Store<HostState>, err: &wasmtime::Error, deadline: Duration) -> Fault {
+    let stderr = store.data().take_stderr();
+    let message = super::error::chain(err);
+    let kind = match err.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => FaultKind::Deadline,
+        Some(Trap::OutOfFuel) => FaultKind::OutOfFuel,
+        Some(Trap::StackOverflow) => FaultKind::StackOverflow,
+        Some(Trap::UnreachableCodeReached) => FaultKind::Panic,
+        _ if message.contains("forcing trap when growing memory")
+            || message.contains("memory growth failure") =>
+        {
+            FaultKind::OutOfMemory
+        }
+        _ => FaultKind::Trap,
+    };
+    let mut detail = match kind {
+        FaultKind::Deadline => format!("call did not return within {deadline:?}"),
+        _ => message,
+    };
+    if !stderr.is_empty() {
+        detail.push_str(" | guest stderr: ");
+        detail.push_str(&stderr);
+    }
+    Fault { kind, detail }
+}

@@ -1,0 +1,47 @@
+//! What a strategy may read of the world through host imports.
+//!
+//! Plugins never see the feed, the trainer or the broker directly. The engine implements
+//! [`MarketView`] over its market state, prediction board and positions, and the host
+//! functions (`prediction`, `position`, `recent-bars`, `now`) read from it. Every method
+//! must return promptly: host code cannot be interrupted by epoch deadlines.
+
+use crate::types::{Bar, Position, Prediction, TimestampMs};
+
+/// Read access to market state for plugin host functions. Must never block for long.
+pub trait MarketView: Send + Sync + 'static {
+    /// The current time: wall clock live, market time in replay and backtest.
+    fn now_ms(&self) -> TimestampMs;
+    /// The latest prediction for a symbol.
+    fn prediction(&self, symbol: &str) -> Option<Prediction>;
+    /// A plugin's position in a symbol.
+    fn position(&self, plugin: &str, symbol: &str) -> Position;
+    /// Up to `count` most recent completed bars, oldest first.
+    fn recent_bars(&self, symbol: &str, count: usize) -> Vec<Bar>;
+}
+
+/// A view with no market data and the wall clock: for `tradehost check` and tests.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct EmptyView;
+
+impl MarketView for EmptyView {
+    fn now_ms(&self) -> TimestampMs {
+        wall_clock_ms()
+    }
+    fn prediction(&self, _symbol: &str) -> Option<Prediction> {
+        None
+    }
+    fn position(&self, _plugin: &str, _symbol: &str) -> Position {
+        Position::default()
+    }
+    fn recent_bars(&self, _symbol: &str, _count: usize) -> Vec<Bar> {
+        Vec::new()
+    }
+}
+
+/// Milliseconds since the Unix epoch by the system clock.
+pub fn wall_clock_ms() -> TimestampMs {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,400 @@
+//! A plugin's worker thread: it owns the plugin's `Store`, takes commands from a bounded
+//! channel, calls the guest, and sends the resulting actions out.
+//!
+//! Ordering is the channel's: a hot swap is a command like any batch, so every batch sent
+//! before it reaches the old instance and every batch after it the new one — none lost,
+//! none twice. A fault disables only this instance; the worker rebuilds it from the last
+//! snapshot after a backoff, and quarantines the plugin after repeated faults.
+
+use super::bindings::{action_from_wit, wit};
+use super::counters::PluginCounters;
+use super::instance::{CallLimits, Fault, PluginInstance};
+use super::runtime::{PluginRuntime, Prepared};
+use super::sandbox::HostState;
+use super::symbols::SymbolTable;
+use super::view::MarketView;
+use crate::types::PluginAction;
+use crossbeam_channel::{Receiver, Sender};
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What a worker is asked to do.
+pub enum WorkerCommand {
+    /// Market events shared by all plugins (filtered to the plugin's symbols).
+    Events {
+        /// Batch sequence number, echoed in the output.
+        seq: u64,
+        /// The events, in order.
+        batch: Arc<Vec<wit::Event>>,
+    },
+    /// Events for this plugin only: its fills and rejections.
+    Private {
+        /// Sequence number, echoed in the output.
+        seq: u64,
+        /// The events, in order.
+        events: Vec<wit::Event>,
+    },
+    /// Replace the running instance with a prepared one, carrying the state across.
+    Swap {
+        /// The new version, already started (`init` done).
+        next: Box<Loaded>,
+        /// Told whether the swap happened.
+        reply: Sender<Result<(), String>>,
+    },
+    /// Take a snapshot of the state now.
+    Snapshot {
+        /// Receives the state (None when the instance is down).
+        reply: Sender<Option<Vec<u8>>>,
+    },
+    /// Stop after a final snapshot.
+    Stop {
+        /// Receives the final state.
+        reply: Sender<Option<Vec<u8>>>,
+    },
+}
+
+/// What a worker sends back for each batch it handled.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PluginOutput {
+    /// The plugin's name.
+    pub plugin: Arc<str>,
+    /// The batch's sequence number.
+    pub seq: u64,
+    /// Orders and cancellations, in the order the guest returned them.
+    pub actions: Vec<PluginAction>,
+}
+
+/// A started plugin version: instance plus what is needed to rebuild it.
+pub struct Loaded {
+    /// The running instance.
+    pub instance: PluginInstance,
+    /// Compiled code, to rebuild the instance after a fault.
+    pub prepared: Arc<Prepared>,
+    /// The `init` configuration it was started with.
+    pub init_config: Vec<(String, String)>,
+    /// Ids of the symbols it receives events for (`None`: all).
+    pub symbols: Option<HashSet<u32>>,
+    /// Limits of its calls.
+    pub limits: CallLimits,
+    /// Its memory cap in bytes.
+    pub max_memory: usize,
+}
+
+/// Settings of the worker loop.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// Most actions accepted from one call.
+    pub max_actions: usize,
+    /// How often the state is snapshotted for fault recovery.
+    pub snapshot_interval: Duration,
+    /// First delay before rebuilding after a fault (doubles each time).
+    pub restart_backoff: Duration,
+    /// Faults within `failure_window` that quarantine the plugin.
+    pub max_failures: usize,
+    /// Window over which faults are counted.
+    pub failure_window: Duration,
+    /// Seed of the guest's random numbers.
+    pub random_seed: u64,
+}
+
+/// Everything a worker thread needs.
+pub struct Worker {
+    name: Arc<str>,
+    runtime: Arc<PluginRuntime>,
+    view: Arc<dyn MarketView>,
+    symbols: SymbolTable,
+    settings: WorkerSettings,
+    counters: Arc<PluginCounters>,
+    out: Sender<PluginOutput>,
+    current: Loaded,
+    alive: bool,
+    last_snapshot: Option<Vec<u8>>,
+    snapshot_at: Instant,
+    retry_at: Option<Instant>,
+    failures: VecDeque<Instant>,
+    quarantined: bool,
+    scratch: Vec<wit::Event>,
+}
+
+impl Worker {
+    /// A worker for a started plugin.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        name: Arc<str>,
+        runtime: Arc<PluginRuntime>,
+        view: Arc<dyn MarketView>,
+        symbols: SymbolTable,
+        settings: WorkerSettings,
+        counters: Arc<PluginCounters>,
+        out: Sender<PluginOutput>,
+        loaded: Loaded,
+        initial_snapshot: Option<Vec<u8>>,
+    ) -> Self {
+        Worker {
+            name,
+            runtime,
+            view,
+            symbols,
+            settings,
+            counters,
+            out,
+            current: loaded,
+            alive: true,
+            last_snapshot: initial_snapshot,
+            snapshot_at: Instant::now(),
+            retry_at: None,
+            failures: VecDeque::new(),
+            quarantined: false,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Handle commands until `Stop` or until every sender is gone.
+    pub fn run(mut self, commands: Receiver<WorkerCommand>) {
+        while let Ok(command) = commands.recv() {
+            match command {
+                WorkerCommand::Events { seq, batch } => {
+                    let actions = self.deliver_shared(&batch);
+                    self.emit(seq, actions);
+                }
+                WorkerCommand::Private { seq, events } => {
+                    let actions = self.deliver(&events);
+                    self.emit(seq, actions);
+                }
+                WorkerCommand::Swap { next, reply } => {
+                    let _ = reply.send(self.swap(*next));
+                }
+                WorkerCommand::Snapshot { reply } => {
+                    let _ = reply.send(self.take_snapshot());
+                }
+                WorkerCommand::Stop { reply } => {
+                    let state = self.take_snapshot().or_else(|| self.last_snapshot.take());
+                    let _ = reply.send(state);
+                    return;
+                }
+            }
+            if self.alive && self.snapshot_at.elapsed() >= self.settings.snapshot_interval {
+                self.take_snapshot();
+            }
+        }
+    }
+
+    fn emit(&self, seq: u64, actions: Vec<PluginAction>) {
+        // The receiver only goes away when the engine shuts down; nothing to do then.
+        let _ = self.out.send(PluginOutput {
+            plugin: self.name.clone(),
+            seq,
+            actions,
+        });
+    }
+
+    /// Deliver a shared batch, filtered to this plugin's symbols without copying when
+    /// every event is wanted.
+    fn deliver_shared(&mut self, batch: &Arc<Vec<wit::Event>>) -> Vec<PluginAction> {
+        match &self.current.symbols {
+            Some(wanted)
+                if !batch
+                    .iter()
+                    .all(|e| event_symbol(e).is_none_or(|s| wanted.contains(&s))) =>
+            {
+                let mut scratch = std::mem::take(&mut self.scratch);
+                scratch.clear();
+                scratch.extend(
+                    batch
+                        .iter()
+                        .filter(|e| event_symbol(e).is_none_or(|s| wanted.contains(&s)))
+                        .cloned(),
+                );
+                let actions = self.deliver(&scratch);
+                self.scratch = scratch;
+                actions
+            }
+            _ => self.deliver(batch),
+        }
+    }
+
+    fn deliver(&mut self, events: &[wit::Event]) -> Vec<PluginAction> {
+        if events.is_empty() {
+            return Vec::new();
+        }
+        if !self.ensure_alive() {
+            PluginCounters::bump(&self.counters.events_skipped, events.len() as u64);
+            return Vec::new();
+        }
+        let started = Instant::now();
+        let result = self
+            .current
+            .instance
+            .on_events(events, self.settings.max_actions);
+        self.counters.record_call(started.elapsed());
+        match result {
+            Ok(actions) => {
+                PluginCounters::bump(&self.counters.events, events.len() as u64);
+                PluginCounters::bump(&self.counters.actions, actions.len() as u64);
+                self.convert(actions)
+            }
+            Err(fault) => {
+                self.fault(fault);
+                Vec::new()
+            }
+        }
+    }
+
+    fn convert(&self, actions: Vec<wit::Action>) -> Vec<PluginAction> {
+        let mut out = Vec::with_capacity(actions.len());
+        for action in &actions {
+            match action_from_wit(action, &self.symbols) {
+                Ok(a) => out.push(a),
+                Err(reason) => {
+                    PluginCounters::bump(&self.counters.invalid_actions, 1);
+                    tracing::warn!(target: "tradehost::plugins", plugin = %self.name, "dropped invalid action: {reason}");
+                }
+            }
+        }
+        out
+    }
+
+    fn take_snapshot(&mut self) -> Option<Vec<u8>> {
+        if !self.alive {
+            return None;
+        }
+        self.snapshot_at = Instant::now();
+        match self.current.instance.snapshot() {
+            Ok(state) => {
+                self.last_snapshot = Some(state.clone());
+                Some(state)
+            }
+            Err(fault) => {
+                self.fault(fault);
+                None
+            }
+        }
+    }
+
+    fn swap(&mut self, mut next: Loaded) -> Result<(), String> {
+        if self.alive {
+            self.take_snapshot();
+        }
+        if let Some(state) = &self.last_snapshot {
+            match next.instance.restore(state) {
+                Ok(Ok(())) => {}
+                Ok(Err(refusal)) => {
+                    return Err(format!("the new version refused the old state: {refusal}"));
+                }
+                Err(fault) => {
+                    return Err(format!(
+                        "the new version faulted restoring the old state: {fault}"
+                    ));
+                }
+            }
+        }
+        self.current = next;
+        self.alive = true;
+        self.quarantined = false;
+        self.retry_at = None;
+        self.failures.clear();
+        self.counters.set_health("running");
+        Ok(())
+    }
+
+    fn fault(&mut self, fault: Fault) {
+        self.alive = false;
+        PluginCounters::bump(&self.counters.faults, 1);
+        self.counters.set_error(fault.to_string());
+        let now = Instant::now();
+        self.failures.push_back(now);
+        while self
+            .failures
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > self.settings.failure_window)
+        {
+            self.failures.pop_front();
+        }
+        if self.failures.len() >= self.settings.max_failures {
+            self.quarantined = true;
+            self.retry_at = None;
+            self.counters
+                .set_health(format!("quarantined ({})", fault.kind));
+            tracing::error!(
+                target: "tradehost::plugins", plugin = %self.name,
+                "plugin quarantined after {} faults in {:?}; last: {fault}. Fix it and replace the file to load it again",
+                self.failures.len(), self.settings.failure_window
+            );
+        } else {
+            let exponent = (self.failures.len() as u32).saturating_sub(1).min(10);
+            let delay = self.settings.restart_backoff * 2u32.pow(exponent);
+            self.retry_at = Some(now + delay);
+            self.counters
+                .set_health(format!("down ({}), restarting in {delay:?}", fault.kind));
+            tracing::error!(
+                target: "tradehost::plugins", plugin = %self.name,
+                "plugin disabled: {fault}; rebuilding from its last snapshot in {delay:?}"
+            );
+        }
+    }
+
+    /// Rebuild the instance if it is down and its backoff has passed.
+    fn ensure_alive(&mut self) -> bool {
+        if self.alive {
+            return true;
+        }
+        if self.quarantined || self.retry_at.is_some_and(|t| Instant::now() < t) {
+            return false;
+        }
+        match self.rebuild() {
+            Ok(instance) => {
+                self.current.instance = instance;
+                self.alive = true;
+                self.retry_at = None;
+                PluginCounters::bump(&self.counters.restarts, 1);
+                self.counters.set_health("running");
+                tracing::info!(target: "tradehost::plugins", plugin = %self.name, "plugin rebuilt from its last snapshot");
+                true
+            }
+            Err(fault) => {
+                self.fault(fault);
+                false
+            }
+        }
+    }
+
+    fn rebuild(&mut self) -> Result<PluginInstance, Fault> {
+        let state = HostState::new(
+            self.name.clone(),
+            self.current.max_memory,
+            self.view.clone(),
+            self.symbols.clone(),
+            self.settings.random_seed,
+        );
+        let mut instance = PluginInstance::instantiate(
+            &self.runtime,
+            &self.current.prepared.pre,
+            state,
+            self.current.limits,
+        )?;
+        let refused = |stage: &str, msg: String| Fault {
+            kind: super::instance::FaultKind::Trap,
+            detail: format!("{stage} refused during rebuild: {msg}"),
+        };
+        instance
+            .init(&self.current.init_config)?
+            .map_err(|m| refused("init", m))?;
+        if let Some(state) = &self.last_snapshot {
+            instance
+                .restore(state)?
+                .map_err(|m| refused("restore", m))?;
+        }
+        Ok(instance)
+    }
+}
+
+/// The symbol an event concerns; fills and rejections always pass the filter.
+fn event_symbol(event: &wit::Event) -> Option<u32> {
+    match event {
+        wit::Event::Trade(t) => Some(t.symbol),
+        wit::Event::Bar(b) => Some(b.symbol),
+        wit::Event::Prediction(p) => Some(p.symbol),
+        wit::Event::Fill(_) | wit::Event::Rejected(_) => None,
+    }
+}
