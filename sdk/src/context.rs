@@ -207,6 +207,11 @@ impl Context {
             .sum()
     }
 
+    /// Makes room for `additional` more actions in this batch, for strategies that place many.
+    pub fn reserve_actions(&mut self, additional: usize) {
+        self.actions.reserve_exact(additional);
+    }
+
     /// The actions placed since the last batch was handed to the host.
     pub fn pending_actions(&self) -> &[Action] {
         &self.actions
