@@ -12,6 +12,7 @@
 
 pub mod backtest;
 pub mod broker;
+pub mod config;
 pub mod engine;
 pub mod feed;
 pub mod logging;

@@ -1,1 +1,187 @@
-fn main() {}
+//! The `tradehost` command: run the daemon, check a plugin, watch the feed, train offline.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use tradehost::config::Config;
+
+/// Real-time trading host with sandboxed WebAssembly strategies.
+#[derive(Parser)]
+#[command(name = "tradehost", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon: feed, market state, trainer, plugins, paper broker, status API.
+    Run {
+        /// Use the bundled real trades through a local Finnhub-compatible server
+        /// (no API key, no network).
+        #[arg(long)]
+        demo: bool,
+        /// Settings file to read instead of ./.env.
+        #[arg(long, value_name = "FILE")]
+        env: Option<PathBuf>,
+        /// Plugin folder (overrides PLUGIN_DIR).
+        #[arg(long, value_name = "DIR")]
+        plugins: Option<PathBuf>,
+        /// Status API address (overrides STATUS_ADDR), or `off`.
+        #[arg(long, value_name = "ADDR")]
+        status_addr: Option<String>,
+    },
+    /// Validate a plugin: bytes, interface version, compile, start; print what it says
+    /// about itself, or why it is refused.
+    Check {
+        /// The `.wasm` component.
+        file: PathBuf,
+    },
+    /// Connect to the feed and print every event, one per line, until interrupted.
+    Feed {
+        /// Symbols in user notation, comma-separated (`STOCK:AAPL,FOREX:EUR/USD`).
+        #[arg(long, value_delimiter = ',', required = true)]
+        symbols: Vec<String>,
+        /// Use the local demo server instead of Finnhub.
+        #[arg(long)]
+        demo: bool,
+        /// Print JSON lines.
+        #[arg(long)]
+        json: bool,
+        /// Settings file to read instead of ./.env.
+        #[arg(long, value_name = "FILE")]
+        env: Option<PathBuf>,
+    },
+    /// Run one training cycle on a CSV of bars or trades and print the evaluation table.
+    Train {
+        /// Bars (`timestamp,open,high,low,close,volume`) or trades
+        /// (`timestamp,symbol,price,size,...`), `.csv` or `.csv.gz`.
+        #[arg(long, value_name = "FILE")]
+        data: PathBuf,
+        /// The symbol (default: from the file).
+        #[arg(long)]
+        symbol: Option<String>,
+        /// Settings file to read instead of ./.env.
+        #[arg(long, value_name = "FILE")]
+        env: Option<PathBuf>,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    // One TLS crypto provider for the whole process (see DESIGN.md: two would panic).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    match cli.command {
+        Command::Run {
+            demo,
+            env,
+            plugins,
+            status_addr,
+        } => {
+            let mut overrides = Vec::new();
+            if let Some(dir) = plugins {
+                overrides.push(("PLUGIN_DIR".to_string(), dir.display().to_string()));
+            }
+            if let Some(addr) = status_addr {
+                overrides.push(("STATUS_ADDR".to_string(), addr));
+            }
+            let config = Config::load(env.as_deref(), &overrides, demo)?;
+            let _logs =
+                tradehost::logging::init(&config.log).context("cannot open the log files")?;
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime
+                .block_on(async move { tradehost::engine::run(config, shutdown_signal()).await })?;
+        }
+        Command::Check { file } => {
+            let config = Config::load(None, &[("PLUGIN_CACHE_DIR".into(), "off".into())], true)?;
+            let _logs = tradehost::logging::init(&tradehost::logging::LogConfig {
+                dir: None,
+                ..config.log.clone()
+            })?;
+            match tradehost::plugins::check_file(config.plugins, &file) {
+                Ok(info) => {
+                    println!("{} is a valid tradehost strategy", file.display());
+                    println!("  strategy:  {} {}", info.strategy, info.version);
+                    println!("  about:     {}", info.description);
+                    println!("  interface: tradehost:strategy@{}", info.interface_version);
+                    println!("  symbols:   {}", info.symbols.join(", "));
+                    for (k, v) in &info.config {
+                        println!("  setting:   {k} = {v}");
+                    }
+                    println!("  compiled in {:.1} ms", info.compile_ms);
+                }
+                Err(e) => {
+                    eprintln!("refused: {e}");
+                    std::process::exit(1);
+                }
+            }
+        }
+        Command::Feed {
+            symbols,
+            demo,
+            json,
+            env,
+        } => {
+            let config = Config::load(
+                env.as_deref(),
+                &[("REAL_TIME_MODE".into(), "true".into())],
+                demo,
+            )?;
+            let _logs = tradehost::logging::init(&tradehost::logging::LogConfig {
+                dir: None,
+                ..config.log.clone()
+            })?;
+            let runtime = tokio::runtime::Runtime::new()?;
+            let mut stdout = std::io::stdout().lock();
+            let stats = runtime.block_on(tradehost::feed::print_events(
+                config.feed,
+                &symbols,
+                demo,
+                json,
+                &mut stdout,
+                shutdown_signal(),
+            ))?;
+            eprintln!(
+                "{} trades in {} frames, {} malformed, {} reconnects",
+                stats.trades, stats.frames, stats.malformed_frames, stats.reconnects
+            );
+        }
+        Command::Train { data, symbol, env } => {
+            let config = Config::load(env.as_deref(), &[], true)?;
+            let _logs = tradehost::logging::init(&tradehost::logging::LogConfig {
+                dir: None,
+                ..config.log.clone()
+            })?;
+            let report = tradehost::trainer::train_offline(
+                &config.trainer,
+                &data,
+                symbol.as_deref(),
+                &config.models_dir,
+            )?;
+            println!("{report}");
+        }
+    }
+    Ok(())
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -2,3 +2,4 @@
 //! plugins, temporary directories.
 
 pub mod guests;
+pub mod plugin_harness;

@@ -230,9 +230,9 @@ mod tests {
         assert_eq!(dd, 6.0);
         assert_eq!(exposure, 0.6);
         assert_eq!(curve.len(), 5);
-        // changes 10, -6, 8, -6: mean 1.5, sample sd sqrt(83.67)
+        // changes 10, -6, 8, -6: mean 1.5, squared deviations 72.25+56.25+42.25+56.25 = 227
         assert!(
-            (sharpe - 1.5 / (251.0f64 / 3.0).sqrt()).abs() < 1e-9,
+            (sharpe - 1.5 / (227.0f64 / 3.0).sqrt()).abs() < 1e-9,
             "{sharpe}"
         );
     }

@@ -6,6 +6,9 @@
 //! worker; the trainer has its own. Shutdown stops the feed, drains in-flight events,
 //! snapshots every plugin to the state directory and flushes the journal.
 
+pub mod daemon;
 pub mod pipeline;
 pub mod state_store;
+pub mod status_source;
 pub mod view;
+pub use daemon::{EngineError, run};

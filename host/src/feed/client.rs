@@ -73,6 +73,13 @@ impl FeedHandle {
         self.task.is_finished()
     }
 
+    /// A cloneable handle that can only change subscriptions (for other threads).
+    pub fn subscriber(&self) -> FeedSubscriber {
+        FeedSubscriber {
+            commands: self.commands.clone(),
+        }
+    }
+
     /// Close the connection cleanly and wait for the task to end.
     pub async fn shutdown(self) {
         let _ = self.commands.send(FeedCommand::Shutdown);
@@ -81,6 +88,29 @@ impl FeedHandle {
 
     fn send(&self, command: FeedCommand) -> Result<(), FeedError> {
         self.commands.send(command).map_err(|_| FeedError::Stopped)
+    }
+}
+
+/// Changes a running client's subscriptions; cheap to clone and usable from any thread.
+#[derive(Debug, Clone)]
+pub struct FeedSubscriber {
+    commands: mpsc::UnboundedSender<FeedCommand>,
+}
+
+impl FeedSubscriber {
+    /// As [`FeedHandle::subscribe`].
+    pub fn subscribe(&self, symbol: &str) -> Result<(), FeedError> {
+        validate_symbol(symbol)?;
+        self.commands
+            .send(FeedCommand::Subscribe(symbol.to_string()))
+            .map_err(|_| FeedError::Stopped)
+    }
+
+    /// As [`FeedHandle::unsubscribe`].
+    pub fn unsubscribe(&self, symbol: &str) -> Result<(), FeedError> {
+        self.commands
+            .send(FeedCommand::Unsubscribe(symbol.to_string()))
+            .map_err(|_| FeedError::Stopped)
     }
 }
 

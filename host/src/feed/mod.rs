@@ -35,7 +35,7 @@ pub mod timestamp;
 
 pub use backoff::{BackoffPolicy, ReconnectCause};
 pub use candles::{CandleClient, Resolution};
-pub use client::{FeedHandle, FinnhubClient};
+pub use client::{FeedHandle, FeedSubscriber, FinnhubClient};
 pub use config::{AckMode, DemoConfig, DemoTrades, FeedConfig, Secret};
 pub use demo::DemoServer;
 pub use error::FeedError;

@@ -1,0 +1,151 @@
+//! The daemon's configuration: `.env` (dotenvy), then the process environment, then
+//! command-line overrides, read into each subsystem's own config struct.
+//!
+//! Every setting is validated at start-up; a bad value stops the daemon with the
+//! variable's name, the value and what it accepts. The documented list of settings is
+//! `.env.example` and the config structs' field docs.
+
+use crate::broker::BrokerConfig;
+use crate::feed::FeedConfig;
+use crate::logging::LogConfig;
+use crate::market::MarketConfig;
+use crate::plugins::PluginConfig;
+use crate::settings::{SettingError, Settings};
+use crate::trainer::TrainerConfig;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Where market data comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Finnhub's live WebSocket (needs `FINNHUB_API_KEY`).
+    Live,
+    /// A local Finnhub-compatible server replaying bundled real trades; no key, no network.
+    Demo,
+}
+
+/// Everything the daemon needs to start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Live or demo.
+    pub mode: Mode,
+    /// Stream real-time data (`REAL_TIME_MODE`, default true); false runs plugins and the
+    /// trainer on history only.
+    pub real_time: bool,
+    /// Symbols subscribed besides those the plugins ask for (`SYMBOLS`, comma-separated,
+    /// user notation: `STOCK:AAPL,FOREX:EUR/USD`).
+    pub symbols: Vec<String>,
+    /// Bars (`UPDATE_INTERVAL` seconds) and history kept per symbol.
+    pub market: MarketConfig,
+    /// Where deployed models are kept (`MODELS_DIR`, default `models`).
+    pub models_dir: PathBuf,
+    /// Where plugin state and the symbol table are saved (`STATE_DIR`, default `state`).
+    pub state_dir: PathBuf,
+    /// How often plugin state is saved to disk (`STATE_SAVE_INTERVAL`, seconds, default 60).
+    pub state_save_interval: Duration,
+    /// Address of the status API (`STATUS_ADDR`, default `127.0.0.1:8787`; `off`).
+    pub status_addr: Option<SocketAddr>,
+    /// Logging.
+    pub log: LogConfig,
+    /// The market-data feed.
+    pub feed: FeedConfig,
+    /// The model trainer.
+    pub trainer: TrainerConfig,
+    /// The paper broker.
+    pub broker: BrokerConfig,
+    /// The plugin host.
+    pub plugins: PluginConfig,
+}
+
+/// The configuration could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A setting has a value the daemon cannot use.
+    #[error(transparent)]
+    Invalid(#[from] SettingError),
+    /// The `.env` file could not be read or parsed.
+    #[error("cannot read settings file {path}: {message}")]
+    EnvFile {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong (with the line, where dotenvy says).
+        message: String,
+    },
+    /// Live mode was asked for without an API key.
+    #[error(
+        "FINNHUB_API_KEY is not set: live mode needs a Finnhub API key (get one free at \
+         https://finnhub.io/register and put it in .env), or start with --demo to run on \
+         bundled real data without a key"
+    )]
+    MissingApiKey,
+}
+
+impl Config {
+    /// Merge `.env` (if present; `env_file` must exist when given), the process
+    /// environment, and `overrides` (later wins), then validate.
+    pub fn load(
+        env_file: Option<&Path>,
+        overrides: &[(String, String)],
+        demo: bool,
+    ) -> Result<Config, ConfigError> {
+        let mut settings = Settings::default();
+        let default_env = Path::new(".env");
+        let file = env_file.or(default_env.exists().then_some(default_env));
+        if let Some(path) = file {
+            let iter = dotenvy::from_path_iter(path).map_err(|e| ConfigError::EnvFile {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?;
+            for item in iter {
+                let (k, v) = item.map_err(|e| ConfigError::EnvFile {
+                    path: path.to_path_buf(),
+                    message: e.to_string(),
+                })?;
+                settings.set(k, v);
+            }
+        }
+        for (k, v) in std::env::vars() {
+            settings.set(k, v);
+        }
+        for (k, v) in overrides {
+            settings.set(k.clone(), v.clone());
+        }
+        Config::from_settings(&settings, demo)
+    }
+
+    /// Build and validate from merged settings.
+    pub fn from_settings(s: &Settings, demo: bool) -> Result<Config, ConfigError> {
+        let demo = demo || s.flag("DEMO_MODE", false)?;
+        let feed = FeedConfig::from_settings(s)?;
+        let mode = if demo { Mode::Demo } else { Mode::Live };
+        let real_time = s.flag("REAL_TIME_MODE", true)?;
+        if mode == Mode::Live && real_time && feed.api_key.is_none() {
+            return Err(ConfigError::MissingApiKey);
+        }
+        let status_addr = s.parse_with(
+            "STATUS_ADDR",
+            Some(SocketAddr::from(([127, 0, 0, 1], 8787))),
+            "host:port (e.g. 127.0.0.1:8787) or off",
+            |v| match v {
+                "off" => Some(None),
+                v => v.parse::<SocketAddr>().ok().map(Some),
+            },
+        )?;
+        Ok(Config {
+            mode,
+            real_time,
+            symbols: s.list("SYMBOLS"),
+            market: MarketConfig::from_settings(s)?,
+            models_dir: PathBuf::from(s.raw("MODELS_DIR").unwrap_or("models")),
+            state_dir: PathBuf::from(s.raw("STATE_DIR").unwrap_or("state")),
+            state_save_interval: s.secs("STATE_SAVE_INTERVAL", Duration::from_secs(60))?,
+            status_addr,
+            log: LogConfig::from_settings(s)?,
+            feed,
+            trainer: TrainerConfig::from_settings(s)?,
+            broker: BrokerConfig::from_settings(s)?,
+            plugins: PluginConfig::from_settings(s)?,
+        })
+    }
+}

@@ -1,0 +1,321 @@
+//! `run`: start every subsystem, wire them, run until the shutdown future completes, then
+//! stop in order (feed, drain, plugin state, journal, trainer).
+
+use super::pipeline::Pipeline;
+use super::state_store::StateStore;
+use super::status_source::{EngineStatus, FeedState};
+use super::view::{Clock, EngineView};
+use crate::broker::{BrokerError, PaperBroker};
+use crate::config::{Config, Mode};
+use crate::feed::{DemoServer, FeedError, FeedEvent, FinnhubClient};
+use crate::market::MarketState;
+use crate::plugins::{PluginError, PluginHost, PluginOutput, watcher};
+use crate::status::StatusError;
+use crate::trainer::{Trainer, TrainerError};
+use crate::types::Prediction;
+use crossbeam_channel::{Receiver, select, tick};
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+/// The daemon could not start (once running, failures are logged and contained).
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The broker's journal could not be opened.
+    #[error(transparent)]
+    Broker(#[from] BrokerError),
+    /// The trainer could not start.
+    #[error(transparent)]
+    Trainer(#[from] TrainerError),
+    /// The plugin runtime could not start.
+    #[error(transparent)]
+    Plugins(#[from] PluginError),
+    /// The feed (or demo server) could not start.
+    #[error(transparent)]
+    Feed(#[from] FeedError),
+    /// The status API could not start.
+    #[error(transparent)]
+    Status(#[from] StatusError),
+}
+
+/// The bundled history the demo trains on (real SPY minute bars).
+pub const DEMO_HISTORY: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/data/SPY_1m_2013-10-04_2013-10-11.csv"
+);
+
+/// Run the daemon until `shutdown` completes.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), EngineError> {
+    let started = Instant::now();
+    let mode = match config.mode {
+        Mode::Live => "live",
+        Mode::Demo => "demo",
+    };
+    tracing::info!("tradehost starting in {mode} mode");
+    let state = StateStore::new(config.state_dir.clone());
+
+    let (broker, recovery) = PaperBroker::open(config.broker.clone())?;
+    tracing::info!(target: "tradehost::broker", "journal: {recovery}");
+    let broker = Arc::new(Mutex::new(broker));
+    let market = Arc::new(RwLock::new(MarketState::new(&config.market)));
+
+    let trainer = Trainer::spawn(config.trainer.clone(), config.models_dir.clone())?;
+    if config.mode == Mode::Demo {
+        match crate::market::read_bars_csv(std::path::Path::new(DEMO_HISTORY), "SPY", Some(60)) {
+            Ok(bars) => trainer.history("SPY".into(), bars),
+            Err(e) => tracing::warn!(target: "tradehost::trainer", "demo history not loaded: {e}"),
+        }
+    }
+    let board = trainer.board();
+    let predictions = trainer.predictions();
+
+    let view = Arc::new(EngineView {
+        market: market.clone(),
+        broker: broker.clone(),
+        board: board.clone(),
+        clock: Clock::Wall,
+    });
+    let (out_tx, out_rx) = crossbeam_channel::unbounded::<PluginOutput>();
+    let plugins = Arc::new(PluginHost::new(
+        config.plugins.clone(),
+        view,
+        state.load_symbols(),
+        out_tx,
+    )?);
+    for (path, result) in plugins.load_dir(&|name| state.load_plugin(name)) {
+        if let Err(e) = result {
+            tracing::error!(target: "tradehost::plugins", "{} not loaded: {e}", path.display());
+        }
+    }
+    if plugins.names().is_empty() {
+        tracing::warn!(
+            target: "tradehost::plugins",
+            "no plugins loaded from {}: build the examples with scripts/build-plugins.sh or drop a .wasm there",
+            config.plugins.dir.display()
+        );
+    }
+    let watch = if config.plugins.watch {
+        Some(watcher::watch(plugins.clone())?)
+    } else {
+        None
+    };
+
+    // The feed: demo mode runs a local Finnhub-compatible server and the real client.
+    let mut feed_config = config.feed.clone();
+    let demo = match config.mode {
+        Mode::Demo => {
+            let server = DemoServer::start(config.feed.demo.clone()).await?;
+            feed_config = feed_config.with_ws_url(server.url());
+            Some(server)
+        }
+        Mode::Live => None,
+    };
+    let (feed_tx, mut feed_rx) = tokio::sync::mpsc::channel::<FeedEvent>(4096);
+    let feed = config
+        .real_time
+        .then(|| FinnhubClient::spawn(feed_config, feed_tx));
+    let feed_stats = feed.as_ref().map(|f| f.stats_handle()).unwrap_or_default();
+    // Bridge to the engine thread, which selects over several crossbeam channels.
+    let (event_tx, event_rx) = crossbeam_channel::unbounded::<FeedEvent>();
+    let bridge = tokio::spawn(async move {
+        while let Some(event) = feed_rx.recv().await {
+            if event_tx.send(event).is_err() {
+                break;
+            }
+        }
+    });
+
+    let feed_state = Arc::new(Mutex::new(FeedState::default()));
+    let mut pipeline = Pipeline::new(
+        market.clone(),
+        broker.clone(),
+        plugins.clone(),
+        None,
+        Clock::Wall,
+    );
+    let trainer = Arc::new(trainer);
+    let trainer_status = {
+        let handle = trainer.clone();
+        Box::new(move || handle.status())
+            as Box<dyn Fn() -> crate::trainer::TrainerStatus + Send + Sync>
+    };
+    let status = Arc::new(EngineStatus {
+        started,
+        mode: mode.to_string(),
+        feed_stats,
+        feed_state: feed_state.clone(),
+        pipeline: pipeline.stats.clone(),
+        market: market.clone(),
+        broker: broker.clone(),
+        plugins: plugins.clone(),
+        board,
+        trainer: Some(trainer_status),
+    });
+    let (status_stop_tx, status_stop_rx) = tokio::sync::oneshot::channel::<()>();
+    if let Some(addr) = config.status_addr {
+        let (bound, server) = crate::status::serve(addr, status.clone(), async move {
+            let _ = status_stop_rx.await;
+        })
+        .await?;
+        tracing::info!("status API on http://{bound} (/health, /metrics, /api/status)");
+        tokio::spawn(server);
+    }
+
+    let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(1);
+    let subscriber = feed.as_ref().map(|f| f.subscriber());
+    let wanted_extra: BTreeSet<String> = config.symbols.iter().cloned().collect();
+    let flush_lag = Duration::from_secs(2);
+    let engine = std::thread::Builder::new()
+        .name("engine".into())
+        .spawn(move || {
+            let mut subscribed = BTreeSet::new();
+            let mut follow = |plugins: &PluginHost, feed_state: &Mutex<FeedState>| {
+                let Some(sub) = &subscriber else { return };
+                let wanted: BTreeSet<String> = plugins
+                    .wanted_symbols()
+                    .union(&wanted_extra)
+                    .cloned()
+                    .collect();
+                for s in wanted.difference(&subscribed) {
+                    if let Err(e) = sub.subscribe(s) {
+                        tracing::warn!(target: "tradehost::feed", "cannot subscribe to {s}: {e}");
+                    }
+                }
+                for s in subscribed.difference(&wanted) {
+                    let _ = sub.unsubscribe(s);
+                }
+                if let Ok(mut st) = feed_state.lock() {
+                    st.subscriptions = wanted.iter().cloned().collect();
+                }
+                subscribed = wanted;
+            };
+            follow(&pipeline.plugins, &feed_state);
+            engine_loop(
+                &mut pipeline,
+                &event_rx,
+                &out_rx,
+                &predictions,
+                &stop_rx,
+                &feed_state,
+                flush_lag,
+                &mut |p| follow(&p.plugins, &feed_state),
+            );
+            pipeline
+        })
+        .map_err(|e| PluginError::Runtime(format!("cannot start the engine thread: {e}")))?;
+
+    // Periodic saves of plugin state, off the engine thread.
+    let saver = {
+        let plugins = plugins.clone();
+        let state = state.clone();
+        let every = config.state_save_interval;
+        let (tx, rx) = crossbeam_channel::bounded::<()>(1);
+        let handle = std::thread::Builder::new()
+            .name("state-saver".into())
+            .spawn(move || {
+                while rx.recv_timeout(every).is_err() {
+                    save_states(&plugins, &state);
+                }
+            })
+            .ok();
+        (tx, handle)
+    };
+
+    shutdown.await;
+    tracing::info!("shutting down: stopping the feed, draining events, saving plugin state");
+    if let Some(feed) = feed {
+        feed.shutdown().await;
+    }
+    let _ = bridge.await;
+    drop(demo);
+    let _ = stop_tx.send(());
+    let pipeline = tokio::task::spawn_blocking(move || engine.join().ok())
+        .await
+        .ok()
+        .flatten();
+    drop(watch);
+    let _ = saver.0.send(());
+    if let Some(h) = saver.1 {
+        let _ = h.join();
+    }
+    for (name, snapshot) in plugins.shutdown() {
+        match snapshot {
+            Some(bytes) => {
+                if let Err(e) = state.save_plugin(&name, &bytes) {
+                    tracing::error!("cannot save the state of plugin {name}: {e}");
+                }
+            }
+            None => tracing::warn!("plugin {name} gave no final state"),
+        }
+    }
+    if let Err(e) = state.save_symbols(plugins.symbols()) {
+        tracing::error!("cannot save the symbol table: {e}");
+    }
+    if let Ok(mut b) = broker.lock()
+        && let Err(e) = b.flush()
+    {
+        tracing::error!(target: "tradehost::broker", "cannot flush the journal: {e}");
+    }
+    if let Some(trainer) = pipeline.and_then(|mut p| p.trainer.take()) {
+        trainer.shutdown();
+    }
+    let _ = status_stop_tx.send(());
+    tracing::info!("tradehost stopped cleanly");
+    Ok(())
+}
+
+fn save_states(plugins: &PluginHost, state: &StateStore) {
+    for (name, bytes) in plugins.snapshot_all() {
+        if let Err(e) = state.save_plugin(&name, &bytes) {
+            tracing::warn!("cannot save the state of plugin {name}: {e}");
+        }
+    }
+}
+
+/// The engine thread: handle feed events, plugin orders and predictions until stopped,
+/// then drain what is already queued.
+#[allow(clippy::too_many_arguments)]
+fn engine_loop(
+    pipeline: &mut Pipeline,
+    events: &Receiver<FeedEvent>,
+    outputs: &Receiver<PluginOutput>,
+    predictions: &Receiver<Prediction>,
+    stop: &Receiver<()>,
+    feed_state: &Mutex<FeedState>,
+    flush_lag: Duration,
+    on_tick: &mut dyn FnMut(&Pipeline),
+) {
+    let ticker = tick(Duration::from_secs(1));
+    loop {
+        select! {
+            recv(events) -> e => match e {
+                Ok(event) => handle_feed_event(pipeline, event, feed_state),
+                Err(_) => break,
+            },
+            recv(outputs) -> o => if let Ok(output) = o { pipeline.on_output(output) },
+            recv(predictions) -> p => if let Ok(p) = p { pipeline.on_prediction(&p) },
+            recv(ticker) -> _ => {
+                pipeline.flush_bars(pipeline.clock.now_ms() - flush_lag.as_millis() as i64);
+                on_tick(pipeline);
+            },
+            recv(stop) -> _ => break,
+        }
+    }
+    // Drain: events already received are processed, and plugin answers to them handled.
+    while let Ok(event) = events.try_recv() {
+        handle_feed_event(pipeline, event, feed_state);
+    }
+    pipeline.settle(outputs, Duration::from_secs(2));
+}
+
+fn handle_feed_event(pipeline: &mut Pipeline, event: FeedEvent, feed_state: &Mutex<FeedState>) {
+    match event {
+        FeedEvent::Trades(trades) => pipeline.on_trades(&trades),
+        FeedEvent::Status(status) => {
+            if let Ok(mut s) = feed_state.lock() {
+                s.apply(&status);
+            }
+        }
+    }
+}
