@@ -149,3 +149,73 @@ impl Config {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(pairs: &[(&str, &str)], demo: bool) -> Result<Config, ConfigError> {
+        Config::from_settings(&Settings::from_pairs(pairs.iter().copied()), demo)
+    }
+
+    #[test]
+    fn live_mode_without_a_key_suggests_demo() {
+        let err = load(&[], false).unwrap_err().to_string();
+        assert!(
+            err.contains("FINNHUB_API_KEY") && err.contains("--demo"),
+            "{err}"
+        );
+        assert!(load(&[], true).is_ok());
+        assert!(load(&[("FINNHUB_API_KEY", "k")], false).is_ok());
+        assert!(
+            load(&[("REAL_TIME_MODE", "false")], false).is_ok(),
+            "history-only needs no key"
+        );
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        // TC0..: (variable, bad value)
+        let cases = [
+            ("UPDATE_INTERVAL", "0"),
+            ("UPDATE_INTERVAL", "a minute"),
+            ("STATUS_ADDR", "localhost"),
+            ("PING_INTERVAL", "-3"),
+            ("MAX_SYMBOLS", "0"),
+            ("FEATURE_WINDOW", "zero"),
+            ("MODEL_TRAINING_INTERVAL", "soon"),
+            ("RISK_MAX_POSITION", "-1"),
+            ("JOURNAL_FSYNC", "sometimes"),
+            ("PLUGIN_MAX_MEMORY_MB", "0"),
+            ("PLUGIN_WATCH", "perhaps"),
+            ("LOG_FORMAT", "xml"),
+            ("REAL_TIME_MODE", "yes please"),
+        ];
+        for (name, value) in cases {
+            match load(&[(name, value)], true) {
+                Err(ConfigError::Invalid(e)) => assert_eq!(e.name, name, "{value}: {e}"),
+                other => panic!("{name}={value}: expected an error naming it, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn the_documented_example_is_valid() {
+        let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.env.example"));
+        let mut settings = Settings::default();
+        for item in dotenvy::from_path_iter(path).unwrap() {
+            let (k, v) = item.unwrap();
+            settings.set(k, v);
+        }
+        let config = Config::from_settings(&settings, true).unwrap();
+        assert_eq!(config.market.update_interval_secs, 60);
+        assert_eq!(
+            config.status_addr,
+            Some(SocketAddr::from(([127, 0, 0, 1], 8787)))
+        );
+        assert!(
+            settings.raw("FINNHUB_API_KEY").is_none(),
+            "inline comments must not become values"
+        );
+    }
+}

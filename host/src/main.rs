@@ -65,6 +65,43 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         env: Option<PathBuf>,
     },
+    /// Replay trade files through plugins with the live engine's market state and broker,
+    /// on market time; writes report.json, equity.svg and the journal to --out.
+    Backtest {
+        /// Trade files (`timestamp,symbol,price,size,...`, `.csv` or `.csv.gz`).
+        #[arg(long, value_name = "FILE", num_args = 1.., required = true)]
+        data: Vec<PathBuf>,
+        /// A plugin file or a folder of plugins.
+        #[arg(long, value_name = "DIR|FILE")]
+        plugins: PathBuf,
+        /// Start time (RFC 3339, e.g. 2013-10-07T13:30:00Z).
+        #[arg(long)]
+        from: Option<String>,
+        /// End time (RFC 3339, exclusive).
+        #[arg(long)]
+        to: Option<String>,
+        /// Trades per batch across the plugin boundary.
+        #[arg(long, default_value_t = 256)]
+        batch: usize,
+        /// Output folder.
+        #[arg(long, default_value = "backtest-out")]
+        out: PathBuf,
+        /// Settings file to read instead of ./.env.
+        #[arg(long, value_name = "FILE")]
+        env: Option<PathBuf>,
+    },
+}
+
+fn parse_time(s: &Option<String>) -> anyhow::Result<Option<i64>> {
+    s.as_deref()
+        .map(|t| {
+            chrono::DateTime::parse_from_rfc3339(t)
+                .map(|d| d.timestamp_millis())
+                .with_context(|| {
+                    format!("invalid time {t:?}: use RFC 3339, e.g. 2013-10-07T13:30:00Z")
+                })
+        })
+        .transpose()
 }
 
 fn main() -> anyhow::Result<()> {
@@ -144,6 +181,47 @@ fn main() -> anyhow::Result<()> {
             eprintln!(
                 "{} trades in {} frames, {} malformed, {} reconnects",
                 stats.trades, stats.frames, stats.malformed_frames, stats.reconnects
+            );
+        }
+        Command::Backtest {
+            data,
+            plugins,
+            from,
+            to,
+            batch,
+            out,
+            env,
+        } => {
+            let overrides = [("JOURNAL_FSYNC".to_string(), "never".to_string())];
+            let config = Config::load(env.as_deref(), &overrides, true)?;
+            let _logs = tradehost::logging::init(&tradehost::logging::LogConfig {
+                dir: None,
+                ..config.log.clone()
+            })?;
+            let bt = tradehost::backtest::BacktestConfig {
+                data,
+                plugins,
+                from_ms: parse_time(&from)?,
+                to_ms: parse_time(&to)?,
+                batch_size: batch,
+                out_dir: out,
+            };
+            let started = std::time::Instant::now();
+            let trades = tradehost::backtest::load_trades(&bt.data, bt.from_ms, bt.to_ms)?;
+            let loaded = started.elapsed();
+            let report = tradehost::backtest::run(
+                &bt,
+                &trades,
+                config.plugins,
+                config.broker,
+                &config.market,
+            )?;
+            println!("{report}");
+            println!(
+                "loading {:.2} s, whole run {:.2} s; results in {}",
+                loaded.as_secs_f64(),
+                started.elapsed().as_secs_f64(),
+                bt.out_dir.display()
             );
         }
         Command::Train { data, symbol, env } => {
