@@ -76,7 +76,7 @@ impl Strategy for RsiReversion {
             .description("Long when the RSI is oversold, flat again once it recovers")
             .symbols(["BAC", "AIG"])
             .parameter("period", 14, "Bars in Wilder's RSI")
-            .parameter("interval_secs", 15, "Seconds per bar built from trades")
+            .parameter("interval_secs", 2, "Seconds per bar built from trades")
             .parameter("oversold", 30, "Go long below this RSI")
             .parameter(
                 "overbought",

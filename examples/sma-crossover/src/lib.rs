@@ -65,7 +65,7 @@ impl Strategy for SmaCrossover {
                 21,
                 "Bars in the slow moving average (more than `fast`)",
             )
-            .parameter("interval_secs", 15, "Seconds per bar built from trades")
+            .parameter("interval_secs", 2, "Seconds per bar built from trades")
             .parameter("quantity", 100, "Shares held when in a position")
             .parameter(
                 "allow_short",

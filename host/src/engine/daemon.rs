@@ -140,6 +140,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         Box::new(move || handle.status())
             as Box<dyn Fn() -> crate::trainer::TrainerStatus + Send + Sync>
     };
+    pipeline.trainer = Some(trainer.clone());
     let status = Arc::new(EngineStatus {
         started,
         mode: mode.to_string(),
@@ -153,14 +154,16 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         trainer: Some(trainer_status),
     });
     let (status_stop_tx, status_stop_rx) = tokio::sync::oneshot::channel::<()>();
-    if let Some(addr) = config.status_addr {
+    let status_server = if let Some(addr) = config.status_addr {
         let (bound, server) = crate::status::serve(addr, status.clone(), async move {
             let _ = status_stop_rx.await;
         })
         .await?;
         tracing::info!("status API on http://{bound} (/health, /metrics, /api/status)");
-        tokio::spawn(server);
-    }
+        Some(tokio::spawn(server))
+    } else {
+        None
+    };
 
     let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(1);
     let subscriber = feed.as_ref().map(|f| f.subscriber());
@@ -257,10 +260,16 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     {
         tracing::error!(target: "tradehost::broker", "cannot flush the journal: {e}");
     }
-    if let Some(trainer) = pipeline.and_then(|mut p| p.trainer.take()) {
+    drop(pipeline);
+    let _ = status_stop_tx.send(());
+    if let Some(server) = status_server {
+        let _ = server.await;
+    }
+    // Everything holding the broker is gone now, so its journal lock is released.
+    drop(status);
+    if let Ok(trainer) = Arc::try_unwrap(trainer) {
         trainer.shutdown();
     }
-    let _ = status_stop_tx.send(());
     tracing::info!("tradehost stopped cleanly");
     Ok(())
 }

@@ -42,7 +42,7 @@ pub struct Pipeline {
     /// The plugins.
     pub plugins: Arc<PluginHost>,
     /// The trainer, fed with completed bars (absent when training is off).
-    pub trainer: Option<TrainerHandle>,
+    pub trainer: Option<Arc<TrainerHandle>>,
     /// The clock plugins see.
     pub clock: Clock,
     /// Counters.
@@ -59,7 +59,7 @@ impl Pipeline {
         market: Arc<RwLock<MarketState>>,
         broker: Arc<Mutex<PaperBroker>>,
         plugins: Arc<PluginHost>,
-        trainer: Option<TrainerHandle>,
+        trainer: Option<Arc<TrainerHandle>>,
         clock: Clock,
     ) -> Self {
         Pipeline {

@@ -1,3 +1,4 @@
 //! tradehost's integration tests: one binary, one module per subsystem pairing.
 
+mod daemon;
 mod plugins;
