@@ -1,2 +1,4 @@
 //! Helpers shared by tradehost's integration tests: a mock Finnhub server, the compiled test
 //! plugins, temporary directories.
+
+pub mod mock_finnhub;

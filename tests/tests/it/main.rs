@@ -1,1 +1,3 @@
 //! tradehost's integration tests: one binary, one module per subsystem pairing.
+
+mod feed;
