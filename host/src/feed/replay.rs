@@ -592,4 +592,42 @@ mod tests {
             assert_eq!(period_from_name(Path::new(name)), want, "{name}");
         }
     }
+
+    /// Throughput on the large shared files (not in the repository). Run with
+    /// `cargo test -p tradehost --lib replay::tests::throughput -- --ignored --nocapture`
+    /// (add `--config profile.dev.package.tradehost.opt-level=3` for optimised numbers).
+    #[test]
+    #[ignore = "needs /work/shared/data; prints a measurement"]
+    fn throughput_on_shared_files() {
+        let root = Path::new("/work/shared/data");
+        let trades = [
+            "ticks/equity_trades_SPY_2013-10-07_2013-10-11.csv.gz",
+            "ticks/equity_trades_IBM_2013-10-07.csv",
+        ];
+        for name in trades {
+            let path = root.join(name);
+            let start = std::time::Instant::now();
+            let mut n = 0u64;
+            for t in TradeReader::open(&path).unwrap() {
+                std::hint::black_box(t.unwrap());
+                n += 1;
+            }
+            let secs = start.elapsed().as_secs_f64();
+            println!(
+                "{name}: {n} trades in {secs:.3} s = {:.2} M rows/s",
+                n as f64 / secs / 1e6
+            );
+        }
+        let path = root.join("bars_1m/BTC-PERP_1m_2021-12-31_2022-02-01.csv");
+        let start = std::time::Instant::now();
+        let n = BarReader::open(&path, "BTC-PERP", 60)
+            .unwrap()
+            .map(Result::unwrap)
+            .count();
+        let secs = start.elapsed().as_secs_f64();
+        println!(
+            "BTC-PERP 1m: {n} bars in {secs:.3} s = {:.2} M rows/s",
+            n as f64 / secs / 1e6
+        );
+    }
 }

@@ -545,3 +545,25 @@ async fn demo_mode_streams_real_trades_through_the_client() {
     handle.shutdown().await;
     demo.stop().await;
 }
+
+#[tokio::test]
+async fn attempts_grow_while_flapping_and_reset_after_a_stable_connection() {
+    let mock = MockFinnhub::start().await;
+    let mut cfg = config(&mock.url());
+    cfg.backoff.stable_after = Duration::from_millis(500);
+    let (handle, mut rx) = connected(&mock, cfg, 256).await;
+    let mut attempts = Vec::new();
+    // Connections 1 and 2 drop at once (flapping), connection 3 stays up past `stable_after`.
+    for (n, hold) in [(2, 0), (3, 0), (4, 700)] {
+        tokio::time::sleep(Duration::from_millis(hold)).await;
+        assert!(mock.act(Action::DropTcp));
+        let events = until(&mut rx, "Connected again", is_connected).await;
+        attempts.extend(statuses(&events).iter().filter_map(|s| match s {
+            FeedStatus::Reconnecting { attempt, .. } => Some(*attempt),
+            _ => None,
+        }));
+        mock.wait_subscribed(n, &PROVIDER, WAIT).await;
+    }
+    assert_eq!(attempts, [1, 2, 1]);
+    handle.shutdown().await;
+}
