@@ -11,7 +11,7 @@
 //! - [`candles`]: [`CandleClient`], REST history with [`rate_limit`]'s client-side limiter.
 //! - [`redact`]: keeping the API key out of logs and errors.
 //! - [`demo`]: [`DemoServer`], a Finnhub-compatible server on 127.0.0.1 replaying real trades.
-//! - [`replay`]: [`TradeReader`] and [`BarReader`], streaming CSV/CSV.gz iterators;
+//! - [`replay`] and [`bars`]: [`TradeReader`] and [`BarReader`], streaming CSV/CSV.gz iterators;
 //!   [`timestamp`]: their fast timestamp parser; [`player`]: the paced async replay source.
 //! - [`printer`]: [`print_events`], the `tradehost feed` command.
 //!
@@ -28,6 +28,7 @@
 //! kind of channel. History: [`CandleClient::candles`].
 
 pub mod backoff;
+pub mod bars;
 pub mod candles;
 pub mod client;
 pub mod config;
@@ -46,6 +47,7 @@ pub mod symbol;
 pub mod timestamp;
 
 pub use backoff::{BackoffPolicy, ReconnectCause};
+pub use bars::BarReader;
 pub use candles::{CandleClient, Resolution};
 pub use client::{FeedHandle, FinnhubClient};
 pub use config::{AckMode, DemoConfig, DemoTrades, FeedConfig, Secret};
@@ -54,4 +56,4 @@ pub use error::FeedError;
 pub use event::{FeedEvent, FeedStats, FeedStatsSnapshot, FeedStatus};
 pub use player::{Pace, ReplaySummary, play};
 pub use printer::print_events;
-pub use replay::{BarReader, TradeReader};
+pub use replay::TradeReader;
