@@ -2,4 +2,5 @@
 //! plugins, temporary directories.
 
 pub mod guests;
+pub mod mock_finnhub;
 pub mod plugin_harness;

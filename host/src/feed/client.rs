@@ -18,7 +18,7 @@ use tokio_tungstenite::tungstenite::Error as WsError;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::backoff::ReconnectCause;
-use super::config::{DEFAULT_WS_URL, FeedConfig};
+use super::config::{DEFAULT_WS_URL, FeedConfig, Secret};
 use super::error::FeedError;
 use super::event::{FeedEvent, FeedStats, FeedStatsSnapshot, FeedStatus};
 use super::redact::{Redactor, redact_url};
@@ -132,6 +132,25 @@ impl FinnhubClient {
     }
 }
 
+/// The URL to connect to: `base` with a path (`/` when it has none, as an HTTP request line
+/// needs one before the query) and the key as `token=`.
+fn endpoint(base: &str, key: Option<&Secret>) -> String {
+    let after_scheme = base.find("://").map_or(0, |i| i + 3);
+    let mut url = base.to_string();
+    match base[after_scheme..].find(['/', '?']) {
+        Some(i) if base.as_bytes()[after_scheme + i] == b'?' => url.insert(after_scheme + i, '/'),
+        None => url.push('/'),
+        Some(_) => {}
+    }
+    if let Some(key) = key {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        url.push(sep);
+        url.push_str("token=");
+        url.push_str(key.expose());
+    }
+    url
+}
+
 /// The consumer went away or a shutdown was asked for: the task ends.
 #[derive(Debug)]
 pub(super) struct Stop;
@@ -173,17 +192,7 @@ impl Client {
         commands: mpsc::UnboundedReceiver<FeedCommand>,
         stats: Arc<FeedStats>,
     ) -> Self {
-        let url = match &config.api_key {
-            Some(key) => {
-                let sep = if config.ws_url.contains('?') {
-                    '&'
-                } else {
-                    '?'
-                };
-                format!("{}{sep}token={}", config.ws_url, key.expose())
-            }
-            None => config.ws_url.clone(),
-        };
+        let url = endpoint(&config.ws_url, config.api_key.as_ref());
         Client {
             subs: Subscriptions::new(config.max_symbols),
             redactor: Redactor::new([&config.api_key, &config.secret]),
@@ -397,6 +406,30 @@ impl Client {
                 url,
                 reason: self.redactor.clean(&other.to_string()),
             },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_table() {
+        let key = Secret::new("K");
+        let table = [
+            (
+                "wss://ws.finnhub.io",
+                Some(&key),
+                "wss://ws.finnhub.io/?token=K",
+            ),
+            ("ws://127.0.0.1:9", None, "ws://127.0.0.1:9/"),
+            ("ws://h/feed", Some(&key), "ws://h/feed?token=K"),
+            ("ws://h?x=1", Some(&key), "ws://h/?x=1&token=K"),
+            ("ws://h/a?x=1", None, "ws://h/a?x=1"),
+        ];
+        for (base, key, want) in table {
+            assert_eq!(endpoint(base, key), want, "{base}");
         }
     }
 }

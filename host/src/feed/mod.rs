@@ -11,11 +11,24 @@
 //! - [`candles`]: [`CandleClient`], REST history with [`rate_limit`]'s client-side limiter.
 //! - [`redact`]: keeping the API key out of logs and errors.
 //! - [`demo`]: [`DemoServer`], a Finnhub-compatible server on 127.0.0.1 replaying real trades.
-//! - [`replay`]: [`TradeReader`] and [`BarReader`], streaming CSV/CSV.gz iterators;
+//! - [`replay`] and [`bars`]: [`TradeReader`] and [`BarReader`], streaming CSV/CSV.gz iterators;
 //!   [`timestamp`]: their fast timestamp parser; [`player`]: the paced async replay source.
 //! - [`printer`]: [`print_events`], the `tradehost feed` command.
+//!
+//! # Use
+//! Live or demo: `let (tx, rx) = tokio::sync::mpsc::channel(4096);` then
+//! `let feed = FinnhubClient::spawn(config, tx);` and `feed.subscribe("STOCK:AAPL")?` for each
+//! symbol (before or after the connection opens; all are resubscribed after every reconnect).
+//! Read [`FeedEvent`]s from `rx`: `Trades` batches and `Status` changes in order; after
+//! `Terminated` nothing more comes. Stop with `feed.shutdown().await` (or drop the handle).
+//! Finnhub allows one connection per key: spawn one client per key. For demo mode, start a
+//! [`DemoServer`] first and spawn the client with `config.with_ws_url(server.url())` (and
+//! `api_key: None`: the key is never sent to the demo server).
+//! Replay: [`TradeReader`]/[`BarReader`] as iterators, or [`play`] to pace a file into the same
+//! kind of channel. History: [`CandleClient::candles`].
 
 pub mod backoff;
+pub mod bars;
 pub mod candles;
 pub mod client;
 pub mod config;
@@ -34,6 +47,7 @@ pub mod symbol;
 pub mod timestamp;
 
 pub use backoff::{BackoffPolicy, ReconnectCause};
+pub use bars::BarReader;
 pub use candles::{CandleClient, Resolution};
 pub use client::{FeedHandle, FeedSubscriber, FinnhubClient};
 pub use config::{AckMode, DemoConfig, DemoTrades, FeedConfig, Secret};
@@ -42,4 +56,4 @@ pub use error::FeedError;
 pub use event::{FeedEvent, FeedStats, FeedStatsSnapshot, FeedStatus};
 pub use player::{Pace, ReplaySummary, play};
 pub use printer::print_events;
-pub use replay::{BarReader, TradeReader};
+pub use replay::TradeReader;

@@ -1,4 +1,5 @@
-//! Streaming readers of trade and bar files (CSV or gzip-compressed CSV), as plain iterators.
+//! Streaming reader of trade files (CSV or gzip-compressed CSV), as a plain iterator, and the
+//! line and field handling it shares with the bar reader (`bars.rs`).
 //!
 //! Used by backtests, offline training, the demo server and the paced replay source. Files are
 //! read line by line into one reused buffer, so multi-million-row files stream in constant
@@ -6,9 +7,7 @@
 //! found by name in the header, so extra columns (`exchange`, `condition`, ...) are ignored.
 //! Every bad row is an error naming the file and line; iteration continues after it.
 //!
-//! Layouts (`../shared/data/SOURCES.md`): trades `timestamp,symbol,price,size,...`; bars
-//! `timestamp|date,open,high,low,close,volume`, or the FX bid/ask layout
-//! `timestamp|date,bid_open,...,ask_close` (mid prices, volume 0).
+//! Layout (`../shared/data/SOURCES.md`): `timestamp,symbol,price,size,...`, ISO 8601 UTC.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -16,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use flate2::read::MultiGzDecoder;
 
-use crate::types::{Bar, Symbol, Trade};
+use crate::types::{Symbol, Trade};
 
 use super::error::FeedError;
 use super::timestamp::parse_timestamp_ms;
@@ -56,16 +55,16 @@ pub fn memory_source(bytes: &'static [u8]) -> Source {
 }
 
 /// Line reading shared by both readers: the file name, line count and reused buffer.
-struct Lines {
-    path: PathBuf,
-    source: Source,
-    line: u64,
-    buf: Vec<u8>,
+pub(super) struct Lines {
+    pub(super) path: PathBuf,
+    pub(super) source: Source,
+    pub(super) line: u64,
+    pub(super) buf: Vec<u8>,
 }
 
 impl Lines {
     /// The next non-empty line without its line end; `None` at the end.
-    fn next_line(&mut self) -> Option<Result<(), FeedError>> {
+    pub(super) fn next_line(&mut self) -> Option<Result<(), FeedError>> {
         loop {
             self.buf.clear();
             match self.source.read_until(b'\n', &mut self.buf) {
@@ -91,7 +90,7 @@ impl Lines {
     }
 
     /// The header's column names.
-    fn header(&mut self) -> Result<Vec<String>, FeedError> {
+    pub(super) fn header(&mut self) -> Result<Vec<String>, FeedError> {
         match self.next_line() {
             Some(Ok(())) => Ok(String::from_utf8_lossy(&self.buf)
                 .split(',')
@@ -105,7 +104,7 @@ impl Lines {
         }
     }
 
-    fn bad(&self, reason: impl Into<String>) -> FeedError {
+    pub(super) fn bad(&self, reason: impl Into<String>) -> FeedError {
         FeedError::BadRow {
             path: self.path.clone(),
             line: self.line,
@@ -115,10 +114,10 @@ impl Lines {
 }
 
 /// Most columns a file may need to be read up to (the rest of a row is not split).
-const MAX_COLUMNS: usize = 32;
+pub(super) const MAX_COLUMNS: usize = 32;
 
 /// The first `need` comma-separated fields of `line`, without allocating; `None` if fewer.
-fn split(line: &[u8], need: usize) -> Option<[&[u8]; MAX_COLUMNS]> {
+pub(super) fn split(line: &[u8], need: usize) -> Option<[&[u8]; MAX_COLUMNS]> {
     let mut out: [&[u8]; MAX_COLUMNS] = [&[]; MAX_COLUMNS];
     let mut n = 0;
     for field in line.splitn(need + 1, |b| *b == b',').take(need) {
@@ -128,7 +127,7 @@ fn split(line: &[u8], need: usize) -> Option<[&[u8]; MAX_COLUMNS]> {
     (n == need).then_some(out)
 }
 
-fn check_width(path: &Path, need: usize) -> Result<(), FeedError> {
+pub(super) fn check_width(path: &Path, need: usize) -> Result<(), FeedError> {
     if need > MAX_COLUMNS {
         return Err(FeedError::BadHeader {
             path: path.to_path_buf(),
@@ -138,7 +137,7 @@ fn check_width(path: &Path, need: usize) -> Result<(), FeedError> {
     Ok(())
 }
 
-fn number(field: &[u8], name: &str) -> Result<f64, String> {
+pub(super) fn number(field: &[u8], name: &str) -> Result<f64, String> {
     std::str::from_utf8(field)
         .ok()
         .and_then(|s| s.trim().parse::<f64>().ok())
@@ -151,7 +150,7 @@ fn number(field: &[u8], name: &str) -> Result<f64, String> {
         })
 }
 
-fn column(path: &Path, header: &[String], names: &[&str]) -> Result<usize, FeedError> {
+pub(super) fn column(path: &Path, header: &[String], names: &[&str]) -> Result<usize, FeedError> {
     header
         .iter()
         .position(|h| names.contains(&h.as_str()))
@@ -255,165 +254,12 @@ impl Iterator for TradeReader {
     }
 }
 
-/// How a bar file stores prices.
-#[derive(Debug, Clone, Copy)]
-enum Prices {
-    /// open, high, low, close, volume columns.
-    Ohlcv([usize; 5]),
-    /// bid_open..bid_close and ask_open..ask_close columns: mid prices, no volume.
-    BidAsk([usize; 4], [usize; 4]),
-}
-
-/// Streams the bars of one symbol from an OHLCV (or FX bid/ask) file.
-pub struct BarReader {
-    lines: Lines,
-    symbol: Symbol,
-    period_secs: u32,
-    time_col: usize,
-    prices: Prices,
-    need: usize,
-}
-
-impl BarReader {
-    /// Open a bar file; its rows are bars of `symbol`, each `period_secs` long.
-    pub fn open(path: impl AsRef<Path>, symbol: &str, period_secs: u32) -> Result<Self, FeedError> {
-        let path = path.as_ref();
-        BarReader::from_source(path, open_source(path)?, symbol, period_secs)
-    }
-
-    /// Read bars from any source; `name` is used in error messages.
-    pub fn from_source(
-        name: impl Into<PathBuf>,
-        source: Source,
-        symbol: &str,
-        period_secs: u32,
-    ) -> Result<Self, FeedError> {
-        let mut lines = Lines {
-            path: name.into(),
-            source,
-            line: 0,
-            buf: Vec::with_capacity(256),
-        };
-        let header = lines.header()?;
-        let path = lines.path.clone();
-        let time_col = column(&path, &header, &["timestamp", "date", "time"])?;
-        let has = |n: &str| header.iter().any(|h| h == n);
-        let prices = if !has("open") && has("bid_open") && has("ask_open") {
-            let side = |p: &str| -> Result<[usize; 4], FeedError> {
-                Ok([
-                    column(&path, &header, &[&format!("{p}_open")])?,
-                    column(&path, &header, &[&format!("{p}_high")])?,
-                    column(&path, &header, &[&format!("{p}_low")])?,
-                    column(&path, &header, &[&format!("{p}_close")])?,
-                ])
-            };
-            Prices::BidAsk(side("bid")?, side("ask")?)
-        } else {
-            Prices::Ohlcv([
-                column(&path, &header, &["open"])?,
-                column(&path, &header, &["high"])?,
-                column(&path, &header, &["low"])?,
-                column(&path, &header, &["close"])?,
-                column(&path, &header, &["volume"])?,
-            ])
-        };
-        let max = match prices {
-            Prices::Ohlcv(c) => c.into_iter().max(),
-            Prices::BidAsk(b, a) => b.into_iter().chain(a).max(),
-        };
-        let need = max.unwrap_or(0).max(time_col) + 1;
-        check_width(&path, need)?;
-        Ok(BarReader {
-            lines,
-            symbol: Symbol::from(symbol),
-            period_secs,
-            time_col,
-            prices,
-            need,
-        })
-    }
-
-    fn parse_row(&self) -> Result<Bar, String> {
-        let fields = split(&self.lines.buf, self.need)
-            .ok_or_else(|| format!("expected at least {} fields", self.need))?;
-        let start_ms = parse_timestamp_ms(fields[self.time_col]).ok_or_else(|| {
-            format!(
-                "time {:?} is not a date or an ISO 8601 UTC timestamp",
-                String::from_utf8_lossy(fields[self.time_col])
-            )
-        })?;
-        let names = ["open", "high", "low", "close"];
-        let mut ohlc = [0.0; 4];
-        let volume = match self.prices {
-            Prices::Ohlcv(c) => {
-                for i in 0..4 {
-                    ohlc[i] = number(fields[c[i]], names[i])?;
-                }
-                number(fields[c[4]], "volume")?
-            }
-            Prices::BidAsk(b, a) => {
-                for i in 0..4 {
-                    ohlc[i] =
-                        (number(fields[b[i]], names[i])? + number(fields[a[i]], names[i])?) / 2.0;
-                }
-                0.0
-            }
-        };
-        let [open, high, low, close] = ohlc;
-        if ohlc.iter().any(|p| *p <= 0.0) || volume < 0.0 {
-            return Err(format!(
-                "impossible bar: o {open} h {high} l {low} c {close} v {volume}"
-            ));
-        }
-        Ok(Bar {
-            symbol: self.symbol.clone(),
-            start_ms,
-            period_secs: self.period_secs,
-            open,
-            high,
-            low,
-            close,
-            volume,
-            imputed: false,
-        })
-    }
-}
-
-impl Iterator for BarReader {
-    type Item = Result<Bar, FeedError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if let Err(e) = self.lines.next_line()? {
-            return Some(Err(e));
-        }
-        Some(self.parse_row().map_err(|reason| self.lines.bad(reason)))
-    }
-}
-
-/// The bar length a file name suggests (`_1m_`, `_5m_`, `_1h_`, `daily`), in seconds.
-pub fn period_from_name(path: &Path) -> Option<u32> {
-    let name = path.file_name()?.to_str()?.to_ascii_lowercase();
-    if name.contains("daily") || name.contains("_1d") {
-        return Some(86_400);
-    }
-    name.split(['_', '.', '-']).find_map(|part| {
-        let (num, unit) = part.split_at(part.find(|c: char| !c.is_ascii_digit())?);
-        let n: u32 = num.parse().ok()?;
-        match unit {
-            "s" => Some(n),
-            "m" | "min" => Some(n * 60),
-            "h" => Some(n * 3600),
-            "d" => Some(n * 86_400),
-            _ => None,
-        }
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use std::io::Write;
 
     use super::*;
+    use crate::feed::bars::BarReader;
 
     fn data(name: &str) -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -467,68 +313,6 @@ mod tests {
     }
 
     #[test]
-    fn reads_the_bundled_bars() {
-        let bars: Vec<Bar> = BarReader::open(data("SPY_1m_2013-10-04_2013-10-11.csv"), "SPY", 60)
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        assert_eq!(bars.len(), 4_839);
-        assert_eq!(
-            bars[0].start_ms,
-            parse_timestamp_ms(b"2013-10-04T08:06:00Z").unwrap()
-        );
-        assert_eq!(
-            (bars[0].open, bars[0].volume, bars[0].period_secs),
-            (167.65, 20000.0, 60)
-        );
-        assert!(bars.iter().all(|b| b.low <= b.high && &*b.symbol == "SPY"));
-    }
-
-    #[test]
-    fn reads_daily_btc_perp_and_fx_layouts_plain_and_gzipped() {
-        let dir = tempfile::tempdir().unwrap();
-        let cases = [
-            (
-                "SPY_daily.csv",
-                "date,open,high,low,close,volume\n1998-01-02,97.31,97.53,96.53,97.36,2150000\n",
-                (883_699_200_000, 97.31, 97.36, 2_150_000.0),
-            ),
-            (
-                "BTC-PERP_1m.csv",
-                "timestamp,open,high,low,close,volume\n2021-12-31 23:01:00.000000,46319.0,46385.0,46319.0,46377.0,2300413.7295\n",
-                (1_640_991_660_000, 46319.0, 46377.0, 2_300_413.729_5),
-            ),
-            (
-                "EURUSD_daily_fxcm.csv",
-                "date,bid_open,bid_high,bid_low,bid_close,ask_open,ask_high,ask_low,ask_close\r\n2007-03-30,1.2,1.4,1.1,1.3,1.4,1.6,1.3,1.5\r\n",
-                (1_175_212_800_000, 1.3, 1.4, 0.0),
-            ),
-        ];
-        for (name, text, (start, open, close, volume)) in cases {
-            for gz in [false, true] {
-                let path = write(
-                    dir.path(),
-                    &format!("{name}{}", if gz { ".gz" } else { "" }),
-                    text,
-                    gz,
-                );
-                let bars: Vec<Bar> = BarReader::open(&path, "X", 60)
-                    .unwrap()
-                    .map(Result::unwrap)
-                    .collect();
-                assert_eq!(bars.len(), 1, "{name}");
-                let b = &bars[0];
-                assert_eq!(b.start_ms, start, "{name}");
-                assert!(
-                    (b.open - open).abs() < 1e-12 && (b.close - close).abs() < 1e-12,
-                    "{name} {b:?}"
-                );
-                assert_eq!(b.volume, volume, "{name}");
-            }
-        }
-    }
-
-    #[test]
     fn bad_rows_name_the_file_and_line_and_reading_goes_on() {
         let dir = tempfile::tempdir().unwrap();
         let text = "timestamp,symbol,price,size,exchange\n\
@@ -578,18 +362,41 @@ mod tests {
         ));
     }
 
+    /// Throughput on the large shared files (not in the repository). Run with
+    /// `cargo test -p tradehost --lib replay::tests::throughput -- --ignored --nocapture`
+    /// (add `--config profile.dev.package.tradehost.opt-level=3` for optimised numbers).
     #[test]
-    fn period_from_file_names() {
-        let table = [
-            ("SPY_1m_2013-10-04_2013-10-11.csv", Some(60)),
-            ("SPY_1h_1998-2021.csv", Some(3600)),
-            ("AAPL_daily.csv", Some(86_400)),
-            ("BTC-PERP_1m_2021-12-31_2022-02-01.csv", Some(60)),
-            ("EURUSD_1h_fxcm_2007-2018.csv", Some(3600)),
-            ("trades.csv", None),
+    #[ignore = "needs /work/shared/data; prints a measurement"]
+    fn throughput_on_shared_files() {
+        let root = Path::new("/work/shared/data");
+        let trades = [
+            "ticks/equity_trades_SPY_2013-10-07_2013-10-11.csv.gz",
+            "ticks/equity_trades_IBM_2013-10-07.csv",
         ];
-        for (name, want) in table {
-            assert_eq!(period_from_name(Path::new(name)), want, "{name}");
+        for name in trades {
+            let path = root.join(name);
+            let start = std::time::Instant::now();
+            let mut n = 0u64;
+            for t in TradeReader::open(&path).unwrap() {
+                std::hint::black_box(t.unwrap());
+                n += 1;
+            }
+            let secs = start.elapsed().as_secs_f64();
+            println!(
+                "{name}: {n} trades in {secs:.3} s = {:.2} M rows/s",
+                n as f64 / secs / 1e6
+            );
         }
+        let path = root.join("bars_1m/BTC-PERP_1m_2021-12-31_2022-02-01.csv");
+        let start = std::time::Instant::now();
+        let n = BarReader::open(&path, "BTC-PERP", 60)
+            .unwrap()
+            .map(Result::unwrap)
+            .count();
+        let secs = start.elapsed().as_secs_f64();
+        println!(
+            "BTC-PERP 1m: {n} bars in {secs:.3} s = {:.2} M rows/s",
+            n as f64 / secs / 1e6
+        );
     }
 }

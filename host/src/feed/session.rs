@@ -104,6 +104,8 @@ impl Client {
         let mut ack_due = false;
         let mut awaiting_pong: Option<Instant> = None;
         let mut last_rx = Instant::now();
+        // A clone, so a permit borrowed from it can be used while `self` is mutated.
+        let events = self.events.clone();
 
         loop {
             let pong_deadline = awaiting_pong.map_or_else(Instant::now, |t| t + pong_timeout);
@@ -135,6 +137,16 @@ impl Client {
                         Ok(())
                     }
                 }
+                // Dropped trades are reported as soon as the consumer makes room, even if no
+                // further trades arrive.
+                permit = events.reserve(), if self.unreported_drops > 0 => match permit {
+                    Ok(permit) => {
+                        let dropped_trades = std::mem::take(&mut self.unreported_drops);
+                        permit.send(FeedEvent::Status(FeedStatus::SlowConsumer { dropped_trades }));
+                        Ok(())
+                    }
+                    Err(_) => Err(Exit::Stop),
+                },
             };
             if let Err(exit) = step {
                 return exit;

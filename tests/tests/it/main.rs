@@ -1,4 +1,5 @@
 //! tradehost's integration tests: one binary, one module per subsystem pairing.
 
 mod daemon;
+mod feed;
 mod plugins;
