@@ -225,6 +225,7 @@ macro_rules! export_strategy {
             #[allow(dead_code)]
             struct TradehostStrategyExport;
 
+            #[allow(clippy::needless_borrow)] // `&&Probe` selects the snapshot implementation.
             impl Guest for TradehostStrategyExport {
                 fn describe() -> wit::StrategyInfo {
                     Runtime::<$strategy>::describe()
@@ -261,6 +262,7 @@ macro_rules! export_strategy {
 }
 
 #[cfg(test)]
+#[allow(clippy::needless_borrow)] // `&&Probe` is the point: it selects the implementation.
 mod tests {
     use super::*;
     use crate::testing::{reset_host, with_host};
@@ -292,7 +294,7 @@ mod tests {
         }
         fn on_trade(&mut self, ctx: &mut Context, trade: &Trade) {
             self.trades += 1;
-            if self.trades % self.step == 0 {
+            if self.trades.is_multiple_of(self.step) {
                 ctx.buy(trade.symbol, 1.0);
             }
         }

@@ -12,9 +12,17 @@
 //! - [`config`](Config): typed access to the parameters and symbols from the settings file.
 //! - [`types`]: the plain data types of the WIT interface ([`Trade`], [`Bar`], [`Fill`]...).
 //! - [`indicators`]: incremental O(1) indicators (SMA, EMA, RSI, MACD, Bollinger, ATR).
+//! - [`BarBuilder`]: fixed-interval bars built from trades inside the strategy.
 //! - [`testing`]: an in-process stand-in for the host, to unit-test strategies natively.
 //! - `export_strategy!`: the glue, including automatic snapshot/restore for strategies that
 //!   derive `Serialize + Deserialize`.
+//!
+//! # The calls, in order
+//! The host calls `describe` (→ [`Strategy::info`]), then `init` (→ `S::default()` and
+//! [`Strategy::start`]), then possibly `restore` (→ the snapshot replaces the value, then
+//! [`Strategy::on_restore`]), then `on-events` for each batch (→ one hook per event; the
+//! orders placed are returned at the end of the batch), and `snapshot` whenever it wants to
+//! keep the state.
 //!
 //! # Building
 //! ```text

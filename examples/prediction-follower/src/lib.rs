@@ -117,7 +117,7 @@ impl Strategy for PredictionFollower {
 
     fn on_prediction(&mut self, ctx: &mut Context, prediction: &Prediction) {
         if self.symbols.contains(&prediction.symbol) {
-            self.follow(ctx, prediction.symbol, Some(prediction.clone()));
+            self.follow(ctx, prediction.symbol, Some(*prediction));
         }
     }
 

@@ -33,9 +33,7 @@ impl Rsi {
 
     /// Adds a price; returns the RSI once `period` changes have been seen.
     pub fn update(&mut self, price: f64) -> Option<f64> {
-        let Some(previous) = self.previous.replace(price) else {
-            return None;
-        };
+        let previous = self.previous.replace(price)?;
         let change = price - previous;
         let (gain, loss) = (change.max(0.0), (-change).max(0.0));
         let n = self.period as f64;
@@ -58,7 +56,7 @@ impl Rsi {
         }
         Some(match (self.avg_gain, self.avg_loss) {
             (g, l) if g == 0.0 && l == 0.0 => 50.0,
-            (_, l) if l == 0.0 => 100.0,
+            (_, 0.0) => 100.0,
             (g, l) => 100.0 - 100.0 / (1.0 + g / l),
         })
     }
