@@ -19,12 +19,20 @@ const EVENTS: usize = 200_000;
 
 fn main() {
     let trades = real_trades("SPY", 30_000);
-    println!("SMA crossover (fast 8, slow 21, 2 s bars) over real SPY trades, {EVENTS} events per case\n");
-    println!("{:>6} {:>14} {:>14} {:>8}", "batch", "native ns/ev", "wasm ns/ev", "ratio");
+    println!(
+        "SMA crossover (fast 8, slow 21, 2 s bars) over real SPY trades, {EVENTS} events per case\n"
+    );
+    println!(
+        "{:>6} {:>14} {:>14} {:>8}",
+        "batch", "native ns/ev", "wasm ns/ev", "ratio"
+    );
     for batch in [1usize, 16, 64, 256] {
         let native = native_ns_per_event(&trades, batch);
         let wasm = component_ns_per_event(&trades, batch);
-        println!("{batch:>6} {native:>14.1} {wasm:>14.1} {:>8.2}", wasm / native);
+        println!(
+            "{batch:>6} {native:>14.1} {wasm:>14.1} {:>8.2}",
+            wasm / native
+        );
     }
     compile_times();
     reload_latency();
@@ -32,11 +40,19 @@ fn main() {
 
 fn native_ns_per_event(trades: &[tradehost::types::Trade], batch: usize) -> f64 {
     use tradehost_sdk::types::{Event, Trade};
-    let mut h = Harness::<sma_crossover::SmaCrossover>::start(&[("symbols", "SPY")]).expect("start");
+    let mut h =
+        Harness::<sma_crossover::SmaCrossover>::start(&[("symbols", "SPY")]).expect("start");
     let spy = h.symbol("SPY");
     let events: Vec<Event> = trades
         .iter()
-        .map(|t| Event::Trade(Trade { symbol: spy, price: t.price, size: t.size, time: t.time_ms }))
+        .map(|t| {
+            Event::Trade(Trade {
+                symbol: spy,
+                price: t.price,
+                size: t.size,
+                time: t.time_ms,
+            })
+        })
         .collect();
     let started = Instant::now();
     let mut done = 0;
@@ -50,15 +66,34 @@ fn native_ns_per_event(trades: &[tradehost::types::Trade], batch: usize) -> f64 
 }
 
 fn component_ns_per_event(trades: &[tradehost::types::Trade], batch: usize) -> f64 {
-    let config = PluginConfig { cache_dir: None, ..PluginConfig::default() };
+    let config = PluginConfig {
+        cache_dir: None,
+        ..PluginConfig::default()
+    };
     let runtime = PluginRuntime::new(&config).expect("runtime");
     let bytes = std::fs::read(guests::SMA_CROSSOVER).expect("guest");
-    let prepared = runtime.prepare(std::path::Path::new(guests::SMA_CROSSOVER), &bytes).expect("prepare");
+    let prepared = runtime
+        .prepare(std::path::Path::new(guests::SMA_CROSSOVER), &bytes)
+        .expect("prepare");
     let symbols = SymbolTable::new();
-    let state = HostState::new("sma".into(), 64 << 20, Arc::new(EmptyView), symbols.clone(), 0);
-    let limits = CallLimits { call: Duration::from_secs(1), start: Duration::from_secs(5), fuel: None };
-    let mut instance = PluginInstance::instantiate(&runtime, &prepared.pre, state, limits).expect("instantiate");
-    instance.init(&[("symbols".into(), "SPY".into())]).expect("init").expect("init ok");
+    let state = HostState::new(
+        "sma".into(),
+        64 << 20,
+        Arc::new(EmptyView),
+        symbols.clone(),
+        0,
+    );
+    let limits = CallLimits {
+        call: Duration::from_secs(1),
+        start: Duration::from_secs(5),
+        fuel: None,
+    };
+    let mut instance =
+        PluginInstance::instantiate(&runtime, &prepared.pre, state, limits).expect("instantiate");
+    instance
+        .init(&[("symbols".into(), "SPY".into())])
+        .expect("init")
+        .expect("init ok");
     let events: Vec<wit::Event> = trades.iter().map(|t| trade_event(t, &symbols)).collect();
     let started = Instant::now();
     let mut done = 0;
@@ -73,7 +108,10 @@ fn component_ns_per_event(trades: &[tradehost::types::Trade], batch: usize) -> f
 
 fn compile_times() {
     let dir = tempfile::tempdir().expect("tmp");
-    let config = PluginConfig { cache_dir: Some(dir.path().join("cache")), ..PluginConfig::default() };
+    let config = PluginConfig {
+        cache_dir: Some(dir.path().join("cache")),
+        ..PluginConfig::default()
+    };
     let runtime = PluginRuntime::new(&config).expect("runtime");
     let bytes = std::fs::read(guests::SMA_CROSSOVER).expect("guest");
     let path = std::path::Path::new(guests::SMA_CROSSOVER);
@@ -112,7 +150,11 @@ fn reload_latency() {
         }
         println!(
             "hot reload, file renamed into place -> v2 serving ({}): {:.1} ms (debounce 20 ms included)",
-            if cached { "cached artifact" } else { "cold compile" },
+            if cached {
+                "cached artifact"
+            } else {
+                "cold compile"
+            },
             started.elapsed().as_secs_f64() * 1e3
         );
     }

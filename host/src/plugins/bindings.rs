@@ -9,7 +9,7 @@ wasmtime::component::bindgen!({
 });
 
 /// The WIT record types (`trade`, `bar`, `event`, ...).
-pub use tradehost::strategy::types as wit;
+pub use self::tradehost::strategy::types as wit;
 
 /// Convert a bar for a strategy.
 pub fn bar_to_wit(bar: &Bar, symbol: u32) -> wit::Bar {

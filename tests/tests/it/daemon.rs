@@ -11,7 +11,11 @@ use tradehost::settings::Settings;
 use tradehost_tests::guests;
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn config(dir: &Path, port: u16) -> Config {
@@ -31,7 +35,9 @@ fn config(dir: &Path, port: u16) -> Config {
 }
 
 fn orders(journal: &Path) -> Vec<(u32, bool)> {
-    let Ok(contents) = Journal::read_all(journal) else { return Vec::new() };
+    let Ok(contents) = Journal::read_all(journal) else {
+        return Vec::new();
+    };
     contents
         .records
         .iter()
@@ -44,8 +50,12 @@ fn orders(journal: &Path) -> Vec<(u32, bool)> {
 }
 
 async fn http_get(port: u16, path: &str) -> String {
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes()).await.unwrap();
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
     let mut body = String::new();
     s.read_to_string(&mut body).await.unwrap();
     body
@@ -76,15 +86,25 @@ async fn demo_mode_trades_fills_journals_and_resumes_after_restart() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
     std::fs::copy(guests::COUNTER, dir.path().join("plugins/counter.wasm")).unwrap();
-    std::fs::write(dir.path().join("plugins/counter.toml"), "symbols = [\"SPY\"]\n[parameters]\nevery = 200\n").unwrap();
+    std::fs::write(
+        dir.path().join("plugins/counter.toml"),
+        "symbols = [\"SPY\"]\n[parameters]\nevery = 200\n",
+    )
+    .unwrap();
     let journal = dir.path().join("journal/journal.bin");
 
     let port = free_port();
     let j = journal.clone();
-    let metrics = run_until(config(dir.path(), port), port, move || orders(&j).iter().filter(|o| o.1).count() >= 3).await;
+    let metrics = run_until(config(dir.path(), port), port, move || {
+        orders(&j).iter().filter(|o| o.1).count() >= 3
+    })
+    .await;
     let first = orders(&journal);
     let fills = first.iter().filter(|o| o.1).count();
-    assert!(fills >= 3, "no paper fills from real demo trades: {first:?}");
+    assert!(
+        fills >= 3,
+        "no paper fills from real demo trades: {first:?}"
+    );
     let fills_metric = metrics
         .lines()
         .find_map(|l| l.strip_prefix("tradehost_broker_fills_total "))
@@ -92,16 +112,26 @@ async fn demo_mode_trades_fills_journals_and_resumes_after_restart() {
         .expect("fills in /metrics");
     assert!(fills_metric >= 1.0, "{metrics}");
     assert!(metrics.contains("tradehost_plugin_events_total{plugin=\"counter\"}"));
-    assert!(dir.path().join("state/plugins/counter.state").exists(), "plugin state not saved at shutdown");
+    assert!(
+        dir.path().join("state/plugins/counter.state").exists(),
+        "plugin state not saved at shutdown"
+    );
     let last_tag = first.iter().map(|o| o.0).max().unwrap();
 
     // Restart: the counter resumes from its saved count, so its next tags continue upward.
     let port = free_port();
     let j = journal.clone();
     let before = first.len();
-    run_until(config(dir.path(), port), port, move || orders(&j).len() >= before + 2).await;
+    run_until(config(dir.path(), port), port, move || {
+        orders(&j).len() >= before + 2
+    })
+    .await;
     let second = orders(&journal);
-    let new_tags: Vec<u32> = second[before..].iter().filter(|o| !o.1).map(|o| o.0).collect();
+    let new_tags: Vec<u32> = second[before..]
+        .iter()
+        .filter(|o| !o.1)
+        .map(|o| o.0)
+        .collect();
     assert!(!new_tags.is_empty(), "no orders after restart");
     assert!(
         new_tags.iter().all(|t| *t > last_tag),
@@ -114,5 +144,8 @@ async fn demo_mode_trades_fills_journals_and_resumes_after_restart() {
     })
     .unwrap();
     let filled: f64 = second.iter().filter(|o| o.1).count() as f64;
-    assert!(broker.position("counter", "SPY").quantity >= filled, "{report:?}");
+    assert!(
+        broker.position("counter", "SPY").quantity >= filled,
+        "{report:?}"
+    );
 }
