@@ -11,7 +11,7 @@
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{AdamW, Module, Optimizer, ParamsAdamW, VarBuilder};
 use std::time::Instant;
-use tradehost::trainer::model::{Mlp, ModelShape, init_varmap};
+use tradehost::trainer::model::{Mlp, MlpWeights, ModelShape, init_varmap};
 use tradehost::trainer::training::{Rows, TrainParams, train_mlp, with_pool};
 
 const SAMPLES: usize = 50_000;
@@ -142,4 +142,50 @@ fn main() {
     }
     let timing = measure(|| with_pool(1, || candle_adamw_loop(&x, &y)).expect("pool"));
     report("same loop with candle_nn::AdamW, pool of 1", timing);
+    serving_latency(&x);
+}
+
+/// One-row forecast as served after each bar: plain-Rust weights vs a candle forward.
+fn serving_latency(x: &[f32]) {
+    let dev = Device::Cpu;
+    let shape = ModelShape {
+        inputs: INPUTS,
+        hidden: vec![64, 32],
+    };
+    let varmap = init_varmap(&shape, 42, &dev).expect("init");
+    let mlp = Mlp::new(&shape, VarBuilder::from_varmap(&varmap, DType::F32, &dev)).expect("mlp");
+    let weights = MlpWeights::from_varmap(&shape, &varmap).expect("weights");
+    let rows = 20_000;
+    let started = Instant::now();
+    let mut sink = 0.0;
+    for r in x.chunks_exact(INPUTS).take(rows) {
+        sink += weights.forward(r);
+    }
+    let plain = started.elapsed().as_secs_f64() / rows as f64;
+    let candle = |label: &str| {
+        let started = Instant::now();
+        let mut sink = 0.0;
+        for r in x.chunks_exact(INPUTS).take(rows / 10) {
+            let t = Tensor::from_slice(r, (1, INPUTS), &dev).expect("row");
+            sink += mlp
+                .forward(&t)
+                .and_then(|o| o.flatten_all())
+                .and_then(|o| o.to_vec1::<f32>())
+                .expect("forward")[0];
+        }
+        let each = started.elapsed().as_secs_f64() / (rows / 10) as f64;
+        println!(
+            "| one-row forecast, candle, {label} | {:.2} µs |",
+            each * 1e6
+        );
+        sink
+    };
+    println!("\n| serving | per row |\n| --- | ---: |");
+    println!(
+        "| one-row forecast, plain-Rust weights (what the trainer serves with) | {:.2} µs |",
+        plain * 1e6
+    );
+    sink += with_pool(1, || candle("pool of 1")).expect("pool");
+    sink += candle("global rayon pool");
+    assert!(sink.is_finite());
 }
