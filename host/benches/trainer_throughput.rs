@@ -2,10 +2,11 @@
 //! batch 256, AdamW, 20 epochs, 50,000 samples; reported in samples per second
 //! (samples × epochs / wall time) and per CPU-second (the machine is shared).
 //!
-//! Rows: the trainer's `train_mlp` (fused AdamW) in candle pools of 1 and 2 threads, and for
-//! reference the same loop with `candle_nn::AdamW`.
+//! Rows: the trainer's `train_mlp` in rayon pools of 1 and 2 threads, and for reference the
+//! bare loop (no validation pass, no loss read-back) with the same `candle_nn::AdamW`.
 //!
-//! Run: `cargo bench -p tradehost --bench trainer_throughput`. Reference on this machine
+//! Run: `RAYON_NUM_THREADS=1 cargo bench -p tradehost --bench trainer_throughput` (and
+//! without the variable, to see what candle's rayon-parallel matrix products cost). Reference on this machine
 //! class: PyTorch 447k samples/s, scikit-learn MLPRegressor 670k samples/s.
 
 use candle_core::{DType, Device, Tensor};
@@ -136,12 +137,12 @@ fn main() {
             loss = model.validation_loss;
         });
         report(
-            &format!("train_mlp, fused AdamW, pool of {threads} (val MSE {loss:.5})"),
+            &format!("train_mlp, pool of {threads} (val MSE {loss:.5})"),
             timing,
         );
     }
     let timing = measure(|| with_pool(1, || candle_adamw_loop(&x, &y)).expect("pool"));
-    report("same loop with candle_nn::AdamW, pool of 1", timing);
+    report("bare loop, pool of 1", timing);
     serving_latency(&x);
 }
 
