@@ -2,16 +2,17 @@
 //! batch 256, AdamW, 20 epochs, 50,000 samples; reported in samples per second
 //! (samples × epochs / wall time) and per CPU-second (the machine is shared).
 //!
-//! Rows: the trainer's `train_mlp` (fused AdamW) in candle pools of 1 and 2 threads, and for
-//! reference the same loop with `candle_nn::AdamW`.
+//! Rows: the trainer's `train_mlp` in rayon pools of 1 and 2 threads, and for reference the
+//! bare loop (no validation pass, no loss read-back) with the same `candle_nn::AdamW`.
 //!
-//! Run: `cargo bench -p tradehost --bench trainer_throughput`. Reference on this machine
+//! Run: `RAYON_NUM_THREADS=1 cargo bench -p tradehost --bench trainer_throughput` (and
+//! without the variable, to see what candle's rayon-parallel matrix products cost). Reference on this machine
 //! class: PyTorch 447k samples/s, scikit-learn MLPRegressor 670k samples/s.
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{AdamW, Module, Optimizer, ParamsAdamW, VarBuilder};
 use std::time::Instant;
-use tradehost::trainer::model::{Mlp, ModelShape, init_varmap};
+use tradehost::trainer::model::{Mlp, MlpWeights, ModelShape, init_varmap};
 use tradehost::trainer::training::{Rows, TrainParams, train_mlp, with_pool};
 
 const SAMPLES: usize = 50_000;
@@ -136,10 +137,56 @@ fn main() {
             loss = model.validation_loss;
         });
         report(
-            &format!("train_mlp, fused AdamW, pool of {threads} (val MSE {loss:.5})"),
+            &format!("train_mlp, pool of {threads} (val MSE {loss:.5})"),
             timing,
         );
     }
     let timing = measure(|| with_pool(1, || candle_adamw_loop(&x, &y)).expect("pool"));
-    report("same loop with candle_nn::AdamW, pool of 1", timing);
+    report("bare loop, pool of 1", timing);
+    serving_latency(&x);
+}
+
+/// One-row forecast as served after each bar: plain-Rust weights vs a candle forward.
+fn serving_latency(x: &[f32]) {
+    let dev = Device::Cpu;
+    let shape = ModelShape {
+        inputs: INPUTS,
+        hidden: vec![64, 32],
+    };
+    let varmap = init_varmap(&shape, 42, &dev).expect("init");
+    let mlp = Mlp::new(&shape, VarBuilder::from_varmap(&varmap, DType::F32, &dev)).expect("mlp");
+    let weights = MlpWeights::from_varmap(&shape, &varmap).expect("weights");
+    let rows = 20_000;
+    let started = Instant::now();
+    let mut sink = 0.0;
+    for r in x.chunks_exact(INPUTS).take(rows) {
+        sink += weights.forward(r);
+    }
+    let plain = started.elapsed().as_secs_f64() / rows as f64;
+    let candle = |label: &str| {
+        let started = Instant::now();
+        let mut sink = 0.0;
+        for r in x.chunks_exact(INPUTS).take(rows / 10) {
+            let t = Tensor::from_slice(r, (1, INPUTS), &dev).expect("row");
+            sink += mlp
+                .forward(&t)
+                .and_then(|o| o.flatten_all())
+                .and_then(|o| o.to_vec1::<f32>())
+                .expect("forward")[0];
+        }
+        let each = started.elapsed().as_secs_f64() / (rows / 10) as f64;
+        println!(
+            "| one-row forecast, candle, {label} | {:.2} µs |",
+            each * 1e6
+        );
+        sink
+    };
+    println!("\n| serving | per row |\n| --- | ---: |");
+    println!(
+        "| one-row forecast, plain-Rust weights (what the trainer serves with) | {:.2} µs |",
+        plain * 1e6
+    );
+    sink += with_pool(1, || candle("pool of 1")).expect("pool");
+    sink += candle("global rayon pool");
+    assert!(sink.is_finite());
 }

@@ -4,7 +4,7 @@
 //! - [`features`]: features over `FEATURE_WINDOW` bars, the forward-return target and the
 //!   normalisation fitted on training rows; [`dataset`]: rows and time-ordered splits.
 //! - [`model`]: the candle MLP and its plain-Rust twin used for serving; [`training`]: AdamW,
-//!   mini-batches, early stopping, fixed seed; [`optimizer`]: AdamW in one pass per variable.
+//!   mini-batches, early stopping, fixed seed.
 //! - [`evaluation`]: MSE, MAE, directional accuracy beside the naive baselines;
 //!   [`gate`]: deploy only a model that beats the live one and the baselines.
 //! - [`store`]: `models/<symbol>/<version>/` (safetensors + JSON metadata, atomic);
@@ -26,7 +26,6 @@ pub mod features;
 pub mod gate;
 pub mod model;
 pub mod offline;
-pub mod optimizer;
 pub mod predictor;
 pub mod service;
 pub mod status;
@@ -81,8 +80,9 @@ pub struct TrainerConfig {
     pub patience: usize,
     /// Seed of initialisation and shuffling (`MODEL_SEED`, default 42).
     pub seed: u64,
-    /// Threads candle may use while training (`MODEL_TRAINING_THREADS`, default 1: the
-    /// pool costs more than it saves on small models and would compete with the feed).
+    /// Size of the trainer's own rayon pool (`MODEL_TRAINING_THREADS`, default 1). candle's
+    /// matrix products also read the process-wide `RAYON_NUM_THREADS`; set it to 1 at start-up
+    /// for small models (twice the training speed on 2 cores, see BENCHMARKS.md).
     pub training_threads: usize,
     /// Bars kept per symbol for training (`MODEL_HISTORY_BARS`, default 50000).
     pub history_bars: usize,

@@ -1,15 +1,16 @@
-//! Fitting the MLP: AdamW ([`FusedAdamW`]) over shuffled mini-batches, early stopping on the validation rows,
+//! Fitting the MLP: AdamW over shuffled mini-batches, early stopping on the validation rows,
 //! fixed seed so the same data gives the same model.
 //!
 //! Training runs inside a rayon pool of `threads` threads created for the calling thread (the
-//! trainer's own, never a tokio worker): candle's matrix products parallelise over the current
-//! rayon pool, and on small models a bigger pool costs more than it saves (see BENCHMARKS.md).
+//! trainer's own, never a tokio worker), so it never queues behind other rayon work. Note that
+//! candle's matrix products decide whether to split work from the process-wide
+//! `RAYON_NUM_THREADS`, not from this pool: on 2 cores, training is twice as fast with
+//! `RAYON_NUM_THREADS=1` (see BENCHMARKS.md, "Trainer").
 
 use super::error::TrainerError;
 use super::model::{Mlp, MlpWeights, ModelShape, init_varmap};
-use super::optimizer::FusedAdamW;
 use candle_core::{DType, Device, Tensor};
-use candle_nn::{Module, Optimizer, ParamsAdamW, VarBuilder};
+use candle_nn::{AdamW, Module, Optimizer, ParamsAdamW, VarBuilder};
 use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::Instant;
@@ -94,7 +95,7 @@ fn train_in_pool(
         weight_decay: params.weight_decay,
         ..ParamsAdamW::default()
     };
-    let mut opt = FusedAdamW::new(varmap.all_vars(), adamw)
+    let mut opt = AdamW::new(varmap.all_vars(), adamw)
         .map_err(TrainerError::candle("creating the optimiser"))?;
     let x_val = Tensor::from_slice(validation.x, (validation.y.len(), width), &dev)
         .map_err(TrainerError::candle("loading validation rows"))?;
