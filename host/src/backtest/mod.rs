@@ -146,6 +146,7 @@ pub fn run(
     let mut pipeline = Pipeline::new(market, broker.clone(), host.clone(), None, clock);
     pipeline.keep_fills = Some(Vec::new());
     let mut equity = EquityTracker::default();
+    let names = host.names();
     let started = Instant::now();
     for chunk in trades.chunks(bt.batch_size.max(1)) {
         pipeline.on_trades(chunk);
@@ -153,9 +154,10 @@ pub fn run(
             return Err(BacktestError::Stalled);
         }
         let time = chunk[chunk.len() - 1].time_ms;
-        sample_equity(&broker, &host.names(), time, &mut equity);
+        sample_equity(&broker, &names, time, &mut equity);
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let names = host.names();
     host.shutdown();
     let fills = pipeline.keep_fills.take().unwrap_or_default();
     let mut broker = broker.lock().unwrap_or_else(|p| p.into_inner());
@@ -173,7 +175,7 @@ pub fn run(
         r.realised_pnl += entry.position.realised_pnl;
         r.unrealised_pnl += entry.position.unrealised_pnl;
     }
-    for name in host.names() {
+    for name in names {
         per_plugin.entry(name).or_default();
     }
     let plugins = per_plugin
