@@ -10,7 +10,8 @@ pub mod report;
 use crate::broker::{BrokerConfig, BrokerError, PaperBroker};
 use crate::engine::pipeline::Pipeline;
 use crate::engine::view::{Clock, EngineView};
-use crate::market::{MarketConfig, MarketError, MarketState, read_trades_csv};
+use crate::feed::{FeedError, TradeReader};
+use crate::market::{MarketConfig, MarketState};
 use crate::plugins::{PluginConfig, PluginError, PluginHost, SymbolTable};
 use crate::trainer::PredictionBoard;
 use crate::types::{TimestampMs, Trade};
@@ -41,9 +42,9 @@ pub struct BacktestConfig {
 /// A backtest could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum BacktestError {
-    /// A data file could not be read.
+    /// A data file could not be read (the error names the file and line).
     #[error(transparent)]
-    Data(#[from] MarketError),
+    Data(#[from] FeedError),
     /// The plugins could not be loaded.
     #[error(transparent)]
     Plugins(#[from] PluginError),
@@ -66,15 +67,18 @@ pub enum BacktestError {
     },
 }
 
-/// Read every trade of `files`, merged in time order (stable: file order breaks ties).
+/// Read every trade of `files` with the feed's streaming replay reader, merged in time
+/// order (stable: file order breaks ties). A bad row stops the backtest, naming file and line.
 pub fn load_trades(
     files: &[PathBuf],
     from: Option<TimestampMs>,
     to: Option<TimestampMs>,
-) -> Result<Vec<Trade>, MarketError> {
+) -> Result<Vec<Trade>, FeedError> {
     let mut all = Vec::new();
     for f in files {
-        all.extend(read_trades_csv(f)?);
+        for trade in TradeReader::open(f)? {
+            all.push(trade?);
+        }
     }
     if files.len() > 1 {
         all.sort_by_key(|t| t.time_ms);
