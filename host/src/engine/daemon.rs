@@ -296,14 +296,27 @@ fn engine_loop(
     on_tick: &mut dyn FnMut(&Pipeline),
 ) {
     let ticker = tick(Duration::from_secs(1));
+    // A channel whose sender is gone is always ready in `select!`; swap it for one that
+    // never is, so that a stopped feed (history-only mode, or a terminal error) or a
+    // stopped trainer leaves the rest running instead of spinning or stopping the engine.
+    let (mut feed, mut outs, mut preds) = (events.clone(), outputs.clone(), predictions.clone());
     loop {
         select! {
-            recv(events) -> e => match e {
+            recv(feed) -> e => match e {
                 Ok(event) => handle_feed_event(pipeline, event, feed_state),
-                Err(_) => break,
+                Err(_) => {
+                    tracing::warn!(target: "tradehost::feed", "the feed has stopped; plugins keep running on what they have");
+                    feed = crossbeam_channel::never();
+                }
             },
-            recv(outputs) -> o => if let Ok(output) = o { pipeline.on_output(output) },
-            recv(predictions) -> p => if let Ok(p) = p { pipeline.on_prediction(&p) },
+            recv(outs) -> o => match o {
+                Ok(output) => pipeline.on_output(output),
+                Err(_) => outs = crossbeam_channel::never(),
+            },
+            recv(preds) -> p => match p {
+                Ok(p) => pipeline.on_prediction(&p),
+                Err(_) => preds = crossbeam_channel::never(),
+            },
             recv(ticker) -> _ => {
                 pipeline.flush_bars(pipeline.clock.now_ms() - flush_lag.as_millis() as i64);
                 on_tick(pipeline);
