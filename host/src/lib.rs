@@ -2,13 +2,21 @@
 //!
 //! # Layout
 //! The path of a tick, from socket to fill:
-//! - [`feed`]: sources of market events (Finnhub WebSocket, demo server, replay files).
-//! - [`market`]: per-symbol state: last trade, bars aggregated from trades, bounded history,
-//!   and the cleaning of bars (gaps, outliers) shared with the trainer.
-//! - [`trainer`]: the candle model per symbol, retrained on a cycle, serving predictions.
-//! - [`plugins`]: strategies as WebAssembly components, one worker thread each, hot-reloaded.
-//! - [`broker`]: paper fills of strategy orders, risk checks, positions and the journal.
-//! - [`types`]: the plain values that cross between them.
+//! 1. [`feed`]: `FinnhubClient` reads a WebSocket frame and sends `FeedEvent::Trades`
+//!    (the demo server and the replay readers produce the same events).
+//! 2. [`engine`]: the engine thread (`engine::daemon::run`) hands each batch to
+//!    `engine::pipeline::Pipeline::on_trades`, which
+//! 3. updates [`market`] state (`MarketState::apply_trade` closes bars, which also go to the
+//!    [`trainer`], whose predictions come back as events),
+//! 4. lets the [`broker`] fill resting orders (`PaperBroker::on_trade`, journaled first),
+//! 5. and dispatches one batch of events to every plugin (`plugins::PluginHost::dispatch`);
+//!    each plugin's worker calls its component's `on-events` in a sandbox ([`plugins`]).
+//! 6. Their orders come back as `PluginOutput`s; `Pipeline::on_output` submits them to the
+//!    broker (risk checks, journal); fills reach the plugins with the next trades.
+//!
+//! Around it: [`config`] and [`settings`] (every setting, validated), [`logging`], the
+//! [`status`] API, [`backtest`] (the same pipeline on market time), and [`types`], the plain
+//! values that cross between subsystems.
 
 pub mod backtest;
 pub mod broker;
