@@ -3,4 +3,5 @@
 mod backtest;
 mod daemon;
 mod feed;
+mod pipeline;
 mod plugins;
