@@ -305,7 +305,7 @@ fn engine_loop(
             recv(feed) -> e => match e {
                 Ok(event) => handle_feed_event(pipeline, event, feed_state),
                 Err(_) => {
-                    tracing::warn!(target: "tradehost::feed", "the feed has stopped; plugins keep running on what they have");
+                    tracing::info!(target: "tradehost::feed", "the feed has stopped (shutting down, history-only mode, or a terminal error logged above)");
                     feed = crossbeam_channel::never();
                 }
             },
