@@ -18,6 +18,7 @@
 //! [`status`] API, [`backtest`] (the same pipeline on market time), and [`types`], the plain
 //! values that cross between subsystems.
 
+pub mod atomic_file;
 pub mod backtest;
 pub mod broker;
 pub mod config;

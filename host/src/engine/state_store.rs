@@ -1,9 +1,9 @@
 //! Plugin state on disk: each plugin's snapshot and the symbol table, so that a restarted
 //! daemon resumes where it stopped. Files are written atomically (temp file + rename).
 
+use crate::atomic_file::write_atomic;
 use crate::plugins::SymbolTable;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// The state directory.
 #[derive(Debug, Clone)]
@@ -52,16 +52,6 @@ impl StateStore {
         let json = serde_json::to_vec(&names).map_err(std::io::Error::other)?;
         write_atomic(&self.dir.join("symbols.json"), &json)
     }
-}
-
-fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(data)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -6,9 +6,10 @@
 //! every `Config` setting that changes code), and written atomically (temp file + rename).
 //! Only artifacts this host wrote are ever deserialised, since deserialisation trusts them.
 
+use crate::atomic_file::write_atomic;
 use sha2::{Digest, Sha256};
 use std::hash::{Hash, Hasher};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
@@ -60,22 +61,9 @@ impl ArtifactCache {
         let result = component
             .serialize()
             .map_err(|e| e.to_string())
-            .and_then(|artifact| {
-                write_atomic(&self.dir, &path, &artifact).map_err(|e| e.to_string())
-            });
+            .and_then(|artifact| write_atomic(&path, &artifact).map_err(|e| e.to_string()));
         if let Err(e) = result {
             tracing::warn!(target: "tradehost::plugins", "cannot cache compiled plugin in {}: {e}", self.dir.display());
         }
     }
-}
-
-/// Write `data` to `path` through a temporary file in `dir` and a rename.
-fn write_atomic(dir: &Path, path: &Path, data: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(data)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
 }
