@@ -141,6 +141,31 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
             as Box<dyn Fn() -> crate::trainer::TrainerStatus + Send + Sync>
     };
     pipeline.trainer = Some(trainer.clone());
+    if config.mode == Mode::Live && config.real_time && config.feed.api_key.is_some() {
+        let wanted: Vec<String> = plugins
+            .wanted_symbols()
+            .union(&config.symbols.iter().cloned().collect())
+            .cloned()
+            .collect();
+        let (feed_config, market, trainer) = (config.feed.clone(), market.clone(), trainer.clone());
+        let (period, bars) = (
+            config.market.update_interval_secs,
+            config.market.history_bars,
+        );
+        let now_secs = crate::plugins::view::wall_clock_ms() / 1000;
+        tokio::spawn(async move {
+            super::backfill::backfill(
+                &feed_config,
+                &wanted,
+                period,
+                bars,
+                now_secs,
+                &market,
+                Some(&trainer),
+            )
+            .await;
+        });
+    }
     let status = Arc::new(EngineStatus {
         started,
         mode: mode.to_string(),

@@ -6,6 +6,7 @@
 //! worker; the trainer has its own. Shutdown stops the feed, drains in-flight events,
 //! snapshots every plugin to the state directory and flushes the journal.
 
+pub mod backfill;
 pub mod daemon;
 pub mod pipeline;
 pub mod state_store;

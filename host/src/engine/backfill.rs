@@ -1,0 +1,72 @@
+//! History backfill at start-up: when an API key is set, fetch recent candles of every
+//! wanted symbol over Finnhub's REST API, so that plugins' `recent-bars` and the trainer
+//! start with history instead of an empty window. Failures (403 on plans without candles,
+//! 429, no data) are logged with their reason and never stop the daemon.
+
+use crate::feed::{CandleClient, FeedConfig, Resolution};
+use crate::market::MarketState;
+use crate::trainer::TrainerHandle;
+use std::sync::{Arc, RwLock};
+
+/// The candle resolution matching a bar length, if Finnhub has one.
+pub fn resolution_for(period_secs: u32) -> Option<Resolution> {
+    Some(match period_secs {
+        60 => Resolution::Min1,
+        300 => Resolution::Min5,
+        900 => Resolution::Min15,
+        1800 => Resolution::Min30,
+        3600 => Resolution::Min60,
+        86_400 => Resolution::Day,
+        _ => return None,
+    })
+}
+
+/// Fetch up to `bars` recent bars of each symbol ending at `now_secs` and hand them to the
+/// market state and the trainer. Returns how many bars were loaded per symbol.
+pub async fn backfill(
+    feed: &FeedConfig,
+    symbols: &[String],
+    period_secs: u32,
+    bars: usize,
+    now_secs: i64,
+    market: &RwLock<MarketState>,
+    trainer: Option<&Arc<TrainerHandle>>,
+) -> Vec<(String, usize)> {
+    let Some(resolution) = resolution_for(period_secs) else {
+        tracing::warn!(
+            target: "tradehost::feed",
+            "no history backfill: UPDATE_INTERVAL={period_secs} has no Finnhub candle resolution (use 60, 300, 900, 1800, 3600 or 86400)"
+        );
+        return Vec::new();
+    };
+    let client = match CandleClient::new(feed) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(target: "tradehost::feed", "no history backfill: {e}");
+            return Vec::new();
+        }
+    };
+    let from = now_secs - (bars as i64) * i64::from(period_secs);
+    let mut loaded = Vec::new();
+    for symbol in symbols {
+        match client.candles(symbol, resolution, from, now_secs).await {
+            Ok(history) => {
+                let count = history.len();
+                if let Ok(mut m) = market.write() {
+                    for bar in &history {
+                        m.push_bar(bar.clone());
+                    }
+                }
+                if let Some(t) = trainer {
+                    t.history(symbol.as_str().into(), history);
+                }
+                tracing::info!(target: "tradehost::feed", symbol = %symbol, "backfilled {count} bars of history");
+                loaded.push((symbol.clone(), count));
+            }
+            Err(e) => {
+                tracing::warn!(target: "tradehost::feed", symbol = %symbol, "history backfill failed: {e}")
+            }
+        }
+    }
+    loaded
+}
