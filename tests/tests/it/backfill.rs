@@ -59,7 +59,7 @@ async fn backfill_loads_history_and_survives_refusals() {
     assert_eq!(bars.len(), 3);
     assert_eq!(
         (bars[0].open, bars[2].close, bars[1].volume),
-        (167.37, 167.33, 391_700.0)
+        (167.43, 167.28, 876_364.0)
     );
     server.abort();
 }
