@@ -142,10 +142,8 @@ impl Pipeline {
         let refusals: Vec<wit::Event> = outcomes
             .iter()
             .filter_map(|o| match o {
-                BrokerOutcome::Rejected(r) => {
-                    tracing::info!(target: "tradehost::broker", plugin = %r.plugin, "order tag {} {} refused: {}", r.tag, r.symbol, r.reason);
-                    Some(rejection_event(r, &symbols))
-                }
+                // The broker has logged the refusal; the plugin hears of it as an event.
+                BrokerOutcome::Rejected(r) => Some(rejection_event(r, &symbols)),
                 _ => None,
             })
             .collect();
@@ -192,11 +190,6 @@ impl Pipeline {
         let symbols = self.plugins.symbols().clone();
         let mut by_plugin: BTreeMap<Arc<str>, Vec<wit::Event>> = BTreeMap::new();
         for fill in &fills {
-            tracing::info!(
-                target: "tradehost::broker", plugin = %fill.plugin,
-                "fill {:?} {} {} @ {:.4} (fee {:.4}, order {})",
-                fill.side, fill.quantity, fill.symbol, fill.price, fill.fee, fill.order_id
-            );
             by_plugin
                 .entry(fill.plugin.clone())
                 .or_default()
