@@ -55,8 +55,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     tracing::info!("tradehost starting in {mode} mode");
     let state = StateStore::new(config.state_dir.clone());
 
-    let (broker, recovery) = PaperBroker::open(config.broker.clone())?;
-    tracing::info!(target: "tradehost::broker", "journal: {recovery}");
+    // The broker logs what it recovered from the journal (and any torn tail) itself.
+    let (broker, _recovery) = PaperBroker::open(config.broker.clone())?;
     let broker = Arc::new(Mutex::new(broker));
     let market = Arc::new(RwLock::new(MarketState::new(&config.market)));
 
