@@ -98,16 +98,6 @@ pub enum PluginError {
         /// The trap or error message.
         reason: String,
     },
-    /// A plugin with this name is already loaded from another file.
-    #[error("plugin name {name:?} from {path} is already used by {other}: rename one of the files")]
-    DuplicateName {
-        /// The plugin's name.
-        name: String,
-        /// The new file.
-        path: PathBuf,
-        /// The file already loaded under that name.
-        other: PathBuf,
-    },
     /// The plugin's worker thread is gone (it was unloaded or the host is shutting down).
     #[error("plugin {0} is not running")]
     NotRunning(String),
