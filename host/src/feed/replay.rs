@@ -170,6 +170,9 @@ pub struct TradeReader {
     lines: Lines,
     /// Column indexes of timestamp, symbol, price, size.
     cols: [usize; 4],
+    /// Column of the vendor's `suspicious` flag, when the file has one (those prints are
+    /// skipped: late block prints after the close, per the data's SOURCES.md).
+    suspicious: Option<usize>,
     need: usize,
     symbols: Vec<Symbol>,
 }
@@ -196,13 +199,25 @@ impl TradeReader {
             column(&lines.path, &header, &["price"])?,
             column(&lines.path, &header, &["size", "volume", "quantity"])?,
         ];
-        let need = cols.iter().max().map_or(0, |m| m + 1);
+        let suspicious = header.iter().position(|h| h == "suspicious");
+        let need = cols
+            .iter()
+            .chain(suspicious.iter())
+            .max()
+            .map_or(0, |m| m + 1);
         check_width(&lines.path, need)?;
         Ok(TradeReader {
             lines,
             cols,
+            suspicious,
             need,
             symbols: Vec::new(),
+        })
+    }
+
+    fn is_suspicious(&self) -> bool {
+        self.suspicious.is_some_and(|col| {
+            split(&self.lines.buf, self.need).is_some_and(|fields| fields[col].trim_ascii() == b"1")
         })
     }
 
@@ -247,10 +262,15 @@ impl Iterator for TradeReader {
     type Item = Result<Trade, FeedError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if let Err(e) = self.lines.next_line()? {
-            return Some(Err(e));
+        loop {
+            if let Err(e) = self.lines.next_line()? {
+                return Some(Err(e));
+            }
+            if self.is_suspicious() {
+                continue;
+            }
+            return Some(self.parse_row().map_err(|reason| self.lines.bad(reason)));
         }
-        Some(self.parse_row().map_err(|reason| self.lines.bad(reason)))
     }
 }
 
@@ -278,6 +298,21 @@ mod tests {
             f.write_all(text.as_bytes()).unwrap();
         }
         path
+    }
+
+    #[test]
+    fn skips_prints_the_vendor_flagged_as_suspicious() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "timestamp,symbol,price,size,exchange,condition,suspicious\n\
+            2013-10-07T20:00:01.000Z,SPY,167.0,100,P,1,0\n\
+            2013-10-07T20:15:00.000Z,SPY,150.0,500000,D,1,1\n\
+            2013-10-07T20:16:00.000Z,SPY,167.1,100,P,1,0\n";
+        let path = write(dir.path(), "t.csv", text, false);
+        let prices: Vec<f64> = TradeReader::open(&path)
+            .unwrap()
+            .map(|t| t.unwrap().price)
+            .collect();
+        assert_eq!(prices, vec![167.0, 167.1]);
     }
 
     #[test]
