@@ -170,29 +170,8 @@ pub fn period_from_name(path: &Path) -> Option<u32> {
 
 #[cfg(test)]
 mod tests {
-    use std::fs::File;
-    use std::io::Write;
-
     use super::*;
-
-    fn data(name: &str) -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("data")
-            .join(name)
-    }
-
-    fn write(dir: &Path, name: &str, text: &str, gz: bool) -> PathBuf {
-        let path = dir.join(name);
-        let mut f = File::create(&path).unwrap();
-        if gz {
-            let mut enc = flate2::write::GzEncoder::new(f, flate2::Compression::fast());
-            enc.write_all(text.as_bytes()).unwrap();
-            enc.finish().unwrap();
-        } else {
-            f.write_all(text.as_bytes()).unwrap();
-        }
-        path
-    }
+    use crate::feed::replay::tests::{data, write};
 
     #[test]
     fn reads_the_bundled_bars() {

@@ -215,15 +215,16 @@ impl TradeReader {
         })
     }
 
-    fn is_suspicious(&self) -> bool {
-        self.suspicious.is_some_and(|col| {
-            split(&self.lines.buf, self.need).is_some_and(|fields| fields[col].trim_ascii() == b"1")
-        })
-    }
-
-    fn parse_row(&mut self) -> Result<Trade, String> {
+    /// The row's trade, or `None` for a print the vendor flagged as suspicious.
+    fn parse_row(&mut self) -> Result<Option<Trade>, String> {
         let fields = split(&self.lines.buf, self.need)
             .ok_or_else(|| format!("expected at least {} fields", self.need))?;
+        if self
+            .suspicious
+            .is_some_and(|col| fields[col].trim_ascii() == b"1")
+        {
+            return Ok(None);
+        }
         let [ti, si, pi, vi] = self.cols;
         let time_ms = parse_timestamp_ms(fields[ti]).ok_or_else(|| {
             format!(
@@ -249,12 +250,12 @@ impl TradeReader {
                 s
             }
         };
-        Ok(Trade {
+        Ok(Some(Trade {
             symbol,
             price,
             size,
             time_ms,
-        })
+        }))
     }
 }
 
@@ -266,28 +267,31 @@ impl Iterator for TradeReader {
             if let Err(e) = self.lines.next_line()? {
                 return Some(Err(e));
             }
-            if self.is_suspicious() {
-                continue;
+            match self.parse_row() {
+                Ok(Some(trade)) => return Some(Ok(trade)),
+                Ok(None) => continue,
+                Err(reason) => return Some(Err(self.lines.bad(reason))),
             }
-            return Some(self.parse_row().map_err(|reason| self.lines.bad(reason)));
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::io::Write;
 
     use super::*;
     use crate::feed::bars::BarReader;
 
-    fn data(name: &str) -> PathBuf {
+    /// A file of the bundled data.
+    pub(crate) fn data(name: &str) -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("data")
             .join(name)
     }
 
-    fn write(dir: &Path, name: &str, text: &str, gz: bool) -> PathBuf {
+    /// Write `text` to `dir/name`, gzip-compressed when `gz`.
+    pub(crate) fn write(dir: &Path, name: &str, text: &str, gz: bool) -> PathBuf {
         let path = dir.join(name);
         let mut f = File::create(&path).unwrap();
         if gz {
