@@ -10,7 +10,7 @@ use crate::feed::FeedConfig;
 use crate::logging::LogConfig;
 use crate::market::MarketConfig;
 use crate::plugins::PluginConfig;
-use crate::settings::{SettingError, Settings};
+use crate::settings::{Secret, SettingError, Settings};
 use crate::trainer::TrainerConfig;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -46,6 +46,9 @@ pub struct Config {
     pub state_save_interval: Duration,
     /// Address of the status API (`STATUS_ADDR`, default `127.0.0.1:8787`; `off`).
     pub status_addr: Option<SocketAddr>,
+    /// Bearer token required to change anything through the status API (`CONTROL_TOKEN`;
+    /// unset: changes are accepted from loopback only).
+    pub control_token: Option<Secret>,
     /// Logging.
     pub log: LogConfig,
     /// The market-data feed.
@@ -141,6 +144,7 @@ impl Config {
             state_dir: PathBuf::from(s.raw("STATE_DIR").unwrap_or("state")),
             state_save_interval: s.secs("STATE_SAVE_INTERVAL", Duration::from_secs(60))?,
             status_addr,
+            control_token: s.raw("CONTROL_TOKEN").map(Secret::new),
             log: LogConfig::from_settings(s)?,
             feed,
             trainer: TrainerConfig::from_settings(s)?,

@@ -1,4 +1,5 @@
-//! The `tradehost` command: run the daemon, check a plugin, watch the feed, train offline.
+//! The `tradehost` command: run the daemon, check a plugin, watch the feed, train offline,
+//! backtest, and halt or resume a running daemon's trading.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -90,6 +91,37 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         env: Option<PathBuf>,
     },
+    /// Halt (`on`) or resume (`off`) trading in a running daemon, or show the kill switch
+    /// (`status`). Halting cancels every resting order; the change is journaled and
+    /// survives restarts.
+    KillSwitch {
+        /// `on`, `off` or `status`.
+        #[arg(value_enum)]
+        action: KillSwitchAction,
+        /// Why, recorded in the journal and the log.
+        #[arg(long)]
+        reason: Option<String>,
+        /// The daemon's status address (default: STATUS_ADDR from the settings).
+        #[arg(long, value_name = "ADDR")]
+        addr: Option<std::net::SocketAddr>,
+        /// Bearer token (default: CONTROL_TOKEN from the settings).
+        #[arg(long)]
+        token: Option<String>,
+        /// Settings file to read instead of ./.env.
+        #[arg(long, value_name = "FILE")]
+        env: Option<PathBuf>,
+    },
+}
+
+/// What `tradehost kill-switch` does.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum KillSwitchAction {
+    /// Halt trading.
+    On,
+    /// Resume trading.
+    Off,
+    /// Show the current state.
+    Status,
 }
 
 fn parse_time(s: &Option<String>) -> anyhow::Result<Option<i64>> {
@@ -243,6 +275,54 @@ fn main() -> anyhow::Result<()> {
                 &config.models_dir,
             )?;
             println!("{report}");
+        }
+        Command::KillSwitch {
+            action,
+            reason,
+            addr,
+            token,
+            env,
+        } => {
+            let config = Config::load(env.as_deref(), &[], true)?;
+            let addr = addr.or(config.status_addr).context(
+                "STATUS_ADDR is off in the settings: give the daemon's status address with --addr",
+            )?;
+            let token = token.or(config.control_token.map(|t| t.expose().to_string()));
+            let runtime = tokio::runtime::Runtime::new()?;
+            use tradehost::status::client;
+            let state = match action {
+                KillSwitchAction::Status => runtime.block_on(client::kill_switch(addr))?,
+                KillSwitchAction::On | KillSwitchAction::Off => {
+                    let engaged = matches!(action, KillSwitchAction::On);
+                    let reason = reason.or_else(|| Some("tradehost kill-switch".into()));
+                    let change = runtime.block_on(client::set_kill_switch(
+                        addr,
+                        engaged,
+                        reason,
+                        token.as_deref(),
+                    ))?;
+                    if !change.changed {
+                        println!(
+                            "no change: the kill switch was already {}",
+                            if engaged { "engaged" } else { "released" }
+                        );
+                    } else if change.cancelled_orders > 0 {
+                        println!("cancelled {} resting orders", change.cancelled_orders);
+                    }
+                    change.state
+                }
+            };
+            let since = state
+                .since_ms
+                .map(|t| format!(" since {}", tradehost::types::format_time_ms(t)))
+                .unwrap_or_default();
+            match state.engaged {
+                true => println!(
+                    "kill switch ENGAGED{since}: trading is halted ({})",
+                    state.reason
+                ),
+                false => println!("kill switch released{since}: trading is on"),
+            }
         }
     }
     Ok(())

@@ -12,6 +12,14 @@ pub type Symbol = Arc<str>;
 /// Milliseconds since the Unix epoch, UTC.
 pub type TimestampMs = i64;
 
+/// `ms` as ISO 8601 UTC with milliseconds (`2013-10-07T13:30:00.007Z`), or the number itself
+/// when it is out of chrono's range.
+pub fn format_time_ms(ms: TimestampMs) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+        .unwrap_or_else(|| ms.to_string())
+}
+
 /// One trade print from any source (live feed, demo, replay).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Trade {

@@ -33,14 +33,14 @@ pub enum BrokerError {
     },
     /// The journal was written by an incompatible version of the format.
     #[error(
-        "journal {path} has format version {found}, this build reads version {supported}; replay it with a matching tradehost or start a new journal (JOURNAL_PATH)"
+        "journal {path} has format version {found}, this build reads versions 1 to {supported}; replay it with a matching tradehost or start a new journal (JOURNAL_PATH)"
     )]
     UnsupportedVersion {
         /// The journal file.
         path: PathBuf,
         /// Version found in the header.
         found: u32,
-        /// Version this build reads and writes.
+        /// Newest version this build reads (and the one it writes).
         supported: u32,
     },
     /// Another process holds the journal open for writing.

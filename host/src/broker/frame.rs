@@ -15,8 +15,13 @@ use std::path::{Path, PathBuf};
 
 /// The first eight bytes of every journal.
 pub const MAGIC: [u8; 8] = *b"THJOURNL";
-/// The format version this build reads and writes.
-pub const VERSION: u32 = 1;
+/// The format version this build writes. Version 2 added kill-switch records.
+pub const VERSION: u32 = 2;
+/// The oldest format version this build reads; such a journal's header is upgraded on open,
+/// because every older record is still a valid record of this version.
+pub const OLDEST_READABLE: u32 = 1;
+/// Where the version sits in the header.
+pub(super) const VERSION_OFFSET: u64 = 8;
 /// Length of the file header: magic then version.
 pub const HEADER_LEN: u64 = 12;
 /// Length of a record's frame: payload length then checksum.
@@ -118,6 +123,8 @@ pub(super) fn encode(buf: &mut Vec<u8>, record: &JournalRecord) -> Result<(), St
 pub(super) struct Scan {
     /// The file starts with a valid header (false: empty, or a torn header).
     pub has_header: bool,
+    /// The format version in the header (0 without a header).
+    pub version: u32,
     /// Valid records read.
     pub records: u64,
     /// End of the last valid record (0 without a header).
@@ -127,7 +134,7 @@ pub(super) struct Scan {
 }
 
 /// Reads `file` from its start, handing each valid record to `on_record`, up to the end or
-/// the first bad frame. Refuses a file that is not a journal, or of another version.
+/// the first bad frame. Refuses a file that is not a journal, or of a version it cannot read.
 pub(super) fn read_records(
     file: &mut File,
     path: &Path,
@@ -139,11 +146,16 @@ pub(super) fn read_records(
         .len();
     let mut scan = Scan {
         has_header: false,
+        version: 0,
         records: 0,
         valid_len: 0,
         torn_tail: None,
     };
-    if let Header::Missing = check_header(file, path, file_len)? {
+    let version = match check_header(file, path, file_len)? {
+        Header::Valid(version) => version,
+        Header::Missing => 0,
+    };
+    if version == 0 {
         if file_len > 0 {
             scan.torn_tail = Some(TornTail {
                 offset: 0,
@@ -155,6 +167,7 @@ pub(super) fn read_records(
         return Ok(scan);
     }
     scan.has_header = true;
+    scan.version = version;
     let mut reader = RecordReader::new(BufReader::new(&*file), HEADER_LEN, file_len);
     loop {
         match reader.next_record(path)? {
@@ -180,8 +193,8 @@ pub(super) fn read_records(
 
 /// The state of a file's header.
 enum Header {
-    /// Magic and version are right.
-    Valid,
+    /// Magic is right and the version (given) is one this build reads.
+    Valid(u32),
     /// The file is empty, or holds only a prefix of a header (crash while creating it).
     Missing,
 }
@@ -209,14 +222,14 @@ fn check_header(file: &mut File, path: &Path, file_len: u64) -> Result<Header, B
         });
     }
     let found = u32::from_le_bytes([header[8], header[9], header[10], header[11]]);
-    if found != VERSION {
+    if !(OLDEST_READABLE..=VERSION).contains(&found) {
         return Err(BrokerError::UnsupportedVersion {
             path: path.to_path_buf(),
             found,
             supported: VERSION,
         });
     }
-    Ok(Header::Valid)
+    Ok(Header::Valid(found))
 }
 
 /// One step of reading records.

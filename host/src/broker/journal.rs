@@ -103,6 +103,23 @@ impl Journal {
             poisoned: None,
         };
         let created = !scan.has_header;
+        let upgraded = scan.has_header && scan.version < frame::VERSION;
+        if upgraded {
+            // An older journal's records are valid records of this version: stamp the new
+            // version so an older build refuses the file instead of cutting newer records off.
+            journal
+                .file
+                .seek(SeekFrom::Start(frame::VERSION_OFFSET))
+                .and_then(|_| journal.file.write_all(&frame::VERSION.to_le_bytes()))
+                .and_then(|_| {
+                    journal
+                        .file
+                        .seek(SeekFrom::Start(scan.valid_len))
+                        .map(|_| ())
+                })
+                .map_err(|e| BrokerError::io(path, "upgrade header", e))?;
+            tracing::info!(target: "tradehost::broker", "journal {} upgraded from format version {} to {}", path.display(), scan.version, frame::VERSION);
+        }
         if created {
             journal
                 .file
@@ -110,7 +127,7 @@ impl Journal {
                 .map_err(|e| BrokerError::io(path, "write header", e))?;
             journal.len = HEADER_LEN;
         }
-        if created || scan.torn_tail.is_some() {
+        if created || upgraded || scan.torn_tail.is_some() {
             journal.sync()?;
             sync_parent(path);
         }
@@ -314,6 +331,11 @@ mod tests {
                 reason: CancelReason::KillSwitch,
                 time_ms: 5,
             },
+            JournalRecord::KillSwitch {
+                engaged: true,
+                reason: "operator: venue outage".into(),
+                time_ms: 5,
+            },
             order(2),
         ];
         write(&path, &records);
@@ -328,7 +350,7 @@ mod tests {
         assert_eq!(seen, records);
         assert_eq!(
             (scan.created, scan.records, scan.torn_tail),
-            (false, 3, None)
+            (false, 4, None)
         );
         assert_eq!(j.len(), std::fs::metadata(&path).unwrap().len());
     }
@@ -502,6 +524,27 @@ mod tests {
             "{e}"
         );
         assert_eq!(std::fs::read(&path).unwrap(), bytes);
+    }
+
+    #[test]
+    fn a_version_1_journal_is_read_and_its_header_upgraded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.bin");
+        write(&path, &[order(1), order(2)]);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[8..12].copy_from_slice(&1u32.to_le_bytes());
+        std::fs::write(&path, &bytes).unwrap();
+
+        let (records, scan, mut journal) = reopen(&path);
+        assert_eq!(records, [order(1), order(2)]);
+        assert!(scan.torn_tail.is_none() && !scan.created);
+        journal.append(&order(3)).unwrap();
+        drop(journal);
+        let after = std::fs::read(&path).unwrap();
+        assert_eq!(after[8..12], VERSION.to_le_bytes(), "header not upgraded");
+        assert_eq!(after[12..bytes.len()], bytes[12..], "records rewritten");
+        let (records, _, _) = reopen(&path);
+        assert_eq!(records, [order(1), order(2), order(3)]);
     }
 
     #[test]

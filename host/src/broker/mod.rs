@@ -42,4 +42,4 @@ pub use journal::{Journal, JournalContents, JournalScan};
 pub use ledger::PositionEntry;
 pub use paper::{BrokerOutcome, PaperBroker};
 pub use record::{CancelReason, JournalRecord};
-pub use report::{BrokerTotals, RecoveryReport};
+pub use report::{BrokerTotals, KillSwitchState, RecoveryReport};

@@ -12,7 +12,7 @@ use super::error::BrokerError;
 use super::journal::Journal;
 use super::ledger::{Ledger, PositionEntry, unrealised};
 use super::record::{CancelReason, JournalRecord};
-use super::report::{BrokerTotals, RecoveryReport};
+use super::report::{BrokerTotals, KillSwitchState, RecoveryReport};
 use super::risk::{self, OrderContext, RateWindow, RiskLimits};
 use crate::types::{
     Fill, OrderRequest, PluginAction, Position, Rejection, Symbol, TimestampMs, Trade,
@@ -87,8 +87,8 @@ pub struct PaperBroker {
     rates: HashMap<Arc<str>, RateWindow>,
     /// Id of the next accepted order.
     next_order_id: u64,
-    /// Trading halted.
-    kill_switch: bool,
+    /// Trading halted, since when and why.
+    kill_switch: KillSwitchState,
     /// Counters for metrics.
     totals: BrokerTotals,
 }
@@ -101,6 +101,7 @@ impl PaperBroker {
         let mut ledger = Ledger::default();
         let mut totals = BrokerTotals::default();
         let mut next_order_id = 1;
+        let mut journaled_switch: Option<KillSwitchState> = None;
         let (journal, scan) =
             Journal::open(&config.journal_path, config.fsync, |record| match record {
                 JournalRecord::Order {
@@ -124,6 +125,17 @@ impl PaperBroker {
                     totals.cancels += 1;
                     book.remove(order_id);
                 }
+                JournalRecord::KillSwitch {
+                    engaged,
+                    reason,
+                    time_ms,
+                } => {
+                    journaled_switch = Some(KillSwitchState {
+                        engaged,
+                        reason,
+                        since_ms: Some(time_ms),
+                    })
+                }
             })?;
         let report = RecoveryReport {
             journal: config.journal_path.clone(),
@@ -139,15 +151,29 @@ impl PaperBroker {
                 .iter()
                 .filter(|e| e.position.quantity != 0.0)
                 .count(),
+            kill_switch: journaled_switch.clone(),
             torn_tail: scan.torn_tail.clone(),
         };
         match &report.torn_tail {
             Some(_) => tracing::warn!(target: "tradehost::broker", "recovered {report}"),
             None => tracing::info!(target: "tradehost::broker", "recovered {report}"),
         }
+        // A halt recorded in the journal outlives restarts: only an explicit release ends it.
+        let kill_switch = match journaled_switch {
+            Some(k) if k.engaged => {
+                tracing::warn!(target: "tradehost::broker", "kill switch {k}, recorded in the journal: trading stays halted until it is released (`tradehost kill-switch off`, or POST /api/kill-switch)");
+                k
+            }
+            _ if config.kill_switch => KillSwitchState {
+                engaged: true,
+                reason: "KILL_SWITCH setting".into(),
+                since_ms: None,
+            },
+            other => other.unwrap_or_default(),
+        };
         let broker = PaperBroker {
             limits: RiskLimits::from_config(&config),
-            kill_switch: config.kill_switch,
+            kill_switch,
             config,
             journal,
             book,
@@ -243,19 +269,52 @@ impl PaperBroker {
         fills
     }
 
-    /// Halts (`true`) or resumes trading. Halting cancels every resting order (journaled)
-    /// and returns those cancellations; while halted every new order is refused.
-    pub fn set_kill_switch(&mut self, on: bool, now_ms: TimestampMs) -> Vec<BrokerOutcome> {
-        let was = std::mem::replace(&mut self.kill_switch, on);
-        let mut out = Vec::new();
-        if on && !was {
-            tracing::warn!(target: "tradehost::broker", "kill switch engaged: cancelling {} resting orders", self.book.len());
-            let ids = self.book.all_ids();
-            self.cancel(&ids, CancelReason::KillSwitch, now_ms, &mut out);
-        } else if was && !on {
-            tracing::warn!(target: "tradehost::broker", "kill switch released: trading resumes");
+    /// Halts (`engaged`) or resumes trading, and journals the change with `reason`.
+    ///
+    /// Halting cancels every resting order (journaled) and returns those cancellations; while
+    /// halted every new order is refused. Halting takes effect even when the journal cannot
+    /// record it (halting is always safe; the error then says it will not survive a restart);
+    /// resuming happens only once it is journaled. Asking for the current state changes nothing.
+    pub fn set_kill_switch(
+        &mut self,
+        engaged: bool,
+        reason: &str,
+        now_ms: TimestampMs,
+    ) -> Result<Vec<BrokerOutcome>, BrokerError> {
+        if engaged == self.kill_switch.engaged {
+            return Ok(Vec::new());
         }
-        out
+        let record = JournalRecord::KillSwitch {
+            engaged,
+            reason: reason.to_string(),
+            time_ms: now_ms,
+        };
+        let mut out = Vec::new();
+        if !engaged {
+            self.journal.append(&record).inspect_err(|_| {
+                self.totals.journal_errors += 1;
+            })?;
+            self.kill_switch = KillSwitchState {
+                engaged,
+                reason: reason.to_string(),
+                since_ms: Some(now_ms),
+            };
+            tracing::warn!(target: "tradehost::broker", "kill switch released ({reason}): trading resumes");
+            return Ok(out);
+        }
+        self.kill_switch = KillSwitchState {
+            engaged,
+            reason: reason.to_string(),
+            since_ms: Some(now_ms),
+        };
+        tracing::warn!(target: "tradehost::broker", "kill switch engaged ({reason}): cancelling {} resting orders", self.book.len());
+        let journaled = self.journal.append(&record);
+        if journaled.is_err() {
+            self.totals.journal_errors += 1;
+        }
+        let ids = self.book.all_ids();
+        self.cancel(&ids, CancelReason::KillSwitch, now_ms, &mut out);
+        journaled.map(|()| out)
     }
 
     /// Cancels every resting order of `plugin` (for the engine, when it unloads a plugin).
@@ -270,6 +329,28 @@ impl PaperBroker {
         out
     }
 
+    /// Cancels (journaled) the resting orders of every plugin for which `managed` is false:
+    /// the engine's sweep for plugins that were unloaded or quarantined, whose orders would
+    /// otherwise fill with nobody watching them.
+    pub fn cancel_unmanaged_orders(
+        &mut self,
+        managed: impl Fn(&str) -> bool,
+        now_ms: TimestampMs,
+    ) -> Vec<BrokerOutcome> {
+        let ids: Vec<u64> = self
+            .book
+            .all_ids()
+            .into_iter()
+            .filter(|id| self.book.get(*id).is_some_and(|o| !managed(&o.plugin)))
+            .collect();
+        let mut out = Vec::new();
+        if !ids.is_empty() {
+            tracing::warn!(target: "tradehost::broker", "cancelling {} resting orders of plugins that are no longer running", ids.len());
+            self.cancel(&ids, CancelReason::PluginRemoved, now_ms, &mut out);
+        }
+        out
+    }
+
     /// Forces every journaled record to stable storage (call at shutdown).
     pub fn flush(&mut self) -> Result<(), BrokerError> {
         self.journal.flush()
@@ -277,7 +358,12 @@ impl PaperBroker {
 
     /// True while trading is halted.
     pub fn kill_switch(&self) -> bool {
-        self.kill_switch
+        self.kill_switch.engaged
+    }
+
+    /// Whether trading is halted, since when and why.
+    pub fn kill_switch_state(&self) -> &KillSwitchState {
+        &self.kill_switch
     }
 
     /// The last trade price seen for `symbol` (none after a restart until a trade arrives).
@@ -360,7 +446,7 @@ impl PaperBroker {
     ) -> BrokerOutcome {
         let orders_in_window = self.rates.get_mut(&**plugin).map_or(0, |w| w.count(now_ms));
         let ctx = OrderContext {
-            kill_switch: self.kill_switch,
+            kill_switch: self.kill_switch.engaged,
             last_price: self.book.last_price(&request.symbol),
             position: self.ledger.quantity(plugin, &request.symbol),
             resting_same_side: self

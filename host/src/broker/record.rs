@@ -1,7 +1,9 @@
-//! The entries of the broker's journal: accepted orders, refusals, fills and cancellations.
+//! The entries of the broker's journal: accepted orders, refusals, fills, cancellations and
+//! kill-switch changes.
 //!
 //! Replaying them in order rebuilds the broker's state: positions and realised PnL from the
-//! fills, the book of resting orders from orders minus fills and cancellations.
+//! fills, the book of resting orders from orders minus fills and cancellations, and whether
+//! trading is halted from the last kill-switch change.
 
 use crate::types::{Fill, OrderRequest, Rejection, Symbol, TimestampMs};
 use serde::{Deserialize, Serialize};
@@ -56,6 +58,15 @@ pub enum JournalRecord {
         symbol: Symbol,
         /// Why.
         reason: CancelReason,
+        /// When (engine time).
+        time_ms: TimestampMs,
+    },
+    /// The kill switch was engaged or released (format version 2 and later).
+    KillSwitch {
+        /// True when trading was halted, false when it resumed.
+        engaged: bool,
+        /// Who or what changed it, as given by the operator.
+        reason: String,
         /// When (engine time).
         time_ms: TimestampMs,
     },

@@ -2,6 +2,8 @@
 //! start-up, and running totals for metrics and the status API.
 
 use super::frame::TornTail;
+use crate::types::TimestampMs;
+use serde::Serialize;
 use std::fmt;
 use std::path::PathBuf;
 
@@ -26,6 +28,8 @@ pub struct RecoveryReport {
     pub resting_orders: usize,
     /// Non-flat positions after the replay.
     pub open_positions: usize,
+    /// The last kill-switch change in the journal, if there was one.
+    pub kill_switch: Option<KillSwitchState>,
     /// The torn tail that was cut off, if any.
     pub torn_tail: Option<TornTail>,
 }
@@ -46,6 +50,9 @@ impl fmt::Display for RecoveryReport {
         )?;
         if self.created {
             write!(f, ", new file")?;
+        }
+        if let Some(k) = self.kill_switch.as_ref().filter(|k| k.engaged) {
+            write!(f, "; kill switch engaged ({k})")?;
         }
         if let Some(t) = &self.torn_tail {
             write!(f, "; torn tail: {t}")?;
@@ -75,4 +82,28 @@ pub struct BrokerTotals {
     pub journal_errors: u64,
     /// Size of the journal in bytes.
     pub journal_bytes: u64,
+}
+
+/// Whether trading is halted, since when and why.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct KillSwitchState {
+    /// Trading is halted: resting orders were cancelled and new orders are refused.
+    pub engaged: bool,
+    /// Why, as given by whoever changed it (`KILL_SWITCH setting` when the setting engaged it).
+    pub reason: String,
+    /// When it was last changed (engine time; none when it never was).
+    pub since_ms: Option<TimestampMs>,
+}
+
+impl fmt::Display for KillSwitchState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.engaged { "engaged" } else { "released" })?;
+        if let Some(t) = self.since_ms {
+            write!(f, " at {}", crate::types::format_time_ms(t))?;
+        }
+        if !self.reason.is_empty() {
+            write!(f, ": {}", self.reason)?;
+        }
+        Ok(())
+    }
 }

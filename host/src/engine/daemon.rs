@@ -1,6 +1,7 @@
 //! `run`: start every subsystem, wire them, run until the shutdown future completes, then
 //! stop in order (feed, drain, plugin state, journal, trainer).
 
+use super::control::{EngineCommand, EngineControl};
 use super::pipeline::Pipeline;
 use super::state_store::StateStore;
 use super::status_source::{EngineStatus, FeedState};
@@ -178,13 +179,21 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         board,
         trainer: Some(trainer_status),
     });
+    let (command_tx, command_rx) = crossbeam_channel::bounded::<EngineCommand>(16);
     let (status_stop_tx, status_stop_rx) = tokio::sync::oneshot::channel::<()>();
     let status_server = if let Some(addr) = config.status_addr {
-        let (bound, server) = crate::status::serve(addr, status.clone(), async move {
-            let _ = status_stop_rx.await;
-        })
-        .await?;
-        tracing::info!("status API on http://{bound} (/health, /metrics, /api/status)");
+        let access = crate::status::ControlAccess {
+            token: config.control_token.clone(),
+        };
+        let control = Arc::new(EngineControl::new(command_tx.clone()));
+        let (bound, server) =
+            crate::status::serve(addr, status.clone(), Some(control), access, async move {
+                let _ = status_stop_rx.await;
+            })
+            .await?;
+        tracing::info!(
+            "status API on http://{bound} (/health, /metrics, /api/status, /api/kill-switch)"
+        );
         Some(tokio::spawn(server))
     } else {
         None
@@ -221,13 +230,19 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
             follow(&pipeline.plugins, &feed_state);
             engine_loop(
                 &mut pipeline,
-                &event_rx,
-                &out_rx,
-                &predictions,
-                &stop_rx,
+                Inputs {
+                    events: &event_rx,
+                    outputs: &out_rx,
+                    predictions: &predictions,
+                    commands: &command_rx,
+                    stop: &stop_rx,
+                },
                 &feed_state,
                 flush_lag,
-                &mut |p| follow(&p.plugins, &feed_state),
+                &mut |p| {
+                    follow(&p.plugins, &feed_state);
+                    p.cancel_orphaned_orders();
+                },
             );
             pipeline
         })
@@ -307,24 +322,39 @@ fn save_states(plugins: &PluginHost, state: &StateStore) {
     }
 }
 
-/// The engine thread: handle feed events, plugin orders and predictions until stopped,
-/// then drain what is already queued.
-#[allow(clippy::too_many_arguments)]
+/// The channels the engine thread reads.
+struct Inputs<'a> {
+    /// Feed events.
+    events: &'a Receiver<FeedEvent>,
+    /// Plugin answers.
+    outputs: &'a Receiver<PluginOutput>,
+    /// Model forecasts.
+    predictions: &'a Receiver<Prediction>,
+    /// Operator commands (status API).
+    commands: &'a Receiver<EngineCommand>,
+    /// Shutdown.
+    stop: &'a Receiver<()>,
+}
+
+/// The engine thread: handle feed events, plugin orders, predictions and operator commands
+/// until stopped, then drain what is already queued.
 fn engine_loop(
     pipeline: &mut Pipeline,
-    events: &Receiver<FeedEvent>,
-    outputs: &Receiver<PluginOutput>,
-    predictions: &Receiver<Prediction>,
-    stop: &Receiver<()>,
+    inputs: Inputs<'_>,
     feed_state: &Mutex<FeedState>,
     flush_lag: Duration,
-    on_tick: &mut dyn FnMut(&Pipeline),
+    on_tick: &mut dyn FnMut(&mut Pipeline),
 ) {
     let ticker = tick(Duration::from_secs(1));
     // A channel whose sender is gone is always ready in `select!`; swap it for one that
     // never is, so that a stopped feed (history-only mode, or a terminal error) or a
     // stopped trainer leaves the rest running instead of spinning or stopping the engine.
-    let (mut feed, mut outs, mut preds) = (events.clone(), outputs.clone(), predictions.clone());
+    let (mut feed, mut outs, mut preds, mut commands) = (
+        inputs.events.clone(),
+        inputs.outputs.clone(),
+        inputs.predictions.clone(),
+        inputs.commands.clone(),
+    );
     loop {
         select! {
             recv(feed) -> e => match e {
@@ -342,18 +372,34 @@ fn engine_loop(
                 Ok(p) => pipeline.on_prediction(&p),
                 Err(_) => preds = crossbeam_channel::never(),
             },
+            recv(commands) -> c => match c {
+                Ok(command) => handle_command(pipeline, command),
+                Err(_) => commands = crossbeam_channel::never(),
+            },
             recv(ticker) -> _ => {
                 pipeline.flush_bars(pipeline.clock.now_ms() - flush_lag.as_millis() as i64);
                 on_tick(pipeline);
             },
-            recv(stop) -> _ => break,
+            recv(inputs.stop) -> _ => break,
         }
     }
     // Drain: events already received are processed, and plugin answers to them handled.
-    while let Ok(event) = events.try_recv() {
+    while let Ok(event) = inputs.events.try_recv() {
         handle_feed_event(pipeline, event, feed_state);
     }
-    pipeline.settle(outputs, Duration::from_secs(2));
+    pipeline.settle(inputs.outputs, Duration::from_secs(2));
+}
+
+fn handle_command(pipeline: &mut Pipeline, command: EngineCommand) {
+    match command {
+        EngineCommand::KillSwitch {
+            engaged,
+            reason,
+            reply,
+        } => {
+            let _ = reply.send(pipeline.set_kill_switch(engaged, &reason));
+        }
+    }
 }
 
 fn handle_feed_event(pipeline: &mut Pipeline, event: FeedEvent, feed_state: &Mutex<FeedState>) {

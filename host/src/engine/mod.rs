@@ -7,6 +7,7 @@
 //! snapshots every plugin to the state directory and flushes the journal.
 
 pub mod backfill;
+pub mod control;
 pub mod daemon;
 pub mod pipeline;
 pub mod state_store;

@@ -6,14 +6,15 @@
 //! before the next one, which makes runs deterministic.
 
 use super::view::Clock;
-use crate::broker::{BrokerOutcome, PaperBroker};
+use crate::broker::{BrokerOutcome, CancelReason, PaperBroker};
 use crate::market::MarketState;
 use crate::plugins::bindings::{
     bar_event, fill_event, prediction_event, rejection_event, trade_event,
 };
 use crate::plugins::{PluginHost, PluginOutput, wit};
+use crate::status::KillSwitchChange;
 use crate::trainer::TrainerHandle;
-use crate::types::{Bar, Fill, Prediction, Trade};
+use crate::types::{Bar, Fill, Prediction, Rejection, Trade};
 use crossbeam_channel::Receiver;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -150,6 +151,102 @@ impl Pipeline {
         if !refusals.is_empty() && self.plugins.deliver(&output.plugin, refusals) {
             self.outstanding += 1;
         }
+    }
+
+    /// Engage or release the kill switch (journaled); the plugins whose resting orders it
+    /// cancels hear of each as a refusal, so their own books stay right.
+    pub fn set_kill_switch(
+        &mut self,
+        engaged: bool,
+        reason: &str,
+    ) -> Result<KillSwitchChange, String> {
+        let now = self.clock.now_ms();
+        let (result, state) = {
+            let mut broker = self.broker.lock().unwrap_or_else(|p| p.into_inner());
+            let was = broker.kill_switch();
+            let result = broker.set_kill_switch(engaged, reason, now);
+            let state = broker.kill_switch_state().into();
+            (result.map(|out| (out, was != engaged)), state)
+        };
+        match result {
+            Ok((outcomes, changed)) => {
+                let cancelled_orders = self.notify_cancellations(&outcomes, now);
+                Ok(KillSwitchChange {
+                    state,
+                    changed,
+                    cancelled_orders,
+                })
+            }
+            Err(e) if engaged => Err(format!(
+                "trading is halted, but the journal could not record it, so the halt will not \
+                 survive a restart: {e}"
+            )),
+            Err(e) => Err(format!(
+                "trading stays halted: the release could not be journaled: {e}"
+            )),
+        }
+    }
+
+    /// Cancel the resting orders of plugins that are no longer running (unloaded, or
+    /// quarantined after repeated faults): nobody would act on their fills.
+    pub fn cancel_orphaned_orders(&mut self) {
+        let running: Vec<String> = self
+            .plugins
+            .statuses()
+            .into_iter()
+            .filter(|s| !s.stats.health.starts_with("quarantined"))
+            .map(|s| s.info.name)
+            .collect();
+        let now = self.clock.now_ms();
+        let outcomes = self
+            .broker
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .cancel_unmanaged_orders(|p| running.iter().any(|r| r == p), now);
+        // A quarantined plugin that is later replaced hears of its cancelled orders.
+        self.notify_cancellations(&outcomes, now);
+    }
+
+    /// Tell each plugin about its orders the broker cancelled on its own (kill switch,
+    /// plugin removal); returns how many there were.
+    fn notify_cancellations(&mut self, outcomes: &[BrokerOutcome], now_ms: i64) -> usize {
+        let symbols = self.plugins.symbols().clone();
+        let mut by_plugin: BTreeMap<Arc<str>, Vec<wit::Event>> = BTreeMap::new();
+        let mut count = 0;
+        for outcome in outcomes {
+            if let BrokerOutcome::Cancelled {
+                plugin,
+                tag,
+                symbol,
+                reason,
+                ..
+            } = outcome
+                && *reason != CancelReason::Requested
+            {
+                count += 1;
+                let why = match reason {
+                    CancelReason::KillSwitch => "cancelled: the kill switch was engaged",
+                    _ => "cancelled: the plugin stopped running",
+                };
+                let rejection = Rejection {
+                    plugin: plugin.clone(),
+                    tag: *tag,
+                    symbol: symbol.clone(),
+                    reason: why.into(),
+                    time_ms: now_ms,
+                };
+                by_plugin
+                    .entry(plugin.clone())
+                    .or_default()
+                    .push(rejection_event(&rejection, &symbols));
+            }
+        }
+        for (plugin, events) in by_plugin {
+            if self.plugins.deliver(&plugin, events) {
+                self.outstanding += 1;
+            }
+        }
+        count
     }
 
     /// Wait until every plugin has answered every batch sent so far (backtests and

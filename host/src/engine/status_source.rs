@@ -105,7 +105,7 @@ impl StatusSource for EngineStatus {
                     refusals: t.refusals,
                     realised_pnl: t.realised_pnl,
                     unrealised_pnl: t.unrealised_pnl,
-                    kill_switch: b.kill_switch(),
+                    kill_switch: b.kill_switch_state().into(),
                     positions: b
                         .positions()
                         .into_iter()

@@ -5,7 +5,6 @@
 //! are the reference for the README. Credentials are held in [`Secret`], whose `Debug` and
 //! `Display` never show the value.
 
-use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -18,33 +17,7 @@ pub const DEFAULT_WS_URL: &str = "wss://ws.finnhub.io";
 /// The real Finnhub REST base URL (`FINNHUB_REST_URL` default).
 pub const DEFAULT_REST_URL: &str = "https://finnhub.io/api/v1";
 
-/// A credential: printable only through [`Secret::expose`].
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wrap a credential.
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    /// The credential itself, for the one place that must send it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
+pub use crate::settings::Secret;
 
 /// When the client sends the reference platform's `{"type":"ping"}` acknowledgement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

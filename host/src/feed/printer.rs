@@ -137,9 +137,7 @@ pub fn describe(status: &FeedStatus) -> String {
 }
 
 fn iso(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
-        .unwrap_or_else(|| ms.to_string())
+    crate::types::format_time_ms(ms)
 }
 
 #[cfg(test)]

@@ -173,7 +173,11 @@ pub fn render(r: &StatusReport) -> String {
         "broker_kill_switch",
         "1 when the kill switch is on.",
         "gauge",
-        one(if r.broker.kill_switch { 1.0 } else { 0.0 }),
+        one(if r.broker.kill_switch.engaged {
+            1.0
+        } else {
+            0.0
+        }),
     );
     let pnl: Vec<(String, f64)> = r
         .broker

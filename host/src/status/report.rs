@@ -72,8 +72,8 @@ pub struct BrokerReport {
     pub realised_pnl: f64,
     /// Unrealised PnL over all plugins.
     pub unrealised_pnl: f64,
-    /// Whether the kill switch is on.
-    pub kill_switch: bool,
+    /// Whether trading is halted, since when and why.
+    pub kill_switch: super::KillSwitchView,
     /// Positions per plugin and symbol.
     pub positions: Vec<PositionReport>,
 }

@@ -4,5 +4,6 @@ mod backfill;
 mod backtest;
 mod daemon;
 mod feed;
+mod operator;
 mod pipeline;
 mod plugins;

@@ -234,7 +234,7 @@ fn the_kill_switch_cancels_resting_orders_and_refuses_new_ones() {
         vec![place(Side::Sell, "SPY", 2.0, OrderKind::Limit(11.0), 2)],
         T0,
     );
-    let cancelled = b.set_kill_switch(true, T0 + 1);
+    let cancelled = b.set_kill_switch(true, "test", T0 + 1).unwrap();
     let ids: Vec<_> = cancelled
         .iter()
         .map(|o| match o {
@@ -250,7 +250,11 @@ fn the_kill_switch_cancels_resting_orders_and_refuses_new_ones() {
     assert!(b.on_trade(&trade("SPY", 12.0, T0 + 2)).is_empty());
     let out = b.submit("a", vec![market(Side::Buy, 1.0, 3)], T0 + 3);
     assert!(matches!(&out[0], BrokerOutcome::Rejected(r) if r.reason.contains("kill switch")));
-    assert!(b.set_kill_switch(false, T0 + 4).is_empty());
+    assert!(
+        b.set_kill_switch(false, "test over", T0 + 4)
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(
         accepted(&b.submit("a", vec![market(Side::Buy, 1.0, 4)], T0 + 5)),
         [true]
@@ -263,9 +267,84 @@ fn the_kill_switch_cancels_resting_orders_and_refuses_new_ones() {
         ..cfg
     });
     assert!(b.kill_switch());
+    assert_eq!(b.kill_switch_state().reason, "KILL_SWITCH setting");
     assert_eq!(
         accepted(&b.submit("a", vec![market(Side::Buy, 1.0, 5)], T0 + 6)),
         [false]
+    );
+}
+
+#[test]
+fn a_journaled_halt_survives_a_restart_until_released() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let (mut b, _) = open(&cfg);
+    b.on_trade(&trade("SPY", 10.0, T0));
+    b.submit(
+        "a",
+        vec![place(Side::Buy, "SPY", 1.0, OrderKind::Limit(9.0), 1)],
+        T0,
+    );
+    assert_eq!(
+        b.set_kill_switch(true, "operator: bad prints", T0 + 1)
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        b.set_kill_switch(true, "again", T0 + 2).unwrap().is_empty(),
+        "engaging twice is no change"
+    );
+    drop(b);
+
+    // KILL_SWITCH is false, but the journal says halted: it stays halted, with its reason.
+    let (mut b, report) = open(&cfg);
+    assert!(b.kill_switch(), "{report}");
+    assert_eq!(
+        b.kill_switch_state(),
+        &KillSwitchState {
+            engaged: true,
+            reason: "operator: bad prints".into(),
+            since_ms: Some(T0 + 1),
+        }
+    );
+    assert!(
+        report.to_string().contains("kill switch engaged"),
+        "{report}"
+    );
+    assert_eq!(
+        report.resting_orders, 0,
+        "the cancellation was journaled too"
+    );
+    assert_eq!(
+        accepted(&b.submit("a", vec![market(Side::Buy, 1.0, 2)], T0 + 3)),
+        [false]
+    );
+    b.set_kill_switch(false, "operator: resolved", T0 + 4)
+        .unwrap();
+    drop(b);
+
+    let (mut b, _) = open(&cfg);
+    assert!(!b.kill_switch());
+    b.on_trade(&trade("SPY", 10.0, T0 + 5));
+    assert_eq!(
+        accepted(&b.submit("a", vec![market(Side::Buy, 1.0, 3)], T0 + 5)),
+        [true]
+    );
+}
+
+#[test]
+fn a_halt_the_journal_cannot_record_still_halts_but_a_release_must_be_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut b, _) = open(&config(dir.path()));
+    b.on_trade(&trade("SPY", 10.0, T0));
+    b.journal_mut().break_writes();
+    assert!(b.set_kill_switch(true, "disk trouble", T0 + 1).is_err());
+    assert!(b.kill_switch(), "halting is always safe, journal or not");
+    assert!(b.set_kill_switch(false, "resume", T0 + 2).is_err());
+    assert!(
+        b.kill_switch(),
+        "an unrecorded release would be lost at restart: refused"
     );
 }
 
@@ -300,6 +379,43 @@ fn cancel_removes_the_plugins_orders_with_that_tag() {
         .collect();
     assert_eq!(fills, [2, 4]);
     assert_eq!(b.cancel_plugin_orders("a", T0 + 3), []);
+}
+
+#[test]
+fn orders_of_plugins_no_longer_running_are_cancelled_and_do_not_fill() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut b, _) = open(&config(dir.path()));
+    b.on_trade(&trade("SPY", 10.0, T0));
+    let limit = |tag| place(Side::Buy, "SPY", 1.0, OrderKind::Limit(9.0), tag);
+    b.submit("gone", vec![limit(1), limit(2)], T0);
+    b.submit("alive", vec![limit(3)], T0);
+    let out = b.cancel_unmanaged_orders(|p| p == "alive", T0 + 1);
+    let cancelled: Vec<_> = out
+        .iter()
+        .map(|o| match o {
+            BrokerOutcome::Cancelled {
+                plugin,
+                tag,
+                reason: CancelReason::PluginRemoved,
+                ..
+            } => (plugin.to_string(), *tag),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        cancelled,
+        [("gone".to_string(), 1), ("gone".to_string(), 2)]
+    );
+    assert!(
+        b.cancel_unmanaged_orders(|p| p == "alive", T0 + 2)
+            .is_empty()
+    );
+    let fills: Vec<_> = b
+        .on_trade(&trade("SPY", 8.0, T0 + 3))
+        .iter()
+        .map(|f| f.plugin.to_string())
+        .collect();
+    assert_eq!(fills, ["alive"]);
 }
 
 /// A mixed session: two plugins, two symbols, fills, a flip, a resting order.
@@ -434,7 +550,7 @@ fn the_same_inputs_write_byte_identical_journals() {
         };
         let (mut b, _) = open(&cfg);
         session(&mut b);
-        b.set_kill_switch(true, T0 + 9);
+        b.set_kill_switch(true, "end of session", T0 + 9).unwrap();
         drop(b);
         files.push(std::fs::read(&cfg.journal_path).unwrap());
     }
