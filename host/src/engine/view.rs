@@ -55,6 +55,10 @@ impl MarketView for EngineView {
         self.clock.now_ms()
     }
 
+    fn market_time(&self) -> bool {
+        matches!(self.clock, Clock::Market(_))
+    }
+
     fn prediction(&self, symbol: &str) -> Option<Prediction> {
         self.board.latest(symbol)
     }

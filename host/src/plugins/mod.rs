@@ -19,6 +19,7 @@ pub mod settings_file;
 pub mod symbols;
 pub mod validate;
 pub mod view;
+pub mod virtual_clock;
 pub mod watcher;
 pub mod worker;
 

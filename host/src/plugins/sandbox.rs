@@ -3,13 +3,14 @@
 //!
 //! Guests get no preopened directories, no environment, no arguments, no network and no
 //! inherited stdio: file, env and socket calls fail inside the guest. Random bytes come
-//! from a host-seeded generator so replays can be deterministic. Stderr is captured into
-//! the host log.
+//! from a host-seeded generator, and in replays and backtests the WASI clocks read market
+//! time, so runs are deterministic. Stderr is captured into the host log.
 
 use super::bindings::{bar_to_wit, position_to_wit, tradehost::strategy, wit};
 use super::guest_output::GuestStderr;
 use super::symbols::SymbolTable;
 use super::view::MarketView;
+use super::virtual_clock::{MarketMonotonicClock, MarketWallClock};
 use std::sync::Arc;
 use std::time::Instant;
 use wasmtime::component::ResourceTable;
@@ -63,6 +64,11 @@ impl HostState {
                 random_seed ^ 0x5eed,
             )))
             .insecure_random_seed(u128::from(random_seed));
+        if view.market_time() {
+            builder
+                .wall_clock(MarketWallClock(view.clone()))
+                .monotonic_clock(MarketMonotonicClock::new(view.clone()));
+        }
         HostState {
             plugin,
             wasi: builder.build(),

@@ -17,6 +17,11 @@ pub trait MarketView: Send + Sync + 'static {
     fn position(&self, plugin: &str, symbol: &str) -> Position;
     /// Up to `count` most recent completed bars, oldest first.
     fn recent_bars(&self, symbol: &str, count: usize) -> Vec<Bar>;
+    /// True when `now_ms` is market time (replay, backtest): the guests' WASI clocks then
+    /// read it too, so a run does not depend on when it ran.
+    fn market_time(&self) -> bool {
+        false
+    }
 }
 
 /// A view with no market data and the wall clock: for `tradehost check` and tests.

@@ -71,3 +71,27 @@ fn the_sma_example_backtest_is_deterministic_and_reports() {
         serde_json::from_slice(&std::fs::read(dir.path().join("a/report.json")).unwrap()).unwrap();
     assert_eq!(json["trades"], 58_199);
 }
+
+#[test]
+fn guests_reading_the_wasi_clocks_see_market_time_in_a_backtest() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::copy(guests::CLOCK_READER, plugins.join("clock.wasm")).unwrap();
+    let (report, _) = run(dir.path().join("out"), plugins);
+    let journal =
+        tradehost::broker::Journal::read_all(&dir.path().join("out/journal.bin")).unwrap();
+    let tags: Vec<u32> = journal
+        .records
+        .iter()
+        .filter_map(|r| match r {
+            tradehost::broker::JournalRecord::Order { request, .. } => Some(request.tag),
+            _ => None,
+        })
+        .collect();
+    assert!(tags.len() >= 10, "{tags:?} ({report})");
+    assert!(
+        tags.iter().all(|t| *t == 1),
+        "a guest's SystemTime/Instant disagreed with market time: tags {tags:?}"
+    );
+}
