@@ -1,15 +1,18 @@
 //! One live instance of a plugin: its `Store`, its bindings, and guarded calls into it.
 //!
-//! Every call runs under an epoch deadline (and optional fuel), inside a memory cap. A trap
+//! Every call runs under a deadline of CPU time (checked at epoch ticks, see
+//! [`call_clock`](super::call_clock)) and optional fuel, inside a memory cap. A trap
 //! poisons the instance, so a failed call returns a [`Fault`] and the caller (the worker)
 //! drops this instance and later builds a new one from the `...Pre` and the last snapshot.
 
 use super::bindings::{StrategyPlugin, StrategyPluginPre, wit};
+use super::call_clock::{CallClock, Verdict};
 use super::runtime::PluginRuntime;
 use super::sandbox::HostState;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
-use wasmtime::{Store, Trap};
+use wasmtime::{Store, Trap, UpdateDeadline};
 
 /// Per-call limits of an instance.
 #[derive(Debug, Clone, Copy)]
@@ -75,6 +78,7 @@ pub struct PluginInstance {
     store: Store<HostState>,
     bindings: StrategyPlugin,
     limits: CallLimits,
+    clock: Arc<CallClock>,
 }
 
 impl PluginInstance {
@@ -87,8 +91,15 @@ impl PluginInstance {
     ) -> Result<Self, Fault> {
         let mut store = Store::new(runtime.engine(), state);
         store.limiter(|s| &mut s.limits);
-        store.epoch_deadline_trap();
-        arm(&mut store, limits.start, limits.fuel);
+        let clock = CallClock::new();
+        let check = clock.clone();
+        store.epoch_deadline_callback(move |_| {
+            Ok(match check.check() {
+                Verdict::Extend(left) => UpdateDeadline::Continue(PluginRuntime::ticks_for(left)),
+                Verdict::Expired => UpdateDeadline::Interrupt,
+            })
+        });
+        arm(&mut store, &clock, limits.start, limits.fuel);
         let bindings = pre
             .instantiate(&mut store)
             .map_err(|e| classify(&store, &e, limits.start))?;
@@ -96,6 +107,7 @@ impl PluginInstance {
             store,
             bindings,
             limits,
+            clock,
         })
     }
 
@@ -164,13 +176,14 @@ impl PluginInstance {
         deadline: Duration,
         call: impl FnOnce(&StrategyPlugin, &mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<R, Fault> {
-        arm(&mut self.store, deadline, self.limits.fuel);
+        arm(&mut self.store, &self.clock, deadline, self.limits.fuel);
         call(&self.bindings, &mut self.store).map_err(|e| classify(&self.store, &e, deadline))
     }
 }
 
-/// Set the deadline (and fuel) for the next call.
-fn arm(store: &mut Store<HostState>, deadline: Duration, fuel: Option<u64>) {
+/// Set the deadline (and fuel) for the next call, made on this thread.
+fn arm(store: &mut Store<HostState>, clock: &CallClock, deadline: Duration, fuel: Option<u64>) {
+    clock.start(deadline);
     store.set_epoch_deadline(PluginRuntime::ticks_for(deadline));
     if let Some(fuel) = fuel {
         // Fuel is only enabled in the engine when configured, so this cannot fail.
@@ -195,7 +208,7 @@ fn classify(store: &Store<HostState>, err: &wasmtime::Error, deadline: Duration)
         _ => FaultKind::Trap,
     };
     let mut detail = match kind {
-        FaultKind::Deadline => format!("call did not return within {deadline:?}"),
+        FaultKind::Deadline => format!("call used more than {deadline:?} of CPU time"),
         _ => message,
     };
     if !stderr.is_empty() {

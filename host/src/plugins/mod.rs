@@ -8,6 +8,7 @@
 
 pub mod bindings;
 pub mod cache;
+pub mod call_clock;
 pub mod counters;
 pub mod error;
 pub mod guest_output;
@@ -45,10 +46,10 @@ pub struct PluginConfig {
     pub cache_dir: Option<PathBuf>,
     /// Linear memory cap in bytes (`PLUGIN_MAX_MEMORY_MB`, default 64; `memory_mb`).
     pub max_memory_bytes: usize,
-    /// Deadline of one `on-events` call (`PLUGIN_CALL_DEADLINE_MS`, default 10;
-    /// `call_deadline_ms`).
+    /// CPU time one `on-events` call may use (`PLUGIN_CALL_DEADLINE_MS`, default 10;
+    /// `call_deadline_ms`); wall time is capped at 20 times that, at least 1 s.
     pub call_deadline: Duration,
-    /// Deadline of start-up calls: instantiate, describe, init, restore, snapshot
+    /// CPU time of start-up calls: instantiate, describe, init, restore, snapshot
     /// (`PLUGIN_START_DEADLINE_MS`, default 2000).
     pub start_deadline: Duration,
     /// Wasm stack size limit in bytes (`PLUGIN_MAX_STACK_KB`, default 512).
