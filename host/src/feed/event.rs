@@ -4,8 +4,9 @@
 //! `Connected`) in the order they happened. Counters that would be too chatty as events
 //! (malformed frames, dropped trades) live in [`FeedStats`], shared through an `Arc`.
 
+use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -15,9 +16,47 @@ use crate::types::{Symbol, Trade};
 #[derive(Debug, Clone, PartialEq)]
 pub enum FeedEvent {
     /// The trades of one server message, symbols in the user's notation, in the server's order.
-    Trades(Vec<Trade>),
+    Trades(TradeBatch),
     /// A change of the connection or subscriptions.
     Status(FeedStatus),
+}
+
+/// The trades of one server message, and when its frame was read off the socket.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TradeBatch {
+    /// The trades, in the server's order.
+    pub trades: Vec<Trade>,
+    /// When the frame was read (or the replay produced it): the start of tick-to-order latency.
+    pub received: Instant,
+}
+
+impl TradeBatch {
+    /// A batch received now.
+    pub fn new(trades: Vec<Trade>) -> Self {
+        TradeBatch::received_at(trades, Instant::now())
+    }
+
+    /// A batch whose frame was read at `received`.
+    pub fn received_at(trades: Vec<Trade>, received: Instant) -> Self {
+        TradeBatch { trades, received }
+    }
+}
+
+impl Deref for TradeBatch {
+    type Target = [Trade];
+
+    fn deref(&self) -> &[Trade] {
+        &self.trades
+    }
+}
+
+impl<'a> IntoIterator for &'a TradeBatch {
+    type Item = &'a Trade;
+    type IntoIter = std::slice::Iter<'a, Trade>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.trades.iter()
+    }
 }
 
 /// Connection and subscription status.

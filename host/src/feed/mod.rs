@@ -53,7 +53,7 @@ pub use client::{FeedHandle, FeedSubscriber, FinnhubClient};
 pub use config::{AckMode, DemoConfig, DemoTrades, FeedConfig, Secret};
 pub use demo::DemoServer;
 pub use error::FeedError;
-pub use event::{FeedEvent, FeedStats, FeedStatsSnapshot, FeedStatus};
+pub use event::{FeedEvent, FeedStats, FeedStatsSnapshot, FeedStatus, TradeBatch};
 pub use player::{Pace, ReplaySummary, play};
 pub use printer::print_events;
 pub use replay::TradeReader;

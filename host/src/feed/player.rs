@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use crate::types::Trade;
 
 use super::error::FeedError;
-use super::event::{FeedEvent, FeedStatus};
+use super::event::{FeedEvent, FeedStatus, TradeBatch};
 use super::replay::TradeReader;
 
 /// Trades handed from the reading thread to the pacer at a time.
@@ -155,7 +155,7 @@ async fn send(
 ) -> Result<(), ()> {
     let n = trades.len() as u64;
     events
-        .send(FeedEvent::Trades(trades))
+        .send(FeedEvent::Trades(TradeBatch::new(trades)))
         .await
         .map_err(|_| ())?;
     summary.trades += n;

@@ -145,6 +145,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::feed::TradeBatch;
     use crate::feed::config::{DemoConfig, Secret};
 
     #[test]
@@ -156,7 +157,12 @@ mod tests {
             time_ms: 1_700_000_000_123,
         };
         let mut out = Vec::new();
-        write_event(&mut out, &FeedEvent::Trades(vec![t.clone(), t]), false).unwrap();
+        write_event(
+            &mut out,
+            &FeedEvent::Trades(TradeBatch::new(vec![t.clone(), t])),
+            false,
+        )
+        .unwrap();
         let status = FeedStatus::Reconnecting {
             attempt: 2,
             delay: Duration::from_secs(60),

@@ -24,7 +24,7 @@ use super::backoff::ReconnectCause;
 use super::client::{Client, FeedCommand, SessionEnd, Stop};
 use super::config::AckMode;
 use super::error::FeedError;
-use super::event::{FeedEvent, FeedStats, FeedStatus};
+use super::event::{FeedEvent, FeedStats, FeedStatus, TradeBatch};
 use super::protocol::{self, ServerMessage};
 use super::subscriptions::Added;
 
@@ -216,6 +216,7 @@ impl Client {
 
     /// Handle a text frame: trades, pings, errors.
     async fn on_text(&mut self, text: &str) -> Result<(), Exit> {
+        let received = std::time::Instant::now();
         let message = match protocol::parse(text) {
             Ok(m) => m,
             Err(e) => {
@@ -249,7 +250,8 @@ impl Client {
                     })
                     .collect();
                 if !batch.is_empty() {
-                    self.deliver(batch).await?;
+                    self.deliver(TradeBatch::received_at(batch, received))
+                        .await?;
                 }
             }
             ServerMessage::Ping => tracing::trace!("server ping"),
@@ -278,7 +280,7 @@ impl Client {
     }
 
     /// Forward a batch; wait at most the grace period for room, then drop and count it.
-    async fn deliver(&mut self, batch: Vec<Trade>) -> Result<(), Exit> {
+    async fn deliver(&mut self, batch: TradeBatch) -> Result<(), Exit> {
         let n = batch.len() as u64;
         if self.unreported_drops > 0 {
             let report = FeedStatus::SlowConsumer {

@@ -391,7 +391,7 @@ async fn a_flood_of_100k_trades_arrives_complete_per_symbol() {
             match rx.recv().await {
                 Some(FeedEvent::Trades(t)) => {
                     n += t.len();
-                    for trade in t {
+                    for trade in t.trades {
                         *counts.entry(trade.symbol.to_string()).or_default() += 1;
                     }
                 }
@@ -513,7 +513,7 @@ async fn demo_mode_streams_real_trades_through_the_client() {
         {
             match rx.recv().await.expect("client running") {
                 FeedEvent::Trades(t) => {
-                    for trade in t {
+                    for trade in t.trades {
                         assert!(
                             (trade.time_ms - now_ms).abs() < 60_000,
                             "rebased to now: {trade:?}"
