@@ -404,7 +404,7 @@ fn handle_command(pipeline: &mut Pipeline, command: EngineCommand) {
 
 fn handle_feed_event(pipeline: &mut Pipeline, event: FeedEvent, feed_state: &Mutex<FeedState>) {
     match event {
-        FeedEvent::Trades(batch) => pipeline.on_trades(&batch.trades),
+        FeedEvent::Trades(batch) => pipeline.on_feed_batch(&batch),
         FeedEvent::Status(status) => {
             if let Ok(mut s) = feed_state.lock() {
                 s.apply(&status);

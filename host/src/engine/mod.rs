@@ -9,6 +9,7 @@
 pub mod backfill;
 pub mod control;
 pub mod daemon;
+pub mod latency;
 pub mod pipeline;
 pub mod state_store;
 pub mod status_source;

@@ -5,8 +5,10 @@
 //! arrive; in a backtest [`Pipeline::settle`] waits for every plugin to answer each batch
 //! before the next one, which makes runs deterministic.
 
+use super::latency::{FrameTimes, LatencyHistogram};
 use super::view::Clock;
 use crate::broker::{BrokerOutcome, CancelReason, PaperBroker};
+use crate::feed::TradeBatch;
 use crate::market::MarketState;
 use crate::plugins::bindings::{
     bar_event, fill_event, prediction_event, rejection_event, trade_event,
@@ -32,6 +34,8 @@ pub struct PipelineStats {
     pub predictions: AtomicU64,
     /// Batches dispatched to plugins.
     pub batches: AtomicU64,
+    /// Frame read to order at the broker, for answers with orders (live only).
+    pub tick_to_order: LatencyHistogram,
 }
 
 /// The engine's hot loop state.
@@ -52,6 +56,10 @@ pub struct Pipeline {
     outstanding: usize,
     /// Every fill, for reports (backtests keep them; live keeps none).
     pub keep_fills: Option<Vec<Fill>>,
+    /// When the frame of the trades being processed was read (live feed batches).
+    received: Option<std::time::Instant>,
+    /// Frame times of recently dispatched batches, to time the answers.
+    frames: FrameTimes,
 }
 
 impl Pipeline {
@@ -72,7 +80,17 @@ impl Pipeline {
             stats: Arc::new(PipelineStats::default()),
             outstanding: 0,
             keep_fills: None,
+            received: None,
+            frames: FrameTimes::default(),
         }
+    }
+
+    /// Process one feed message ([`on_trades`](Self::on_trades)), timing the orders it
+    /// causes from the moment its frame was read.
+    pub fn on_feed_batch(&mut self, batch: &TradeBatch) {
+        self.received = Some(batch.received);
+        self.on_trades(&batch.trades);
+        self.received = None;
     }
 
     /// Process one feed message's trades: bars, fills, then one batch to the plugins.
@@ -133,6 +151,12 @@ impl Pipeline {
         self.outstanding = self.outstanding.saturating_sub(1);
         if output.actions.is_empty() {
             return;
+        }
+        if let Some(received) = self.frames.received(output.seq) {
+            let ns = received.elapsed().as_nanos();
+            self.stats
+                .tick_to_order
+                .record(u64::try_from(ns).unwrap_or(u64::MAX));
         }
         let outcomes = self
             .broker
@@ -307,6 +331,10 @@ impl Pipeline {
             return;
         }
         self.stats.batches.fetch_add(1, Ordering::Relaxed);
-        self.outstanding += self.plugins.dispatch(Arc::new(events));
+        let (seq, sent) = self.plugins.dispatch_seq(Arc::new(events));
+        if let Some(received) = self.received {
+            self.frames.dispatched(seq, received);
+        }
+        self.outstanding += sent;
     }
 }

@@ -6,9 +6,12 @@ use crate::broker::PaperBroker;
 use crate::feed::{FeedStats, FeedStatus};
 use crate::market::MarketState;
 use crate::plugins::PluginHost;
-use crate::status::report::{BrokerReport, FeedReport, ModelReport, PositionReport, SymbolReport};
+use crate::status::report::{
+    BrokerReport, EngineReport, FeedReport, ModelReport, PositionReport, SymbolReport,
+};
 use crate::status::{StatusReport, StatusSource};
 use crate::trainer::{PredictionBoard, TrainerStatus};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
@@ -140,6 +143,13 @@ impl StatusSource for EngineStatus {
             },
             market,
             plugins: self.plugins.statuses(),
+            engine: EngineReport {
+                trades: self.pipeline.trades.load(Ordering::Relaxed),
+                bars: self.pipeline.bars.load(Ordering::Relaxed),
+                predictions: self.pipeline.predictions.load(Ordering::Relaxed),
+                batches: self.pipeline.batches.load(Ordering::Relaxed),
+                tick_to_order: self.pipeline.tick_to_order.report(),
+            },
             broker,
             models,
         }

@@ -224,8 +224,15 @@ impl PluginHost {
     /// Send a batch of market events to every plugin; returns how many plugins got it
     /// (each answers with one [`PluginOutput`]).
     pub fn dispatch(&self, batch: Arc<Vec<wit::Event>>) -> usize {
+        self.dispatch_seq(batch).1
+    }
+
+    /// [`dispatch`](Self::dispatch), also returning the batch's sequence number, which the
+    /// plugins' answers carry back.
+    pub fn dispatch_seq(&self, batch: Arc<Vec<wit::Event>>) -> (u64, usize) {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
-        self.read_slots()
+        let sent = self
+            .read_slots()
             .iter()
             .filter(|(name, slot)| {
                 let command = WorkerCommand::Events {
@@ -234,7 +241,8 @@ impl PluginHost {
                 };
                 self.send(name, slot, command)
             })
-            .count()
+            .count();
+        (seq, sent)
     }
 
     /// Send events (fills, rejections) to one plugin; true when it will answer.

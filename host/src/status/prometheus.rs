@@ -54,6 +54,30 @@ pub fn render(r: &StatusReport) -> String {
         "counter",
         one(r.feed.dropped_events as f64),
     );
+    metric(
+        "engine_trades_total",
+        "Trades processed by the engine.",
+        "counter",
+        one(r.engine.trades as f64),
+    );
+    metric(
+        "engine_bars_total",
+        "Bars completed.",
+        "counter",
+        one(r.engine.bars as f64),
+    );
+    let lat = &r.engine.tick_to_order;
+    metric(
+        "tick_to_order_seconds",
+        "From a feed frame read off the socket to an order it caused reaching the broker.",
+        "summary",
+        vec![
+            ("{quantile=\"0.5\"}".into(), lat.p50_us / 1e6),
+            ("{quantile=\"0.99\"}".into(), lat.p99_us / 1e6),
+            ("{quantile=\"0.999\"}".into(), lat.p999_us / 1e6),
+            ("_count".into(), lat.samples as f64),
+        ],
+    );
     let per_plugin = |f: &dyn Fn(&crate::plugins::PluginStatus) -> f64| -> Vec<(String, f64)> {
         r.plugins
             .iter()

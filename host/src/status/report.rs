@@ -17,6 +17,8 @@ pub struct StatusReport {
     pub market: Vec<SymbolReport>,
     /// Loaded plugins with their counters.
     pub plugins: Vec<PluginStatus>,
+    /// The engine's counters and tick-to-order latency.
+    pub engine: EngineReport,
     /// The paper broker.
     pub broker: BrokerReport,
     /// Deployed models and their last cycle.
@@ -57,6 +59,36 @@ pub struct SymbolReport {
     pub prediction: Option<f64>,
     /// Model version of that prediction.
     pub prediction_model: Option<u32>,
+}
+
+/// What went through the engine.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct EngineReport {
+    /// Trades processed.
+    pub trades: u64,
+    /// Bars completed.
+    pub bars: u64,
+    /// Predictions forwarded to plugins.
+    pub predictions: u64,
+    /// Batches dispatched to plugins.
+    pub batches: u64,
+    /// From a feed frame read off the socket to an order it caused reaching the broker.
+    pub tick_to_order: LatencyReport,
+}
+
+/// Percentiles of the latency, in microseconds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct LatencyReport {
+    /// Samples: answers with orders, matched to the frame that caused them.
+    pub samples: u64,
+    /// Median.
+    pub p50_us: f64,
+    /// 99th percentile.
+    pub p99_us: f64,
+    /// 99.9th percentile.
+    pub p999_us: f64,
+    /// Slowest.
+    pub max_us: f64,
 }
 
 /// Broker totals and positions.
