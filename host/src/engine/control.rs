@@ -4,8 +4,10 @@
 //! Commands are applied by the engine thread between two events, like everything else that
 //! touches the broker, so a kill switch never lands in the middle of a batch.
 
+use super::pipeline::PipelineStats;
 use crate::status::{Control, KillSwitchChange};
 use crossbeam_channel::Sender;
+use std::sync::Arc;
 use tokio::sync::oneshot;
 
 /// A request to the engine thread.
@@ -22,16 +24,17 @@ pub enum EngineCommand {
     },
 }
 
-/// The sending side of the engine's command channel.
+/// The sending side of the engine's command channel, and the engine's counters.
 #[derive(Debug, Clone)]
 pub struct EngineControl {
     tx: Sender<EngineCommand>,
+    stats: Arc<PipelineStats>,
 }
 
 impl EngineControl {
-    /// A control that sends to `tx`.
-    pub fn new(tx: Sender<EngineCommand>) -> Self {
-        EngineControl { tx }
+    /// A control that sends to `tx` and resets `stats`.
+    pub fn new(tx: Sender<EngineCommand>, stats: Arc<PipelineStats>) -> Self {
+        EngineControl { tx, stats }
     }
 }
 
@@ -50,5 +53,9 @@ impl Control for EngineControl {
             })
             .map_err(|_| "the engine is shutting down; try again after it restarts".to_string())?;
         Ok(rx)
+    }
+
+    fn reset_latency(&self) {
+        self.stats.tick_to_order.reset();
     }
 }

@@ -185,7 +185,10 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         let access = crate::status::ControlAccess {
             token: config.control_token.clone(),
         };
-        let control = Arc::new(EngineControl::new(command_tx.clone()));
+        let control = Arc::new(EngineControl::new(
+            command_tx.clone(),
+            pipeline.stats.clone(),
+        ));
         let (bound, server) =
             crate::status::serve(addr, status.clone(), Some(control), access, async move {
                 let _ = status_stop_rx.await;

@@ -1,4 +1,5 @@
-//! A client of a running daemon's status API, behind `tradehost kill-switch`.
+//! A client of a running daemon's status API, behind `tradehost kill-switch` (and the
+//! live-latency benchmark).
 
 use super::control::{KillSwitchChange, KillSwitchRequest, KillSwitchView};
 use std::net::SocketAddr;
@@ -61,6 +62,16 @@ pub async fn set_kill_switch(
     }
     let response = request.send().await.map_err(|e| unreachable(addr, e))?;
     answer(addr, response).await
+}
+
+/// Start the tick-to-order latency histogram of the daemon at `addr` afresh.
+pub async fn reset_latency(addr: SocketAddr, token: Option<&str>) -> Result<(), ClientError> {
+    let mut request = client(addr)?.post(format!("http://{addr}/api/latency/reset"));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.map_err(|e| unreachable(addr, e))?;
+    answer::<serde_json::Value>(addr, response).await.map(|_| ())
 }
 
 fn client(addr: SocketAddr) -> Result<reqwest::Client, ClientError> {

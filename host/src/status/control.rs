@@ -1,4 +1,6 @@
-//! Operator control through the status API: `GET`/`POST /api/kill-switch`.
+//! Operator control through the status API: `GET`/`POST /api/kill-switch`, and
+//! `POST /api/latency/reset` (start the tick-to-order histogram afresh, e.g. after a deploy
+//! or a benchmark's warm-up).
 //!
 //! The status server does not touch the broker itself: a request goes to the engine through
 //! a [`Control`], which applies it on the engine thread between two events and answers.
@@ -21,6 +23,9 @@ pub trait Control: Send + Sync + 'static {
         engaged: bool,
         reason: String,
     ) -> Result<oneshot::Receiver<Result<KillSwitchChange, String>>, String>;
+
+    /// Forget the tick-to-order latency samples so far.
+    fn reset_latency(&self);
 }
 
 /// The body of `POST /api/kill-switch`.

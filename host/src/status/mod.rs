@@ -60,6 +60,7 @@ pub fn router(
         .route("/metrics", get(metrics))
         .route("/api/status", get(status))
         .route("/api/kill-switch", get(kill_switch).post(set_kill_switch))
+        .route("/api/latency/reset", axum::routing::post(reset_latency))
         .with_state(Api {
             source,
             control,
@@ -150,6 +151,26 @@ async fn set_kill_switch(
     match answer {
         Ok(change) => (StatusCode::OK, Json(change)).into_response(),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+async fn reset_latency(
+    State(api): State<Api>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err((code, message)) = api.access.check(peer, &headers) {
+        return error(code, message);
+    }
+    match &api.control {
+        Some(control) => {
+            control.reset_latency();
+            (StatusCode::OK, Json(serde_json::json!({ "reset": true }))).into_response()
+        }
+        None => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "this server has no engine to control".into(),
+        ),
     }
 }
 
