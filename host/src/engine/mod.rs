@@ -8,6 +8,7 @@
 
 pub mod backfill;
 pub mod daemon;
+pub mod demo_history;
 pub mod pipeline;
 pub mod state_store;
 pub mod status_source;
