@@ -1,8 +1,9 @@
 //! The `tradehost` command: run the daemon, check a plugin, watch the feed, train offline,
-//! backtest, and halt or resume a running daemon's trading.
+//! backtest, cut data snippets (trades of a window, bars built from them), and halt or
+//! resume a running daemon's trading.
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use tradehost::config::Config;
 
@@ -66,21 +67,41 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         env: Option<PathBuf>,
     },
+    /// Write the trades of a time window of trade files to one file, every column kept,
+    /// suspicious prints removed, merged in time order (`.gz` output is compressed).
+    Cut {
+        /// The trades (every file with the same header) and the window.
+        #[command(flatten)]
+        trades: TradeWindow,
+        /// Output file.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Aggregate the trades of a time window into bars with the daemon's own bar aggregator;
+    /// writes `SYMBOL_<period>_<first day>_<last day>.csv.gz` per symbol into --out.
+    Bars {
+        /// The trades and the window.
+        #[command(flatten)]
+        trades: TradeWindow,
+        /// Bar length in seconds (default: UPDATE_INTERVAL).
+        #[arg(long, value_name = "SECS")]
+        period: Option<u32>,
+        /// Output folder.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Settings file to read instead of ./.env.
+        #[arg(long, value_name = "FILE")]
+        env: Option<PathBuf>,
+    },
     /// Replay trade files through plugins with the live engine's market state and broker,
     /// on market time; writes report.json, equity.svg and the journal to --out.
     Backtest {
-        /// Trade files (`timestamp,symbol,price,size,...`, `.csv` or `.csv.gz`).
-        #[arg(long, value_name = "FILE", num_args = 1.., required = true)]
-        data: Vec<PathBuf>,
+        /// The trades and the window.
+        #[command(flatten)]
+        trades: TradeWindow,
         /// A plugin file or a folder of plugins.
         #[arg(long, value_name = "DIR|FILE")]
         plugins: PathBuf,
-        /// Start time (RFC 3339, e.g. 2013-10-07T13:30:00Z).
-        #[arg(long)]
-        from: Option<String>,
-        /// End time (RFC 3339, exclusive).
-        #[arg(long)]
-        to: Option<String>,
         /// Trades per batch across the plugin boundary.
         #[arg(long, default_value_t = 256)]
         batch: usize,
@@ -122,6 +143,29 @@ enum KillSwitchAction {
     Off,
     /// Show the current state.
     Status,
+}
+
+/// Trade files and a time window, shared by the commands that read trades.
+#[derive(Args)]
+struct TradeWindow {
+    /// Trade files (`timestamp,symbol,price,size,...`, `.csv` or `.csv.gz`).
+    #[arg(long, value_name = "FILE", num_args = 1.., required = true)]
+    data: Vec<PathBuf>,
+    /// Start time (RFC 3339, e.g. 2013-10-07T13:30:00Z).
+    #[arg(long)]
+    from: Option<String>,
+    /// End time (RFC 3339, exclusive).
+    #[arg(long)]
+    to: Option<String>,
+}
+
+impl TradeWindow {
+    fn window(&self) -> anyhow::Result<tradehost::market::snippet::Window> {
+        Ok(tradehost::market::snippet::Window {
+            from: parse_time(&self.from)?,
+            to: parse_time(&self.to)?,
+        })
+    }
 }
 
 fn parse_time(s: &Option<String>) -> anyhow::Result<Option<i64>> {
@@ -222,10 +266,8 @@ fn main() -> anyhow::Result<()> {
             );
         }
         Command::Backtest {
-            data,
+            trades,
             plugins,
-            from,
-            to,
             batch,
             out,
             env,
@@ -236,11 +278,12 @@ fn main() -> anyhow::Result<()> {
                 dir: None,
                 ..config.log.clone()
             })?;
+            let window = trades.window()?;
             let bt = tradehost::backtest::BacktestConfig {
-                data,
+                data: trades.data,
                 plugins,
-                from_ms: parse_time(&from)?,
-                to_ms: parse_time(&to)?,
+                from_ms: window.from,
+                to_ms: window.to,
                 batch_size: batch,
                 out_dir: out,
             };
@@ -261,6 +304,35 @@ fn main() -> anyhow::Result<()> {
                 started.elapsed().as_secs_f64(),
                 bt.out_dir.display()
             );
+        }
+        Command::Cut { trades, out } => {
+            let rows =
+                tradehost::market::snippet::cut_trades(&trades.data, trades.window()?, &out)?;
+            println!("{rows} trades -> {}", out.display());
+        }
+        Command::Bars {
+            trades,
+            period,
+            out,
+            env,
+        } => {
+            let config = Config::load(env.as_deref(), &[], true)?;
+            let period = period.unwrap_or(config.market.update_interval_secs);
+            anyhow::ensure!(period > 0, "--period must be at least 1 second");
+            let written = tradehost::market::snippet::write_bars(
+                &trades.data,
+                trades.window()?,
+                period,
+                &out,
+            )?;
+            for file in written {
+                println!(
+                    "{} {} bars -> {}",
+                    file.symbol,
+                    file.bars,
+                    file.path.display()
+                );
+            }
         }
         Command::Train { data, symbol, env } => {
             let config = Config::load(env.as_deref(), &[], true)?;

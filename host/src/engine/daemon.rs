@@ -40,12 +40,6 @@ pub enum EngineError {
     Status(#[from] StatusError),
 }
 
-/// The bundled history the demo trains on (real SPY minute bars).
-pub const DEMO_HISTORY: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/data/SPY_1m_2013-10-04_2013-10-11.csv"
-);
-
 /// Run the daemon until `shutdown` completes.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), EngineError> {
     let started = Instant::now();
@@ -63,10 +57,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
 
     let trainer = Trainer::spawn(config.trainer.clone(), config.models_dir.clone())?;
     if config.mode == Mode::Demo {
-        match crate::market::read_bars_csv(std::path::Path::new(DEMO_HISTORY), "SPY", Some(60)) {
-            Ok(bars) => trainer.history("SPY".into(), bars),
-            Err(e) => tracing::warn!(target: "tradehost::trainer", "demo history not loaded: {e}"),
-        }
+        super::demo_history::load_demo_history(&trainer, config.market.update_interval_secs);
     }
     let board = trainer.board();
     let predictions = trainer.predictions();

@@ -9,6 +9,7 @@
 pub mod backfill;
 pub mod control;
 pub mod daemon;
+pub mod demo_history;
 pub mod latency;
 pub mod pipeline;
 pub mod state_store;

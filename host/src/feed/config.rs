@@ -33,7 +33,7 @@ pub enum AckMode {
 /// Where the demo server's trades come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DemoTrades {
-    /// The real trades compiled into the binary (`host/data/demo_trades_2013-10-07.csv.gz`).
+    /// The real trades compiled into the binary (`host/data/demo_trades_2013-10-11.csv.gz`).
     Bundled,
     /// A trades file (`.csv` or `.csv.gz`, `timestamp,symbol,price,size,...`).
     File(PathBuf),

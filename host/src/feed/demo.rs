@@ -27,8 +27,9 @@ use super::config::{DemoConfig, DemoTrades};
 use super::error::FeedError;
 use super::replay::{Source, TradeReader, memory_source, open_source};
 
-/// The real trades bundled with the binary (SPY, BAC, AIG, IBM; 2013-10-07 13:30–14:00 UTC).
-static BUNDLED: &[u8] = include_bytes!("../../data/demo_trades_2013-10-07.csv.gz");
+/// The real trades bundled with the binary (SPY, BAC, AIG, IBM; 2013-10-11 13:30–14:00 UTC,
+/// right after the bars the demo trains on, `host/data/demo_history/`).
+static BUNDLED: &[u8] = include_bytes!("../../data/demo_trades_2013-10-11.csv.gz");
 
 /// A running demo server; dropping it (or [`DemoServer::stop`]) stops it.
 #[derive(Debug)]
@@ -50,7 +51,7 @@ impl DemoServer {
     pub async fn start(config: DemoConfig) -> Result<DemoServer, FeedError> {
         let (name, source): (String, Source) = match &config.trades {
             DemoTrades::Bundled => (
-                "bundled demo_trades_2013-10-07.csv.gz".into(),
+                "bundled demo_trades_2013-10-11.csv.gz".into(),
                 memory_source(BUNDLED),
             ),
             DemoTrades::File(p) => (p.display().to_string(), open_source(p)?),

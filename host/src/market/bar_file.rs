@@ -27,11 +27,7 @@ pub enum FileLayout {
 
 /// The layout of `path`, from its header line.
 pub fn detect_layout(path: &Path) -> Result<FileLayout, MarketError> {
-    let mut lines = open_lines(path)?;
-    let header = match lines.next() {
-        Some(h) => h.map_err(|e| io(path, e))?,
-        None => return Err(MarketError::Empty { path: path.into() }),
-    };
+    let (_, header) = open_with_header(path)?;
     layout_of(path, &header).map(|(l, _)| l)
 }
 
@@ -41,11 +37,7 @@ pub fn read_bars_csv(
     symbol: &str,
     period_secs: Option<u32>,
 ) -> Result<Vec<Bar>, MarketError> {
-    let mut lines = open_lines(path)?;
-    let header = match lines.next() {
-        Some(h) => h.map_err(|e| io(path, e))?,
-        None => return Err(MarketError::Empty { path: path.into() }),
-    };
+    let (lines, header) = open_with_header(path)?;
     let (layout, cols) = layout_of(path, &header)?;
     if layout == FileLayout::Trades {
         return Err(MarketError::UnknownLayout {
@@ -112,70 +104,67 @@ pub fn read_bars_csv(
 
 /// Reads trades of every symbol in the file, in file order.
 pub fn read_trades_csv(path: &Path) -> Result<Vec<Trade>, MarketError> {
-    let mut lines = open_lines(path)?;
-    let header = match lines.next() {
-        Some(h) => h.map_err(|e| io(path, e))?,
-        None => return Err(MarketError::Empty { path: path.into() }),
-    };
-    let (layout, cols) = layout_of(path, &header)?;
-    if layout != FileLayout::Trades {
-        return Err(MarketError::UnknownLayout {
-            path: path.into(),
-            header,
-        });
-    }
+    let mut trades = Vec::new();
+    for_each_trade(path, |t| trades.push(t))?;
+    Ok(trades)
+}
+
+/// Streams the trades of the file to `each`, in file order; returns how many there were.
+pub fn for_each_trade(path: &Path, mut each: impl FnMut(Trade)) -> Result<usize, MarketError> {
+    let (lines, _, cols) = open_trades(path)?;
     let suspicious = cols.get("suspicious").copied();
     let mut symbols: HashMap<String, Symbol> = HashMap::new();
-    let mut trades = Vec::new();
+    let mut count = 0;
     for (i, line) in lines.enumerate() {
         let line = line.map_err(|e| io(path, e))?;
         if line.trim().is_empty() {
             continue;
         }
-        let f: Vec<&str> = line.split(',').collect();
+        let fields: Vec<&str> = line.split(',').collect();
         let parse_err = |reason: String| MarketError::Parse {
             path: path.into(),
             line: i + 2,
             reason,
         };
         if suspicious
-            .and_then(|c| f.get(c))
+            .and_then(|c| fields.get(c))
             .is_some_and(|v| v.trim() == "1")
         {
             continue;
         }
-        if f.len() < 4 {
+        if fields.len() < 4 {
             return Err(parse_err(format!(
                 "expected at least 4 fields, found {}",
-                f.len()
+                fields.len()
             )));
         }
-        let time_ms = parse_time_ms(f[0])
-            .ok_or_else(|| parse_err(format!("cannot read the time {:?}", f[0])))?;
-        let price = f[2]
+        let time_ms = parse_time_ms(fields[0])
+            .ok_or_else(|| parse_err(format!("cannot read the time {:?}", fields[0])))?;
+        let price = fields[2]
             .trim()
             .parse::<f64>()
-            .map_err(|_| parse_err(format!("price {:?}", f[2])))?;
-        let size = f[3]
+            .map_err(|_| parse_err(format!("price {:?}", fields[2])))?;
+        let size = fields[3]
             .trim()
             .parse::<f64>()
-            .map_err(|_| parse_err(format!("size {:?}", f[3])))?;
-        let name = f[1].trim();
+            .map_err(|_| parse_err(format!("size {:?}", fields[3])))?;
+        let name = fields[1].trim();
         let symbol = symbols
             .entry(name.to_string())
             .or_insert_with(|| name.into())
             .clone();
-        trades.push(Trade {
+        each(Trade {
             symbol,
             price,
             size,
             time_ms,
         });
+        count += 1;
     }
-    if trades.is_empty() {
+    if count == 0 {
         return Err(MarketError::Empty { path: path.into() });
     }
-    Ok(trades)
+    Ok(count)
 }
 
 /// Milliseconds of an ISO 8601 time (`2013-10-07T13:30:00.123Z`), or of a zoneless
@@ -213,6 +202,33 @@ fn infer_period_secs(bars: &[Bar]) -> u32 {
         .unwrap_or(60)
 }
 
+/// The lines of `path` after its header, and the header.
+fn open_with_header(path: &Path) -> Result<(Lines, String), MarketError> {
+    let mut lines = open_lines(path)?;
+    let header = match lines.next() {
+        Some(h) => h.map_err(|e| io(path, e))?,
+        None => return Err(MarketError::Empty { path: path.into() }),
+    };
+    Ok((lines, header))
+}
+
+/// The lines of a trades file after its header, the header, and its columns by name; any
+/// other layout is an error.
+pub(super) fn open_trades(
+    path: &Path,
+) -> Result<(Lines, String, HashMap<String, usize>), MarketError> {
+    let (lines, header) = open_with_header(path)?;
+    let (layout, cols) = layout_of(path, &header)?;
+    if layout != FileLayout::Trades {
+        return Err(MarketError::UnknownLayout {
+            path: path.into(),
+            header,
+        });
+    }
+    Ok((lines, header, cols))
+}
+
+/// The layout a header names, and its columns by lower-case name.
 fn layout_of(
     path: &Path,
     header: &str,
@@ -240,7 +256,10 @@ fn layout_of(
     Ok((layout, cols))
 }
 
-fn open_lines(path: &Path) -> Result<std::io::Lines<Box<dyn BufRead>>, MarketError> {
+/// Lines of a plain or gzip file.
+type Lines = std::io::Lines<Box<dyn BufRead>>;
+
+fn open_lines(path: &Path) -> Result<Lines, MarketError> {
     let file = std::fs::File::open(path).map_err(|e| io(path, e))?;
     let gz = path
         .extension()
@@ -254,7 +273,7 @@ fn open_lines(path: &Path) -> Result<std::io::Lines<Box<dyn BufRead>>, MarketErr
     Ok(buffered.lines())
 }
 
-fn io(path: &Path, source: std::io::Error) -> MarketError {
+pub(super) fn io(path: &Path, source: std::io::Error) -> MarketError {
     MarketError::Io {
         path: PathBuf::from(path),
         source,

@@ -1,4 +1,4 @@
-//! Errors of the market subsystem: reading bar and trade files.
+//! Errors of the market subsystem: reading bar and trade files, writing snippets.
 
 use std::path::PathBuf;
 
@@ -32,6 +32,22 @@ pub enum MarketError {
         /// 1-based line number.
         line: usize,
         /// What was wrong.
+        reason: String,
+    },
+    /// A file could not be written.
+    #[error("cannot write market data file {path}: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The files given cannot be combined.
+    #[error("market data file {path}: {reason}")]
+    Mismatch {
+        /// The file.
+        path: PathBuf,
+        /// What does not match.
         reason: String,
     },
     /// The file holds no rows.

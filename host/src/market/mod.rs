@@ -7,6 +7,8 @@
 //!   the live path and the trainer.
 //! - [`bar_file`]: a minimal CSV reader of bar and trade files for tests and offline training
 //!   (the full replay source lives in `feed`).
+//! - [`snippet`]: cutting a time window of trade files, and writing the bars the aggregator
+//!   builds from them (how the bundled demo data is made).
 //!
 //! The engine owns one [`MarketState`]: it calls [`MarketState::apply_trade`] for every trade
 //! and [`MarketState::flush_until`] from a timer; both return the bars that just closed, which
@@ -16,6 +18,7 @@ pub mod aggregator;
 pub mod bar_file;
 pub mod cleaning;
 pub mod error;
+pub mod snippet;
 pub mod state;
 
 pub use aggregator::BarAggregator;

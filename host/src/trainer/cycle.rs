@@ -1,8 +1,10 @@
-//! One training cycle for one symbol: clean, build rows, train, evaluate beside the baselines
-//! and the live model, pass the gate, persist. The result is a [`CycleReport`] whose `Display`
-//! is the evaluation table printed by `tradehost train`.
+//! One training cycle for one symbol: clean, build rows, fit the candidates (MLP and ridge)
+//! and keep the one with the lower validation loss, evaluate it beside the baselines and the
+//! live model on the held-out rows, pass the gate, persist. The result is a [`CycleReport`]
+//! whose `Display` is the table printed by `tradehost train`.
 
 use super::TrainerConfig;
+use super::candidates::{CandidateScore, fit_candidates};
 use super::dataset::{Dataset, Split};
 use super::error::TrainerError;
 use super::evaluation::{Evaluation, Metrics};
@@ -10,7 +12,8 @@ use super::features::{FEATURE_COUNT, FEATURE_NAMES, Normaliser};
 use super::gate::{DeployDecision, decide};
 use super::predictor::DeployedModel;
 use super::store::{DataRange, ModelMetadata, ModelStatus, ModelStore, TrainingSummary};
-use super::training::{Rows, TrainParams, train_mlp};
+use super::training::{Rows, TrainParams};
+use super::weights::ModelKind;
 use crate::market::{CleaningReport, clean_bars};
 use crate::types::Bar;
 use serde::Serialize;
@@ -32,7 +35,11 @@ pub struct CycleReport {
     pub cleaning: CleaningReport,
     /// Held-out scores.
     pub evaluation: Evaluation,
-    /// How the fit went.
+    /// The chosen candidate's kind.
+    pub kind: ModelKind,
+    /// Every candidate's validation loss.
+    pub candidates: Vec<CandidateScore>,
+    /// How the chosen candidate's fit went.
     pub training: TrainingSummary,
     /// Deployed or kept as candidate, and why.
     pub decision: DeployDecision,
@@ -49,12 +56,30 @@ impl fmt::Display for CycleReport {
             self.path.display()
         )?;
         writeln!(f, "cleaning: {}", self.cleaning)?;
-        let t = &self.training;
         writeln!(
             f,
-            "training: {} epochs (best {}), validation loss {:.4} (scaled), {:.2} s, seed {}",
-            t.epochs_run, t.best_epoch, t.validation_loss, t.seconds, t.seed
+            "candidates on {} validation rows (MSE of scaled targets), seed {}:",
+            self.evaluation.validation_samples, self.training.seed
         )?;
+        writeln!(
+            f,
+            "| candidate | validation loss | train loss | fit | time |"
+        )?;
+        writeln!(f, "| --- | ---: | ---: | --- | ---: |")?;
+        for c in &self.candidates {
+            let fit = match (c.epochs, c.lambda) {
+                (Some((run, best)), _) => format!("{run} epochs, best {best}"),
+                (None, Some(lambda)) => format!("lambda {lambda}"),
+                (None, None) => String::new(),
+            };
+            let chosen = if c.kind == self.kind { " (chosen)" } else { "" };
+            writeln!(
+                f,
+                "| {}{chosen} | {:.4} | {:.4} | {fit} | {:.2} s |",
+                c.kind, c.validation_loss, c.train_loss, c.seconds
+            )?;
+        }
+        writeln!(f, "held out, new model = {}:", self.kind)?;
         write!(f, "{}", self.evaluation)?;
         writeln!(f, "decision: {}", self.decision)
     }
@@ -118,9 +143,10 @@ pub fn run_cycle(
         seed: config.seed,
         threads: config.training_threads,
     };
-    let fit = train_mlp(
+    let selection = fit_candidates(
         symbol,
         FEATURE_COUNT,
+        &config.candidates,
         Rows {
             x: &x_train,
             y: &y_train,
@@ -131,6 +157,14 @@ pub fn run_cycle(
         },
         &params,
     )?;
+    let kind = selection.kind();
+    let scores = selection
+        .scores
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    tracing::info!(target: "tradehost::trainer::cycle", symbol, %kind, "candidates on validation (scaled MSE): {scores}; chosen: {kind}");
 
     let targets: Vec<f64> = data.y[split.test.clone()]
         .iter()
@@ -139,7 +173,7 @@ pub fn run_cycle(
     let scale = f64::from(norm.target_scale);
     let model_pred: Vec<f64> = x_test
         .chunks_exact(FEATURE_COUNT)
-        .map(|r| f64::from(fit.weights.forward(r)) * scale)
+        .map(|r| f64::from(selection.weights.forward(r)) * scale)
         .collect();
     let last: Vec<f64> = data.last_return[split.test.clone()]
         .iter()
@@ -167,14 +201,7 @@ pub fn run_cycle(
     let bar_secs = clean
         .first()
         .map_or(config.update_interval_secs, |b| b.period_secs);
-    let training = TrainingSummary {
-        epochs_run: fit.epochs_run,
-        best_epoch: fit.best_epoch,
-        train_loss: fit.train_loss,
-        validation_loss: fit.validation_loss,
-        seconds: fit.seconds,
-        seed: config.seed,
-    };
+    let training = selection.training.clone();
     let meta = ModelMetadata {
         format: super::store::FORMAT_VERSION,
         symbol: symbol.to_string(),
@@ -188,7 +215,11 @@ pub fn run_cycle(
         feature_window: window,
         horizon,
         bar_secs,
-        hidden: config.hidden_layers.clone(),
+        kind,
+        hidden: match kind {
+            ModelKind::Mlp => config.hidden_layers.clone(),
+            ModelKind::Ridge => Vec::new(),
+        },
         normaliser: norm,
         evaluation: evaluation.clone(),
         decision: decision.clone(),
@@ -198,17 +229,18 @@ pub fn run_cycle(
             cleaning: cleaning.clone(),
         },
         training: training.clone(),
+        candidates: selection.scores.clone(),
         created_ms: chrono::Utc::now().timestamp_millis(),
     };
-    let path = store.save(&meta, &fit.weights)?;
+    let path = store.save(&meta, &selection.weights)?;
     if decision.deploys() {
-        tracing::info!(target: "tradehost::trainer::cycle", symbol, version, "model v{version} deployed: {decision}");
+        tracing::info!(target: "tradehost::trainer::cycle", symbol, version, %kind, "model v{version} ({kind}) deployed: {decision}");
     } else {
-        tracing::warn!(target: "tradehost::trainer::cycle", symbol, version, "model v{version} not deployed: {decision}");
+        tracing::warn!(target: "tradehost::trainer::cycle", symbol, version, %kind, "model v{version} ({kind}) not deployed: {decision}");
     }
     let deployed = decision.deploys().then_some(DeployedModel {
         meta,
-        weights: fit.weights,
+        weights: selection.weights,
     });
     let report = CycleReport {
         symbol: symbol.to_string(),
@@ -217,6 +249,8 @@ pub fn run_cycle(
         bar_secs,
         cleaning,
         evaluation,
+        kind,
+        candidates: selection.scores,
         training,
         decision,
     };
@@ -267,7 +301,7 @@ pub(crate) mod tests {
         }
     }
 
-    fn compat(c: &TrainerConfig) -> Compatibility {
+    pub(crate) fn compat(c: &TrainerConfig) -> Compatibility {
         Compatibility {
             feature_window: c.feature_window,
             horizon: c.prediction_horizon,
@@ -292,8 +326,22 @@ pub(crate) mod tests {
         assert_eq!(deployed.is_some(), beats);
         let loaded = store.load(&report.path, &compat(&config)).unwrap();
         assert_eq!(loaded.meta.evaluation, *e);
+        // Both candidates were fitted; the one kept has the lower validation loss.
+        let kinds: Vec<ModelKind> = report.candidates.iter().map(|c| c.kind).collect();
+        assert_eq!(kinds, ModelKind::ALL);
+        let best = report
+            .candidates
+            .iter()
+            .min_by(|a, b| a.validation_loss.total_cmp(&b.validation_loss))
+            .unwrap();
+        assert_eq!((report.kind, loaded.meta.kind), (best.kind, best.kind));
+        assert_eq!(loaded.meta.candidates.len(), 2);
+        assert!((loaded.meta.training.validation_loss - best.validation_loss).abs() < 1e-12);
         let text = report.to_string();
         for needle in [
+            "| mlp",
+            "| ridge",
+            "(chosen)",
             "new model",
             "predict zero",
             "predict last return",
@@ -313,6 +361,7 @@ pub(crate) mod tests {
         let live = live.unwrap_or_else(|| panic!("a model should learn momentum: {good}"));
         // An untrained network (one tiny step) is much worse than the live model.
         let broken = TrainerConfig {
+            candidates: vec![ModelKind::Mlp],
             epochs: 1,
             learning_rate: 1e-7,
             batch_size: 100_000,

@@ -1,5 +1,6 @@
 //! Errors of the trainer, with the decisions that depend on them.
 
+use super::weights::ModelKind;
 use crate::market::MarketError;
 use std::path::PathBuf;
 
@@ -44,6 +45,16 @@ pub enum TrainerError {
         epoch: usize,
         /// The loss value.
         loss: f64,
+    },
+    /// A candidate model could not be fitted at all.
+    #[error("{symbol}: no {kind} model could be fitted: {reason}")]
+    NoFit {
+        /// The symbol.
+        symbol: String,
+        /// The candidate's kind.
+        kind: ModelKind,
+        /// Why.
+        reason: String,
     },
     /// Reading or writing under the models directory failed.
     #[error("model store I/O on {path}: {source}")]

@@ -1,10 +1,14 @@
-//! The model trainer: candle MLP per symbol, training cycle, deploy gate, predictions.
+//! The model trainer: per symbol a candle MLP and a ridge regression compete, the better on
+//! validation faces the deploy gate, and the deployed model publishes predictions.
 //!
 //! # Layout
 //! - [`features`]: features over `FEATURE_WINDOW` bars, the forward-return target and the
 //!   normalisation fitted on training rows; [`dataset`]: rows and time-ordered splits.
 //! - [`model`]: the candle MLP and its plain-Rust twin used for serving; [`training`]: AdamW,
 //!   mini-batches, early stopping, fixed seed.
+//! - [`ridge`]: closed-form ridge regression, its penalty chosen on the validation rows;
+//!   [`candidates`]: both fitted on the same rows, chosen on validation loss only;
+//!   [`weights`]: either kind's weights, as served and stored.
 //! - [`evaluation`]: MSE, MAE, directional accuracy beside the naive baselines;
 //!   [`gate`]: deploy only a model that beats the live one and the baselines.
 //! - [`store`]: `models/<symbol>/<version>/` (safetensors + JSON metadata, atomic);
@@ -18,6 +22,7 @@
 //! `logs/model_trainer.log`).
 
 pub mod board;
+pub mod candidates;
 pub mod cycle;
 pub mod dataset;
 pub mod error;
@@ -27,10 +32,12 @@ pub mod gate;
 pub mod model;
 pub mod offline;
 pub mod predictor;
+pub mod ridge;
 pub mod service;
 pub mod status;
 pub mod store;
 pub mod training;
+pub mod weights;
 
 pub use board::PredictionBoard;
 pub use cycle::CycleReport;
@@ -39,6 +46,7 @@ pub use offline::train_offline;
 pub use predictor::DeployedModel;
 pub use service::{CycleResults, Trainer, TrainerHandle};
 pub use status::{CycleOutcome, SymbolStatus, TrainerStatus};
+pub use weights::ModelKind;
 
 use crate::market::CleaningConfig;
 use crate::settings::{SettingError, Settings};
@@ -60,6 +68,9 @@ pub struct TrainerConfig {
     pub min_training_samples: usize,
     /// Length of a bar in seconds when trades are aggregated (`UPDATE_INTERVAL`, default 60).
     pub update_interval_secs: u32,
+    /// Kinds of model fitted each cycle, the lower validation loss chosen
+    /// (`MODEL_CANDIDATES`, default `mlp,ridge`).
+    pub candidates: Vec<ModelKind>,
     /// Hidden layer widths (`MODEL_HIDDEN_LAYERS`, default `64,32`).
     pub hidden_layers: Vec<usize>,
     /// AdamW learning rate (`MODEL_LEARNING_RATE`, default 0.001).
@@ -98,6 +109,7 @@ impl Default for TrainerConfig {
             prediction_horizon: 5,
             min_training_samples: 100,
             update_interval_secs: 60,
+            candidates: ModelKind::ALL.to_vec(),
             hidden_layers: vec![64, 32],
             learning_rate: 1e-3,
             weight_decay: 1e-4,
@@ -144,6 +156,12 @@ impl TrainerConfig {
                 100_000_000,
             )?,
             update_interval_secs: s.int_in("UPDATE_INTERVAL", d.update_interval_secs, 1, 86_400)?,
+            candidates: s.parse_with(
+                "MODEL_CANDIDATES",
+                d.candidates.clone(),
+                "a comma-separated list of mlp and ridge, e.g. mlp,ridge",
+                parse_candidates,
+            )?,
             hidden_layers: s.parse_with(
                 "MODEL_HIDDEN_LAYERS",
                 d.hidden_layers.clone(),
@@ -176,6 +194,17 @@ impl TrainerConfig {
             cleaning: CleaningConfig::from_settings(s)?,
         })
     }
+}
+
+fn parse_candidates(v: &str) -> Option<Vec<ModelKind>> {
+    let mut kinds = Vec::new();
+    for name in v.split(',') {
+        let kind = ModelKind::from_name(&name.trim().to_ascii_lowercase())?;
+        if !kinds.contains(&kind) {
+            kinds.push(kind);
+        }
+    }
+    (!kinds.is_empty()).then_some(kinds)
 }
 
 fn parse_layers(v: &str) -> Option<Vec<usize>> {
@@ -212,8 +241,9 @@ mod tests {
 
     #[test]
     fn invalid_values_name_the_variable() {
-        // TC0..TC5: each bad value is refused with its own name.
+        // TC0..TC6: each bad value is refused with its own name.
         let cases = [
+            ("MODEL_CANDIDATES", "mlp,forest"),
             ("FEATURE_WINDOW", "2"),
             ("PREDICTION_HORIZON", "zero"),
             ("MODEL_HIDDEN_LAYERS", "64,,32"),
@@ -232,5 +262,11 @@ mod tests {
         )]))
         .unwrap();
         assert_eq!(ok.hidden_layers, [16, 8, 4]);
+        let ridge = TrainerConfig::from_settings(&Settings::from_pairs([(
+            "MODEL_CANDIDATES",
+            "Ridge, ridge",
+        )]))
+        .unwrap();
+        assert_eq!(ridge.candidates, [ModelKind::Ridge]);
     }
 }

@@ -6,7 +6,8 @@
 //! allocation per call. A test checks both give the same output.
 
 use super::error::TrainerError;
-use candle_core::{DType, Device, Tensor, Var};
+use super::weights::read_tensor;
+use candle_core::{Device, Tensor, Var};
 use candle_nn::{Linear, Module, VarBuilder, VarMap};
 use std::collections::HashMap;
 
@@ -125,26 +126,8 @@ impl MlpWeights {
     ) -> Result<MlpWeights, String> {
         let mut layers = Vec::new();
         for (i, (fan_in, fan_out)) in shape.layers().into_iter().enumerate() {
-            let get = |suffix: &str, dims: &[usize]| -> Result<Vec<f32>, String> {
-                let name = format!("{}.{suffix}", layer_name(i));
-                let t = tensors
-                    .get(&name)
-                    .ok_or_else(|| format!("tensor {name} is missing"))?;
-                if t.dims() != dims {
-                    return Err(format!(
-                        "tensor {name} has shape {:?}, expected {dims:?}",
-                        t.dims()
-                    ));
-                }
-                let v = t
-                    .flatten_all()
-                    .and_then(|t| t.to_dtype(DType::F32))
-                    .and_then(|t| t.to_vec1::<f32>())
-                    .map_err(|e| format!("tensor {name}: {e}"))?;
-                if v.iter().any(|x| !x.is_finite()) {
-                    return Err(format!("tensor {name} holds NaN or infinite values"));
-                }
-                Ok(v)
+            let get = |suffix: &str, dims: &[usize]| {
+                read_tensor(tensors, &format!("{}.{suffix}", layer_name(i)), dims)
             };
             layers.push((get("weight", &[fan_out, fan_in])?, get("bias", &[fan_out])?));
         }
@@ -232,6 +215,7 @@ impl MlpWeights {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use candle_core::DType;
 
     #[test]
     fn plain_forward_matches_candle() {

@@ -1,8 +1,9 @@
-//! A stored model ready to serve: its metadata (features, normalisation, scores) and weights.
+//! A stored model ready to serve: its metadata (features, normalisation, scores) and weights
+//! of either kind (MLP or ridge), applied the same way: standardise, forward, unscale.
 
 use super::features::{FEATURE_COUNT, FEATURE_NAMES, features_at};
-use super::model::MlpWeights;
 use super::store::ModelMetadata;
+use super::weights::ModelWeights;
 use crate::types::Bar;
 
 /// A model that can forecast: metadata plus plain-Rust weights.
@@ -10,8 +11,8 @@ use crate::types::Bar;
 pub struct DeployedModel {
     /// What it is and how it was trained.
     pub meta: ModelMetadata,
-    /// The network.
-    pub weights: MlpWeights,
+    /// The MLP or ridge weights.
+    pub weights: ModelWeights,
 }
 
 /// What a model must match to be used with the current settings.

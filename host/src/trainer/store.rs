@@ -1,26 +1,32 @@
 //! Models on disk: `models/<symbol>/<version>/` holding `model.safetensors` and
 //! `metadata.json`.
 //!
+//! The metadata's `kind` (MLP or ridge) says which tensors the weights file holds. Format 1
+//! (written before ridge existed, no `kind`) is read as an MLP; this build writes format 2.
+//!
 //! A version is written into a hidden temporary directory beside the others, each file
 //! synced, then the directory is renamed into place: a reader sees a whole version or none.
 //! Every trained model is kept; its metadata says whether it was deployed or kept as a
 //! candidate. At start-up the newest deployed version that loads and matches the settings is
 //! used; each one skipped (corrupt, incompatible) is returned as an error to report.
 
+use super::candidates::CandidateScore;
 use super::error::TrainerError;
 use super::evaluation::Evaluation;
 use super::features::Normaliser;
 use super::gate::DeployDecision;
-use super::model::{MlpWeights, ModelShape};
 use super::predictor::{Compatibility, DeployedModel};
+use super::weights::{ModelKind, ModelWeights};
 use crate::market::CleaningReport;
 use crate::types::TimestampMs;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Version of the metadata layout; a file of another format is incompatible.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version of the metadata layout written; format 2 added `kind` and `candidates`.
+pub const FORMAT_VERSION: u32 = 2;
+/// Oldest layout still read (its models are MLPs).
+const OLDEST_FORMAT: u32 = 1;
 const WEIGHTS_FILE: &str = "model.safetensors";
 const METADATA_FILE: &str = "metadata.json";
 
@@ -45,16 +51,16 @@ pub struct DataRange {
     pub cleaning: CleaningReport,
 }
 
-/// How the fit went.
+/// How the fit of the chosen candidate went.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainingSummary {
-    /// Epochs run.
+    /// Epochs run (0 for ridge, a closed-form fit).
     pub epochs_run: usize,
-    /// Epoch whose weights were kept.
+    /// Epoch whose weights were kept (0 for ridge).
     pub best_epoch: usize,
     /// Last training loss (scaled targets).
     pub train_loss: f64,
-    /// Best validation loss (scaled targets).
+    /// Validation loss (scaled targets), on which the candidate was chosen.
     pub validation_loss: f64,
     /// Wall time of the fit.
     pub seconds: f64,
@@ -81,7 +87,10 @@ pub struct ModelMetadata {
     pub horizon: usize,
     /// Bar length the model was trained on.
     pub bar_secs: u32,
-    /// Hidden layer widths.
+    /// MLP or ridge (absent in format 1: MLP).
+    #[serde(default)]
+    pub kind: ModelKind,
+    /// Hidden layer widths of the MLP (empty for ridge).
     pub hidden: Vec<usize>,
     /// Feature standardisation and target scale, fitted on the training rows.
     pub normaliser: Normaliser,
@@ -91,8 +100,11 @@ pub struct ModelMetadata {
     pub decision: DeployDecision,
     /// The data trained on.
     pub data: DataRange,
-    /// The fit.
+    /// The fit of the chosen candidate.
     pub training: TrainingSummary,
+    /// Every candidate's validation loss (absent in format 1).
+    #[serde(default)]
+    pub candidates: Vec<CandidateScore>,
     /// When it was written (ms since the epoch).
     pub created_ms: TimestampMs,
 }
@@ -164,7 +176,7 @@ impl ModelStore {
     pub fn save(
         &self,
         meta: &ModelMetadata,
-        weights: &MlpWeights,
+        weights: &ModelWeights,
     ) -> Result<PathBuf, TrainerError> {
         let dir = self.symbol_dir(&meta.symbol);
         std::fs::create_dir_all(&dir).map_err(TrainerError::io(&dir))?;
@@ -220,11 +232,11 @@ impl ModelStore {
         compat: &Compatibility,
     ) -> Result<DeployedModel, TrainerError> {
         let meta = read_metadata(version_dir)?;
-        if meta.format != FORMAT_VERSION {
+        if !(OLDEST_FORMAT..=FORMAT_VERSION).contains(&meta.format) {
             return Err(TrainerError::IncompatibleModel {
                 path: version_dir.into(),
                 reason: format!(
-                    "metadata format {} (this build reads {FORMAT_VERSION})",
+                    "metadata format {} (this build reads {OLDEST_FORMAT} to {FORMAT_VERSION})",
                     meta.format
                 ),
             });
@@ -248,11 +260,11 @@ impl ModelStore {
             .map_err(|e| corrupt(format!("{WEIGHTS_FILE}: {e}")))?;
         let tensors = candle_core::safetensors::load_buffer(&bytes, &candle_core::Device::Cpu)
             .map_err(|e| corrupt(format!("{WEIGHTS_FILE}: {e}")))?;
-        let shape = ModelShape {
-            inputs: meta.features.len(),
-            hidden: meta.hidden.clone(),
-        };
-        let weights = MlpWeights::from_tensors(&shape, &tensors).map_err(corrupt)?;
+        let weights =
+            ModelWeights::from_tensors(meta.kind, meta.features.len(), &meta.hidden, &tensors)
+                .map_err(|reason| {
+                    corrupt(format!("{WEIGHTS_FILE} ({} model): {reason}", meta.kind))
+                })?;
         Ok(DeployedModel { meta, weights })
     }
 
@@ -307,4 +319,107 @@ fn sync_file(path: &Path) -> Result<(), TrainerError> {
     std::fs::File::open(path)
         .and_then(|f| f.sync_all())
         .map_err(TrainerError::io(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::market::clean_bars;
+    use crate::trainer::TrainerConfig;
+    use crate::trainer::cycle::run_cycle;
+    use crate::trainer::cycle::tests::{compat, momentum_bars, quick_config};
+    use crate::trainer::dataset::{Dataset, Split};
+    use crate::trainer::evaluation::Metrics;
+    use crate::trainer::features::FEATURE_COUNT;
+
+    /// A ridge model goes to disk and back unchanged, and the loaded model's forecasts on
+    /// the held-out rows are exactly those the cycle scored.
+    #[test]
+    fn a_ridge_model_round_trips_and_serves_what_was_scored() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ModelStore::new(dir.path());
+        let config = TrainerConfig {
+            candidates: vec![ModelKind::Ridge],
+            ..quick_config()
+        };
+        let bars = momentum_bars(0.6);
+        let (report, deployed) = run_cycle(&config, &store, "SPY", &bars, None).unwrap();
+        let fitted = deployed.unwrap_or_else(|| panic!("ridge should learn momentum: {report}"));
+        assert_eq!(report.kind, ModelKind::Ridge);
+        assert!(matches!(fitted.weights, ModelWeights::Ridge(_)));
+        let (loaded, skipped) = store.load_deployed("SPY", &compat(&config));
+        assert!(skipped.is_empty(), "{skipped:?}");
+        let loaded = loaded.unwrap();
+        assert_eq!(loaded.weights, fitted.weights);
+        assert_eq!(loaded.meta.normaliser, fitted.meta.normaliser);
+        assert_eq!(loaded.meta.kind, ModelKind::Ridge);
+        assert!(loaded.meta.hidden.is_empty());
+
+        let (clean, _) = clean_bars(&bars, &config.cleaning);
+        let data = Dataset::build(&clean, config.feature_window, config.prediction_horizon);
+        let split = Split::new(data.len(), 0.2, 0.15, config.prediction_horizon).unwrap();
+        let served: Vec<f64> = data
+            .rows(&split.test)
+            .chunks_exact(FEATURE_COUNT)
+            .map(|r| loaded.predict_row(r))
+            .collect();
+        let targets: Vec<f64> = data.y[split.test.clone()]
+            .iter()
+            .map(|y| f64::from(*y))
+            .collect();
+        assert_eq!(Metrics::score(&served, &targets), report.evaluation.model);
+        // And the latest forecast is the last row's.
+        let latest = loaded.predict_latest(&clean[..=clean.len() - 6]).unwrap();
+        assert_eq!(latest, *served.last().unwrap());
+    }
+
+    /// Metadata written before ridge existed (format 1, no `kind`) loads as an MLP; a file
+    /// whose kind does not match its tensors is corrupt, naming the weights file.
+    #[test]
+    fn format_1_models_still_load_and_a_wrong_kind_is_corrupt() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ModelStore::new(dir.path());
+        let config = TrainerConfig {
+            candidates: vec![ModelKind::Mlp],
+            epochs: 3,
+            ..quick_config()
+        };
+        let (report, _) = run_cycle(&config, &store, "SPY", &momentum_bars(0.6), None).unwrap();
+        let meta_path = report.path.join(METADATA_FILE);
+        edit_json(&meta_path, |fields| {
+            assert_eq!(fields.remove("kind"), Some("mlp".into()));
+            assert!(fields.remove("candidates").is_some());
+            fields.insert("format".into(), 1.into());
+        });
+        let old = store.load(&report.path, &compat(&config)).unwrap();
+        assert_eq!((old.meta.kind, old.meta.format), (ModelKind::Mlp, 1));
+        assert!(old.meta.candidates.is_empty());
+        assert!(matches!(old.weights, ModelWeights::Mlp(_)));
+
+        edit_json(&meta_path, |f| {
+            f.insert("kind".into(), "ridge".into());
+        });
+        let err = store.load(&report.path, &compat(&config)).unwrap_err();
+        assert!(err.is_bad_model_file(), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains("model.safetensors (ridge model)") && text.contains("ridge.weight"),
+            "{text}"
+        );
+        edit_json(&meta_path, |f| {
+            f.insert("format".into(), 3.into());
+        });
+        let err = store.load(&report.path, &compat(&config)).unwrap_err();
+        assert!(
+            matches!(err, TrainerError::IncompatibleModel { .. }),
+            "{err}"
+        );
+    }
+
+    fn edit_json(path: &Path, edit: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>)) {
+        let mut json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        edit(json.as_object_mut().unwrap());
+        std::fs::write(path, serde_json::to_vec(&json).unwrap()).unwrap();
+    }
 }

@@ -209,10 +209,11 @@ pub fn with_pool<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> Resul
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn params(seed: u64) -> TrainParams {
+    /// Small, quick training settings for tiny problems.
+    pub(crate) fn params(seed: u64) -> TrainParams {
         TrainParams {
             hidden: vec![16, 8],
             learning_rate: 0.01,

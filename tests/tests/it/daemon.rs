@@ -1,6 +1,7 @@
 //! The daemon end to end in demo mode: the real demo server and feed client, real bundled
 //! trades, a real compiled plugin, the paper broker's journal on disk, the status API, and
-//! a restart that restores plugin state and rebuilds positions.
+//! a restart that restores plugin state and rebuilds positions; and the demo's training at
+//! start-up on the bundled history of every symbol.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -49,26 +50,43 @@ fn orders(journal: &Path) -> Vec<(u32, bool)> {
         .collect()
 }
 
-async fn http_get(port: u16, path: &str) -> String {
+/// The whole HTTP response to `GET path`, or `None` while nothing answers.
+async fn try_http_get(port: u16, path: &str) -> Option<String> {
     let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
-        .unwrap();
+        .ok()?;
     s.write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes())
         .await
-        .unwrap();
-    let mut body = String::new();
-    s.read_to_string(&mut body).await.unwrap();
-    body
+        .ok()?;
+    let mut response = String::new();
+    s.read_to_string(&mut response).await.ok()?;
+    Some(response)
 }
 
-/// Run the daemon until `done` says so (or 60 s pass), then stop it gracefully.
-async fn run_until(config: Config, port: u16, done: impl Fn() -> bool) -> String {
+async fn http_get(port: u16, path: &str) -> String {
+    try_http_get(port, path)
+        .await
+        .expect("the status API answers")
+}
+
+/// Run the daemon until `probe` gives a value (or 60 s pass), then stop it gracefully;
+/// returns the value and `/metrics` as it was then.
+async fn run_until<T>(
+    config: Config,
+    port: u16,
+    probe: impl AsyncFn() -> Option<T>,
+) -> (Option<T>, String) {
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let daemon = tokio::spawn(tradehost::engine::run(config, async move {
         let _ = stop_rx.await;
     }));
     let started = Instant::now();
-    while !done() && started.elapsed() < Duration::from_secs(60) {
+    let mut found = None;
+    while started.elapsed() < Duration::from_secs(60) {
+        found = probe().await;
+        if found.is_some() {
+            break;
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let metrics = http_get(port, "/metrics").await;
@@ -78,7 +96,7 @@ async fn run_until(config: Config, port: u16, done: impl Fn() -> bool) -> String
         .expect("graceful shutdown took too long")
         .unwrap()
         .unwrap();
-    metrics
+    (found, metrics)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -95,8 +113,8 @@ async fn demo_mode_trades_fills_journals_and_resumes_after_restart() {
 
     let port = free_port();
     let j = journal.clone();
-    let metrics = run_until(config(dir.path(), port), port, move || {
-        orders(&j).iter().filter(|o| o.1).count() >= 3
+    let (_, metrics) = run_until(config(dir.path(), port), port, async move || {
+        (orders(&j).iter().filter(|o| o.1).count() >= 3).then_some(())
     })
     .await;
     let first = orders(&journal);
@@ -122,8 +140,8 @@ async fn demo_mode_trades_fills_journals_and_resumes_after_restart() {
     let port = free_port();
     let j = journal.clone();
     let before = first.len();
-    run_until(config(dir.path(), port), port, move || {
-        orders(&j).len() >= before + 2
+    run_until(config(dir.path(), port), port, async move || {
+        (orders(&j).len() >= before + 2).then_some(())
     })
     .await;
     let second = orders(&journal);
@@ -148,4 +166,77 @@ async fn demo_mode_trades_fills_journals_and_resumes_after_restart() {
         broker.position("counter", "SPY").quantity >= filled,
         "{report:?}"
     );
+}
+
+/// `/api/status` as JSON, or `None` while the API is not up yet.
+async fn status_json(port: u16) -> Option<serde_json::Value> {
+    let response = try_http_get(port, "/api/status").await?;
+    let (_, body) = response.split_once("\r\n\r\n")?;
+    serde_json::from_str(body).ok()
+}
+
+/// At start-up the demo trains a model for every bundled symbol on the embedded history, and
+/// the gate's decision on each shows in `/api/status` and in the stored metadata, whichever
+/// way it goes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_mode_trains_every_bundled_symbol_at_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
+    let port = free_port();
+    let symbols = ["AIG", "BAC", "IBM", "SPY"];
+    // Every symbol's first cycle has ended when each has an outcome in the status API.
+    let (models, _) = run_until(config(dir.path(), port), port, async || {
+        let models = status_json(port).await?["models"].as_array()?.clone();
+        let cycled = models
+            .iter()
+            .filter(|m| m["last_cycle"].as_str().is_some_and(|c| !c.is_empty()))
+            .count();
+        (cycled == symbols.len()).then_some(models)
+    })
+    .await;
+    let models = models.expect("a cycle for every symbol within 60 s");
+
+    let replay_start = chrono::DateTime::parse_from_rfc3339("2013-10-11T13:30:00Z")
+        .unwrap()
+        .timestamp_millis();
+    let names: Vec<&str> = models.iter().filter_map(|m| m["symbol"].as_str()).collect();
+    assert_eq!(names, symbols);
+    for model in &models {
+        let symbol = model["symbol"].as_str().unwrap();
+        let cycle: serde_json::Value =
+            serde_json::from_str(model["last_cycle"].as_str().unwrap()).unwrap();
+        let meta: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(dir.path().join(format!("models/{symbol}/1/metadata.json"))).unwrap(),
+        )
+        .unwrap();
+        // Trained on the bundled 1-minute history only, all of it before the replay.
+        assert_eq!(meta["bar_secs"], 60, "{symbol}");
+        assert!(
+            meta["data"]["last_bar_ms"].as_i64().unwrap() < replay_start,
+            "{symbol}"
+        );
+        // Both candidates were fitted; the kept one has the lower validation loss.
+        let candidates = meta["candidates"].as_array().unwrap();
+        let best = candidates
+            .iter()
+            .min_by(|a, b| {
+                let loss = |c: &serde_json::Value| c["validation_loss"].as_f64().unwrap();
+                loss(a).total_cmp(&loss(b))
+            })
+            .unwrap();
+        assert_eq!(candidates.len(), 2, "{symbol}");
+        assert_eq!(meta["kind"], best["kind"], "{symbol}");
+        // The gate's decision follows the held-out numbers, and the status API says it.
+        let e = &meta["evaluation"];
+        let mse = |m: &str| e[m]["mse"].as_f64().unwrap();
+        let beats = mse("model") < mse("zero") && mse("model") < mse("last_return");
+        let deployed = cycle["outcome"] == "deployed";
+        assert_eq!(deployed, beats, "{symbol}: {cycle}");
+        assert!(
+            deployed || cycle["outcome"] == "refused",
+            "{symbol}: {cycle}"
+        );
+        assert_eq!(meta["status"] == "deployed", deployed, "{symbol}");
+        assert_eq!(model["version"].as_u64().is_some(), deployed, "{symbol}");
+    }
 }

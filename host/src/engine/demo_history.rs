@@ -1,0 +1,115 @@
+//! The history demo mode trains on, compiled into the binary so it runs from any directory:
+//! 1-minute bars of every symbol the demo replays, built by the daemon's own bar aggregator
+//! from the real trades before the replayed window (`host/data/demo_history/`, made by
+//! `scripts/demo-data.sh`; see `host/data/SOURCES.md`).
+//!
+//! At start-up the bars go to the trainer and a cycle starts at once, so the demo's models are
+//! trained and judged by the gate within seconds, not after `MODEL_TRAINING_INTERVAL`.
+
+use crate::feed::replay::memory_source;
+use crate::feed::{BarReader, FeedError};
+use crate::trainer::TrainerHandle;
+use crate::types::Bar;
+
+/// Bar length of the bundled history.
+pub const DEMO_BAR_SECS: u32 = 60;
+
+/// Each bundled symbol with its bars file (name, gzip bytes).
+const BUNDLED: [(&str, &str, &[u8]); 4] = [
+    (
+        "SPY",
+        "SPY_1m_2013-10-07_2013-10-11.csv.gz",
+        include_bytes!("../../data/demo_history/SPY_1m_2013-10-07_2013-10-11.csv.gz"),
+    ),
+    (
+        "BAC",
+        "BAC_1m_2013-10-07_2013-10-11.csv.gz",
+        include_bytes!("../../data/demo_history/BAC_1m_2013-10-07_2013-10-11.csv.gz"),
+    ),
+    (
+        "AIG",
+        "AIG_1m_2013-10-07_2013-10-11.csv.gz",
+        include_bytes!("../../data/demo_history/AIG_1m_2013-10-07_2013-10-11.csv.gz"),
+    ),
+    (
+        "IBM",
+        "IBM_1m_2013-10-07_2013-10-11.csv.gz",
+        include_bytes!("../../data/demo_history/IBM_1m_2013-10-07_2013-10-11.csv.gz"),
+    ),
+];
+
+/// The bundled bars of every demo symbol, oldest first; a file that cannot be read is an
+/// error naming it.
+pub fn demo_history() -> Vec<(&'static str, Result<Vec<Bar>, FeedError>)> {
+    BUNDLED
+        .iter()
+        .map(|(symbol, name, bytes)| {
+            let bars = BarReader::from_source(
+                format!("bundled demo_history/{name}"),
+                memory_source(bytes),
+                symbol,
+                DEMO_BAR_SECS,
+            )
+            .and_then(|reader| reader.collect::<Result<Vec<Bar>, FeedError>>());
+            (*symbol, bars)
+        })
+        .collect()
+}
+
+/// Gives the trainer the bundled history of every demo symbol and starts a cycle. Bars of
+/// another length than `update_interval_secs` would mix with the live ones, so then nothing
+/// is loaded (and said so).
+pub fn load_demo_history(trainer: &TrainerHandle, update_interval_secs: u32) {
+    const LOG: &str = "tradehost::trainer";
+    if update_interval_secs != DEMO_BAR_SECS {
+        tracing::warn!(target: LOG, "demo history not loaded: it holds {DEMO_BAR_SECS} s bars and UPDATE_INTERVAL is {update_interval_secs} s");
+        return;
+    }
+    for (symbol, bars) in demo_history() {
+        match bars {
+            Ok(bars) => {
+                tracing::info!(target: LOG, symbol, bars = bars.len(), "demo history loaded");
+                trainer.history(symbol.into(), bars);
+            }
+            Err(e) => tracing::warn!(target: LOG, symbol, "demo history not loaded: {e}"),
+        }
+    }
+    trainer.train_now();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::feed::TradeReader;
+    use std::path::Path;
+
+    /// Every bundled symbol's bars read, are 1-minute bars in time order, and end before the
+    /// first trade the demo replays: the demo never trains on what it then shows.
+    #[test]
+    fn bundled_history_reads_and_ends_before_the_replay() {
+        let replay =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("data/demo_trades_2013-10-11.csv.gz");
+        let first_replayed = TradeReader::open(&replay)
+            .unwrap()
+            .map(|t| t.unwrap().time_ms)
+            .min()
+            .unwrap();
+        let history = demo_history();
+        let symbols: Vec<&str> = history.iter().map(|(s, _)| *s).collect();
+        assert_eq!(symbols, ["SPY", "BAC", "AIG", "IBM"]);
+        for (symbol, bars) in history {
+            let bars = bars.unwrap();
+            assert!(bars.len() > 1000, "{symbol}: {} bars", bars.len());
+            assert!(
+                bars.iter()
+                    .all(|b| &*b.symbol == symbol && b.period_secs == 60)
+            );
+            assert!(bars.windows(2).all(|w| w[0].start_ms < w[1].start_ms));
+            let last = bars.last().unwrap();
+            assert!(
+                last.start_ms + 60_000 <= first_replayed,
+                "{symbol}: {last:?}"
+            );
+        }
+    }
+}
