@@ -133,7 +133,11 @@ async fn main() {
     let dropped = status["feed"]["dropped_events"].as_u64().unwrap_or(0);
     let batches_dropped: u64 = status["plugins"]
         .as_array()
-        .map(|ps| ps.iter().map(|p| p["stats"]["batches_dropped"].as_u64().unwrap_or(0)).sum())
+        .map(|ps| {
+            ps.iter()
+                .map(|p| p["stats"]["batches_dropped"].as_u64().unwrap_or(0))
+                .sum()
+        })
         .unwrap_or(0);
     println!(
         "Live tick-to-order latency: {} plugins (counter fixture, an order every {ORDER_EVERY} trades each), \
@@ -145,7 +149,9 @@ async fn main() {
         sending.as_secs_f64(),
         WARM_UP.as_secs()
     );
-    println!("| samples | p50 µs | p99 µs | p99.9 µs | max µs | trades in | feed drops | plugin batches dropped |");
+    println!(
+        "| samples | p50 µs | p99 µs | p99.9 µs | max µs | trades in | feed drops | plugin batches dropped |"
+    );
     println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     println!(
         "| {} | {:.1} | {:.1} | {:.1} | {:.1} | {trades_in} | {dropped} | {batches_dropped} |",

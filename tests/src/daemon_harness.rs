@@ -101,6 +101,28 @@ impl Daemon {
         Ok(())
     }
 
+    /// Call `probe` every 100 ms until it gives a value; fails after `limit`, saying `what`.
+    pub async fn poll<T>(
+        &self,
+        what: &str,
+        limit: Duration,
+        probe: impl AsyncFn(&Daemon) -> Option<T>,
+    ) -> anyhow::Result<T> {
+        let started = Instant::now();
+        loop {
+            if let Some(found) = probe(self).await {
+                return Ok(found);
+            }
+            if self.task.is_finished() {
+                bail!("the daemon stopped while waiting for {what}");
+            }
+            if started.elapsed() > limit {
+                bail!("{what} did not happen within {limit:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// `GET path` on the status API; the body.
     pub async fn get(&self, path: &str) -> anyhow::Result<String> {
         http_get(self.status, path).await

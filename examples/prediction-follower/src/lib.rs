@@ -4,7 +4,9 @@
 //! expected return above `threshold` targets `quantity` long, below `-threshold` targets short
 //! (or flat without `allow_short`), and in between flat. When there is no forecast, or only a
 //! stale one, the strategy places no order at all and keeps what it holds, logging the
-//! situation once per symbol until a fresh forecast arrives.
+//! situation once per symbol until a fresh forecast arrives. An order the broker refuses
+//! (for instance before the first trade of a symbol, when it cannot price a market order) is
+//! tried again once, on the symbol's next trade, for the same forecast.
 
 use std::collections::BTreeMap;
 use tradehost_sdk::prelude::*;
@@ -26,6 +28,13 @@ pub struct PredictionFollower {
     symbols: Vec<SymbolId>,
     /// Symbols currently idle, and why (logged on entry only).
     idle: BTreeMap<SymbolId, Idle>,
+    /// Symbols whose order was refused, with the time of the forecast it followed: retried
+    /// on the next trade, once per forecast, so a lasting refusal cannot loop.
+    #[serde(default)]
+    retry: BTreeMap<SymbolId, i64>,
+    /// The forecast time each symbol's last retry was for.
+    #[serde(default)]
+    retried: BTreeMap<SymbolId, i64>,
 }
 
 impl PredictionFollower {
@@ -88,10 +97,10 @@ impl Strategy for PredictionFollower {
     fn info() -> Info {
         Info::new("prediction-follower", env!("CARGO_PKG_VERSION"))
             .description("Long when the model forecasts a rise, flat (or short) otherwise")
-            .symbols(["SPY"])
+            .symbols(["SPY", "BAC", "AIG", "IBM"])
             .parameter(
                 "threshold",
-                0.0005,
+                0.0001,
                 "Smallest expected log return worth trading",
             )
             .parameter("quantity", 100, "Shares held when in a position")
@@ -129,11 +138,24 @@ impl Strategy for PredictionFollower {
         }
     }
 
+    fn on_trade(&mut self, ctx: &mut Context, trade: &Trade) {
+        if self.retry.remove(&trade.symbol).is_some() {
+            let latest = ctx.prediction(trade.symbol);
+            self.follow(ctx, trade.symbol, latest);
+        }
+    }
+
     fn on_rejected(&mut self, ctx: &mut Context, rejection: &Rejection) {
         ctx.warn(&format!(
             "order {} refused: {}",
             rejection.tag, rejection.reason
         ));
+        let Some(forecast) = ctx.prediction(rejection.symbol) else {
+            return;
+        };
+        if self.retried.insert(rejection.symbol, forecast.time) != Some(forecast.time) {
+            self.retry.insert(rejection.symbol, forecast.time);
+        }
     }
 }
 
@@ -227,5 +249,39 @@ mod tests {
         for (expected_return, target) in table {
             assert_eq!(s.target(expected_return), target, "{expected_return}");
         }
+    }
+
+    #[test]
+    fn a_refused_order_is_retried_once_on_the_next_trade() {
+        let mut h = Harness::<PredictionFollower>::start(&[]).unwrap();
+        let spy = h.symbol("SPY");
+        let p = forecast(spy, 0.002, false);
+        with_host(|m| m.predictions.insert(spy, p));
+        let first = h.events(vec![Event::Prediction(p)]);
+        let [Action::Place(buy)] = first.as_slice() else {
+            panic!("no order: {first:?}")
+        };
+        let refuse = |tag| {
+            Event::Rejected(Rejection {
+                symbol: spy,
+                tag,
+                reason: "no trade seen yet".into(),
+            })
+        };
+        let trade = Event::Trade(Trade {
+            symbol: spy,
+            price: 10.0,
+            size: 1.0,
+            time: 1,
+        });
+        assert!(h.events(vec![refuse(buy.tag)]).is_empty());
+        let again = h.events(vec![trade.clone()]);
+        let [Action::Place(retry)] = again.as_slice() else {
+            panic!("not retried: {again:?}")
+        };
+        assert_eq!((retry.side, retry.quantity), (Side::Buy, 100.0));
+        // Refused again for the same forecast: no second retry, however many trades follow.
+        h.events(vec![refuse(retry.tag)]);
+        assert!(h.events(vec![trade.clone(), trade]).is_empty());
     }
 }

@@ -57,7 +57,11 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
 
     let trainer = Trainer::spawn(config.trainer.clone(), config.models_dir.clone())?;
     if config.mode == Mode::Demo {
-        super::demo_history::load_demo_history(&trainer, config.market.update_interval_secs);
+        super::demo_history::load_demo_history(
+            &trainer,
+            config.market.update_interval_secs,
+            crate::plugins::view::wall_clock_ms(),
+        );
     }
     let board = trainer.board();
     let predictions = trainer.predictions();

@@ -56,10 +56,12 @@ pub fn demo_history() -> Vec<(&'static str, Result<Vec<Bar>, FeedError>)> {
         .collect()
 }
 
-/// Gives the trainer the bundled history of every demo symbol and starts a cycle. Bars of
-/// another length than `update_interval_secs` would mix with the live ones, so then nothing
-/// is loaded (and said so).
-pub fn load_demo_history(trainer: &TrainerHandle, update_interval_secs: u32) {
+/// Gives the trainer the bundled history of every demo symbol, shifted to end at `now_ms`,
+/// and starts a cycle. The demo server rebases the replayed trades to start now, so the
+/// shifted history runs straight into them, as a real backfill would: forecasts made from
+/// it are fresh, not years old. Bars of another length than `update_interval_secs` would mix
+/// with the live ones, so then nothing is loaded (and said so).
+pub fn load_demo_history(trainer: &TrainerHandle, update_interval_secs: u32, now_ms: i64) {
     const LOG: &str = "tradehost::trainer";
     if update_interval_secs != DEMO_BAR_SECS {
         tracing::warn!(target: LOG, "demo history not loaded: it holds {DEMO_BAR_SECS} s bars and UPDATE_INTERVAL is {update_interval_secs} s");
@@ -68,13 +70,26 @@ pub fn load_demo_history(trainer: &TrainerHandle, update_interval_secs: u32) {
     for (symbol, bars) in demo_history() {
         match bars {
             Ok(bars) => {
-                tracing::info!(target: LOG, symbol, bars = bars.len(), "demo history loaded");
+                let bars = shifted_to_end_at(bars, now_ms);
+                tracing::info!(target: LOG, symbol, bars = bars.len(), "demo history loaded (shifted to end now)");
                 trainer.history(symbol.into(), bars);
             }
             Err(e) => tracing::warn!(target: LOG, symbol, "demo history not loaded: {e}"),
         }
     }
     trainer.train_now();
+}
+
+/// `bars` moved in time, all by the same amount, so that the last one ends at `end_ms`.
+fn shifted_to_end_at(mut bars: Vec<Bar>, end_ms: i64) -> Vec<Bar> {
+    let Some(last) = bars.last() else {
+        return bars;
+    };
+    let shift = end_ms - (last.start_ms + i64::from(last.period_secs) * 1000);
+    for bar in &mut bars {
+        bar.start_ms += shift;
+    }
+    bars
 }
 
 #[cfg(test)]
@@ -111,5 +126,22 @@ mod tests {
                 "{symbol}: {last:?}"
             );
         }
+    }
+
+    #[test]
+    fn shifted_history_ends_now_with_its_spacing_kept() {
+        let (_, bars) = demo_history().remove(0);
+        let bars = bars.unwrap();
+        let now = 1_796_000_000_123;
+        let shifted = shifted_to_end_at(bars.clone(), now);
+        let last = shifted.last().unwrap();
+        assert_eq!(last.start_ms + 60_000, now);
+        let gaps = |b: &[Bar]| -> Vec<i64> {
+            b.windows(2)
+                .map(|w| w[1].start_ms - w[0].start_ms)
+                .collect()
+        };
+        assert_eq!(gaps(&shifted), gaps(&bars));
+        assert_eq!(shifted[0].close, bars[0].close);
     }
 }

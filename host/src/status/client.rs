@@ -71,7 +71,9 @@ pub async fn reset_latency(addr: SocketAddr, token: Option<&str>) -> Result<(), 
         request = request.bearer_auth(token);
     }
     let response = request.send().await.map_err(|e| unreachable(addr, e))?;
-    answer::<serde_json::Value>(addr, response).await.map(|_| ())
+    answer::<serde_json::Value>(addr, response)
+        .await
+        .map(|_| ())
 }
 
 fn client(addr: SocketAddr) -> Result<reqwest::Client, ClientError> {

@@ -62,7 +62,7 @@ pub struct TrainerConfig {
     pub training_interval: Duration,
     /// Bars of history each feature row looks at (`FEATURE_WINDOW`, default 20).
     pub feature_window: usize,
-    /// Bars ahead the target return spans (`PREDICTION_HORIZON`, default 5).
+    /// Bars ahead the target return spans (`PREDICTION_HORIZON`, default 5; 1 in demo mode).
     pub prediction_horizon: usize,
     /// Fewest usable rows to train at all (`MIN_TRAINING_SAMPLES`, default 100).
     pub min_training_samples: usize,

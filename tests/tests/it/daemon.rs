@@ -1,46 +1,20 @@
 //! The daemon end to end in demo mode: the real demo server and feed client, real bundled
-//! trades, a real compiled plugin, the paper broker's journal on disk, the status API, and
-//! a restart that restores plugin state and rebuilds positions; and the demo's training at
-//! start-up on the bundled history of every symbol.
+//! trades, real compiled plugins, the paper broker's journal on disk, the status API, and
+//! a restart that restores plugin state and rebuilds positions; the demo's training at
+//! start-up on the bundled history of every symbol, and its forecasts reaching the
+//! prediction strategy and becoming fills.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tradehost::broker::{Journal, JournalRecord};
-use tradehost::config::Config;
-use tradehost::settings::Settings;
+use std::time::Duration;
+use tradehost::broker::JournalRecord;
+use tradehost_tests::daemon_harness::{Daemon, demo_config, free_port, journal_records};
 use tradehost_tests::guests;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+const LIMIT: Duration = Duration::from_secs(60);
 
-fn config(dir: &Path, port: u16) -> Config {
-    let p = |sub: &str| dir.join(sub).display().to_string();
-    let settings = Settings::from_pairs([
-        ("PLUGIN_DIR", p("plugins")),
-        ("STATE_DIR", p("state")),
-        ("MODELS_DIR", p("models")),
-        ("JOURNAL_PATH", p("journal/journal.bin")),
-        ("LOG_DIR", "off".into()),
-        ("STATUS_ADDR", format!("127.0.0.1:{port}")),
-        ("DEMO_SPEED", "40".into()),
-        ("RISK_MAX_ORDERS_PER_SEC", "1000".into()),
-        ("PLUGIN_CALL_DEADLINE_MS", "500".into()),
-    ]);
-    Config::from_settings(&settings, true).unwrap()
-}
-
+/// (tag, is a fill) of every order and fill in the journal, in order.
 fn orders(journal: &Path) -> Vec<(u32, bool)> {
-    let Ok(contents) = Journal::read_all(journal) else {
-        return Vec::new();
-    };
-    contents
-        .records
+    journal_records(journal)
         .iter()
         .filter_map(|r| match r {
             JournalRecord::Order { request, .. } => Some((request.tag, false)),
@@ -50,53 +24,9 @@ fn orders(journal: &Path) -> Vec<(u32, bool)> {
         .collect()
 }
 
-/// The whole HTTP response to `GET path`, or `None` while nothing answers.
-async fn try_http_get(port: u16, path: &str) -> Option<String> {
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .ok()?;
-    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes())
-        .await
-        .ok()?;
-    let mut response = String::new();
-    s.read_to_string(&mut response).await.ok()?;
-    Some(response)
-}
-
-async fn http_get(port: u16, path: &str) -> String {
-    try_http_get(port, path)
-        .await
-        .expect("the status API answers")
-}
-
-/// Run the daemon until `probe` gives a value (or 60 s pass), then stop it gracefully;
-/// returns the value and `/metrics` as it was then.
-async fn run_until<T>(
-    config: Config,
-    port: u16,
-    probe: impl AsyncFn() -> Option<T>,
-) -> (Option<T>, String) {
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let daemon = tokio::spawn(tradehost::engine::run(config, async move {
-        let _ = stop_rx.await;
-    }));
-    let started = Instant::now();
-    let mut found = None;
-    while started.elapsed() < Duration::from_secs(60) {
-        found = probe().await;
-        if found.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let metrics = http_get(port, "/metrics").await;
-    stop_tx.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(30), daemon)
-        .await
-        .expect("graceful shutdown took too long")
-        .unwrap()
-        .unwrap();
-    (found, metrics)
+/// `/api/status` as JSON, once the API answers with it.
+async fn status_json(d: &Daemon) -> Option<serde_json::Value> {
+    serde_json::from_str(&d.get("/api/status").await.ok()?).ok()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -111,18 +41,16 @@ async fn demo_mode_trades_fills_journals_and_resumes_after_restart() {
     .unwrap();
     let journal = dir.path().join("journal/journal.bin");
 
-    let port = free_port();
-    let j = journal.clone();
-    let (_, metrics) = run_until(config(dir.path(), port), port, async move || {
-        (orders(&j).iter().filter(|o| o.1).count() >= 3).then_some(())
-    })
-    .await;
+    let daemon = Daemon::start(demo_config(dir.path(), free_port(), &[]).unwrap()).unwrap();
+    daemon
+        .wait_for("three paper fills", LIMIT, |d| {
+            orders(&d.journal).iter().filter(|o| o.1).count() >= 3
+        })
+        .await
+        .unwrap();
+    let metrics = daemon.get("/metrics").await.unwrap();
+    daemon.stop().await.unwrap();
     let first = orders(&journal);
-    let fills = first.iter().filter(|o| o.1).count();
-    assert!(
-        fills >= 3,
-        "no paper fills from real demo trades: {first:?}"
-    );
     let fills_metric = metrics
         .lines()
         .find_map(|l| l.strip_prefix("tradehost_broker_fills_total "))
@@ -137,13 +65,15 @@ async fn demo_mode_trades_fills_journals_and_resumes_after_restart() {
     let last_tag = first.iter().map(|o| o.0).max().unwrap();
 
     // Restart: the counter resumes from its saved count, so its next tags continue upward.
-    let port = free_port();
-    let j = journal.clone();
     let before = first.len();
-    run_until(config(dir.path(), port), port, async move || {
-        (orders(&j).len() >= before + 2).then_some(())
-    })
-    .await;
+    let daemon = Daemon::start(demo_config(dir.path(), free_port(), &[]).unwrap()).unwrap();
+    daemon
+        .wait_for("two more orders or fills", LIMIT, |d| {
+            orders(&d.journal).len() >= before + 2
+        })
+        .await
+        .unwrap();
+    daemon.stop().await.unwrap();
     let second = orders(&journal);
     let new_tags: Vec<u32> = second[before..]
         .iter()
@@ -168,13 +98,6 @@ async fn demo_mode_trades_fills_journals_and_resumes_after_restart() {
     );
 }
 
-/// `/api/status` as JSON, or `None` while the API is not up yet.
-async fn status_json(port: u16) -> Option<serde_json::Value> {
-    let response = try_http_get(port, "/api/status").await?;
-    let (_, body) = response.split_once("\r\n\r\n")?;
-    serde_json::from_str(body).ok()
-}
-
 /// At start-up the demo trains a model for every bundled symbol on the embedded history, and
 /// the gate's decision on each shows in `/api/status` and in the stored metadata, whichever
 /// way it goes.
@@ -182,23 +105,22 @@ async fn status_json(port: u16) -> Option<serde_json::Value> {
 async fn demo_mode_trains_every_bundled_symbol_at_start_up() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
-    let port = free_port();
     let symbols = ["AIG", "BAC", "IBM", "SPY"];
+    let started_ms = chrono::Utc::now().timestamp_millis();
+    let daemon = Daemon::start(demo_config(dir.path(), free_port(), &[]).unwrap()).unwrap();
     // Every symbol's first cycle has ended when each has an outcome in the status API.
-    let (models, _) = run_until(config(dir.path(), port), port, async || {
-        let models = status_json(port).await?["models"].as_array()?.clone();
-        let cycled = models
-            .iter()
-            .filter(|m| m["last_cycle"].as_str().is_some_and(|c| !c.is_empty()))
-            .count();
-        (cycled == symbols.len()).then_some(models)
-    })
-    .await;
-    let models = models.expect("a cycle for every symbol within 60 s");
-
-    let replay_start = chrono::DateTime::parse_from_rfc3339("2013-10-11T13:30:00Z")
-        .unwrap()
-        .timestamp_millis();
+    let models = daemon
+        .poll("a cycle for every symbol", LIMIT, async |d| {
+            let models = status_json(d).await?["models"].as_array()?.clone();
+            let cycled = models
+                .iter()
+                .filter(|m| m["last_cycle"].as_str().is_some_and(|c| !c.is_empty()))
+                .count();
+            (cycled == symbols.len()).then_some(models)
+        })
+        .await
+        .unwrap();
+    daemon.stop().await.unwrap();
     let names: Vec<&str> = models.iter().filter_map(|m| m["symbol"].as_str()).collect();
     assert_eq!(names, symbols);
     for model in &models {
@@ -209,11 +131,13 @@ async fn demo_mode_trains_every_bundled_symbol_at_start_up() {
             &std::fs::read(dir.path().join(format!("models/{symbol}/1/metadata.json"))).unwrap(),
         )
         .unwrap();
-        // Trained on the bundled 1-minute history only, all of it before the replay.
+        // Trained on the bundled 1-minute history only: shifted to end when the daemon
+        // started, just before the replayed trades (rebased to start then) begin.
         assert_eq!(meta["bar_secs"], 60, "{symbol}");
+        let last_end = meta["data"]["last_bar_ms"].as_i64().unwrap() + 60_000;
         assert!(
-            meta["data"]["last_bar_ms"].as_i64().unwrap() < replay_start,
-            "{symbol}"
+            (started_ms..started_ms + 10_000).contains(&last_end),
+            "{symbol}: history ends at {last_end}, the daemon started at {started_ms}"
         );
         // Both candidates were fitted; the kept one has the lower validation loss.
         let candidates = meta["candidates"].as_array().unwrap();
@@ -239,4 +163,46 @@ async fn demo_mode_trains_every_bundled_symbol_at_start_up() {
         assert_eq!(meta["status"] == "deployed", deployed, "{symbol}");
         assert_eq!(model["version"].as_u64().is_some(), deployed, "{symbol}");
     }
+}
+
+/// The demo's forecasts reach the prediction strategy, which trades on them: its orders are
+/// journaled and fill against the replayed trades.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_forecasts_reach_the_prediction_strategy_and_fill() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("plugins")).unwrap();
+    std::fs::copy(
+        guests::PREDICTION_FOLLOWER,
+        dir.path().join("plugins/follower.wasm"),
+    )
+    .unwrap();
+    // Any forecast moves it, long or short, so its orders say that forecasts arrived.
+    std::fs::write(
+        dir.path().join("plugins/follower.toml"),
+        "[parameters]\nthreshold = 0\nallow_short = true\n",
+    )
+    .unwrap();
+    let daemon = Daemon::start(demo_config(dir.path(), free_port(), &[]).unwrap()).unwrap();
+    daemon
+        .wait_for("a fill of the prediction strategy", LIMIT, |d| {
+            d.records()
+                .iter()
+                .any(|r| matches!(r, JournalRecord::Fill { fill } if &*fill.plugin == "follower"))
+        })
+        .await
+        .unwrap();
+    let status = status_json(&daemon).await.unwrap();
+    daemon.stop().await.unwrap();
+    assert!(
+        status["engine"]["predictions"].as_u64().unwrap() >= 1,
+        "{status}"
+    );
+    let deployed: Vec<&str> = status["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["version"].as_u64().is_some())
+        .filter_map(|m| m["symbol"].as_str())
+        .collect();
+    assert!(!deployed.is_empty(), "{status}");
 }
