@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: the host's unit tests, the SDK's tests and the integration
-# tests (whose build script compiles the example strategies and test plugins once).
+# Runs the whole test suite: the host's unit and binary tests, the SDK's tests, the
+# integration tests (whose build script compiles the example strategies and test plugins once)
+# and the example strategies' own unit tests, run natively through the SDK's test harness.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 # Default members: host, sdk, tests. Guest crates are built for wasm32-wasip2 by tests/build.rs.
 cargo test "$@"
+# The examples are guest crates outside the default members; their tests run natively.
+examples=()
+for manifest in examples/*/Cargo.toml; do
+    name=$(sed -n '/^\[package\]/,/^\[/{s/^name *= *"\(.*\)"/\1/p}' "$manifest")
+    examples+=(-p "$name")
+done
+cargo test "${examples[@]}" "$@"
