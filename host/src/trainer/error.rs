@@ -83,6 +83,9 @@ pub enum TrainerError {
     /// The trainer thread could not start or has stopped.
     #[error("trainer thread: {0}")]
     Thread(String),
+    /// A backtest's model settings cannot be used (the message says why and what to do).
+    #[error("{0}")]
+    Replay(String),
 }
 
 impl TrainerError {

@@ -16,7 +16,8 @@
 //! - [`cycle`]: one cycle for one symbol; [`service`]: the trainer threads, the
 //!   [`TrainerHandle`] the engine talks to; [`board`]: the [`PredictionBoard`];
 //!   [`status`]: the [`TrainerStatus`] snapshot;
-//!   [`offline`]: `tradehost train --data FILE`.
+//!   [`offline`]: `tradehost train --data FILE`; [`replay`]: the same cycle and forecasts
+//!   run synchronously for backtests (models from a folder, or walk-forward retraining).
 //!
 //! All logs use targets under `tradehost::trainer` (the daemon routes them to
 //! `logs/model_trainer.log`).
@@ -32,6 +33,7 @@ pub mod gate;
 pub mod model;
 pub mod offline;
 pub mod predictor;
+pub mod replay;
 pub mod ridge;
 pub mod service;
 pub mod status;
@@ -44,6 +46,7 @@ pub use cycle::CycleReport;
 pub use error::TrainerError;
 pub use offline::train_offline;
 pub use predictor::DeployedModel;
+pub use replay::{ReplayModels, ReplayTrainer, ReplayTrainingSummary};
 pub use service::{CycleResults, Trainer, TrainerHandle};
 pub use status::{CycleOutcome, SymbolStatus, TrainerStatus};
 pub use weights::ModelKind;

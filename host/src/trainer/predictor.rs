@@ -4,7 +4,8 @@
 use super::features::{FEATURE_COUNT, FEATURE_NAMES, features_at};
 use super::store::ModelMetadata;
 use super::weights::ModelWeights;
-use crate::types::Bar;
+use crate::market::{CleaningConfig, clean_bars};
+use crate::types::{Bar, Prediction, Symbol};
 
 /// A model that can forecast: metadata plus plain-Rust weights.
 #[derive(Debug, Clone)]
@@ -79,5 +80,31 @@ impl DeployedModel {
         let t = bars.len().checked_sub(1)?;
         let row = features_at(bars, t, self.meta.feature_window)?;
         Some(self.predict_row(&row))
+    }
+
+    /// Raw bars a forecast needs: the feature window plus the cleaning's look-back.
+    pub fn bars_needed(&self, cleaning: &CleaningConfig) -> usize {
+        self.meta.feature_window + cleaning.outlier_window + 2 * cleaning.interpolate_max_bars + 8
+    }
+
+    /// The forecast for `symbol` made when the newest of `recent` (raw bars, oldest first,
+    /// [`bars_needed`](Self::bars_needed) of them) closed, cleaned the way training cleans.
+    pub fn forecast(
+        &self,
+        symbol: &Symbol,
+        recent: &[Bar],
+        cleaning: &CleaningConfig,
+    ) -> Option<Prediction> {
+        let (clean, _) = clean_bars(recent, cleaning);
+        let expected_return = self.predict_latest(&clean)?;
+        let last = clean.last()?;
+        Some(Prediction {
+            symbol: symbol.clone(),
+            expected_return,
+            horizon_bars: self.meta.horizon as u32,
+            model_version: self.version(),
+            time_ms: last.start_ms + i64::from(last.period_secs) * 1000,
+            bar_secs: last.period_secs,
+        })
     }
 }

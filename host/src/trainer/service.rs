@@ -19,7 +19,6 @@ use super::error::TrainerError;
 use super::predictor::{Compatibility, DeployedModel};
 use super::status::{CycleOutcome, TrainerStatus};
 use super::store::ModelStore;
-use crate::market::clean_bars;
 use crate::types::{Bar, Prediction, Symbol};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded, unbounded};
 use std::collections::{HashMap, VecDeque};
@@ -304,7 +303,6 @@ fn predict(shared: &Shared, symbol: &Symbol, predictions: &Sender<Prediction>) {
         return;
     };
     let config = &shared.config;
-    // Enough bars for the window plus the outlier filter's look-back, cleaned like training.
     let tail: Vec<Bar> = {
         let history = shared
             .history
@@ -313,26 +311,14 @@ fn predict(shared: &Shared, symbol: &Symbol, predictions: &Sender<Prediction>) {
         let Some(held) = history.get(symbol) else {
             return;
         };
-        let need = model.meta.feature_window
-            + config.cleaning.outlier_window
-            + 2 * config.cleaning.interpolate_max_bars
-            + 8;
+        let need = model.bars_needed(&config.cleaning);
         held.iter()
             .skip(held.len().saturating_sub(need))
             .cloned()
             .collect()
     };
-    let (clean, _) = clean_bars(&tail, &config.cleaning);
-    let (Some(expected_return), Some(last)) = (model.predict_latest(&clean), clean.last()) else {
+    let Some(prediction) = model.forecast(symbol, &tail, &config.cleaning) else {
         return;
-    };
-    let prediction = Prediction {
-        symbol: symbol.clone(),
-        expected_return,
-        horizon_bars: model.meta.horizon as u32,
-        model_version: model.version(),
-        time_ms: last.start_ms + i64::from(last.period_secs) * 1000,
-        bar_secs: last.period_secs,
     };
     shared.board.publish(prediction.clone());
     let mut status = shared
