@@ -105,6 +105,13 @@ enum Command {
         /// Trades per batch across the plugin boundary.
         #[arg(long, default_value_t = 256)]
         batch: usize,
+        /// Forecast with the deployed models of this folder (a daemon's MODELS_DIR).
+        #[arg(long, value_name = "DIR")]
+        models: Option<PathBuf>,
+        /// Retrain each symbol's model every BARS completed bars, on the bars so far (no
+        /// look-ahead), deploying through the same gate as live.
+        #[arg(long, value_name = "BARS")]
+        walk_forward: Option<usize>,
         /// Output folder.
         #[arg(long, default_value = "backtest-out")]
         out: PathBuf,
@@ -269,6 +276,8 @@ fn main() -> anyhow::Result<()> {
             trades,
             plugins,
             batch,
+            models,
+            walk_forward,
             out,
             env,
         } => {
@@ -285,6 +294,16 @@ fn main() -> anyhow::Result<()> {
                 from_ms: window.from,
                 to_ms: window.to,
                 batch_size: batch,
+                predictions: (models.is_some() || walk_forward.is_some()).then(|| {
+                    tradehost::backtest::BacktestPredictions {
+                        trainer: config.trainer.clone(),
+                        models: tradehost::trainer::ReplayModels {
+                            from_dir: models,
+                            walk_forward_every: walk_forward,
+                            store_dir: out.join("models"),
+                        },
+                    }
+                }),
                 out_dir: out,
             };
             let started = std::time::Instant::now();

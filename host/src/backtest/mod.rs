@@ -3,7 +3,9 @@
 //!
 //! Each batch of trades goes through [`Pipeline::on_trades`]; the loop then waits for
 //! every plugin's answer ([`Pipeline::settle`]) before the next batch. Plugins see market
-//! time through `now`, and their random numbers are seeded.
+//! time through `now` (and the WASI clocks), and their random numbers are seeded. With
+//! [`BacktestPredictions`], a [`ReplayTrainer`] forecasts at every completed bar from a model
+//! folder or walk-forward retraining, and the forecasts reach the plugins as live.
 
 pub mod report;
 
@@ -13,7 +15,7 @@ use crate::engine::view::{Clock, EngineView};
 use crate::feed::{FeedError, TradeReader};
 use crate::market::{MarketConfig, MarketState};
 use crate::plugins::{PluginConfig, PluginError, PluginHost, SymbolTable};
-use crate::trainer::PredictionBoard;
+use crate::trainer::{PredictionBoard, ReplayModels, ReplayTrainer, TrainerConfig, TrainerError};
 use crate::types::{TimestampMs, Trade};
 use report::{BacktestReport, EquityTracker, PluginResult};
 use std::collections::BTreeMap;
@@ -37,6 +39,17 @@ pub struct BacktestConfig {
     pub batch_size: usize,
     /// Where the journal, `report.json` and `equity.svg` go.
     pub out_dir: PathBuf,
+    /// Forecasts for the plugins, if any.
+    pub predictions: Option<BacktestPredictions>,
+}
+
+/// Where a backtest's forecasts come from.
+#[derive(Debug, Clone)]
+pub struct BacktestPredictions {
+    /// The trainer's settings (window, horizon, model, gate), as live.
+    pub trainer: TrainerConfig,
+    /// A model folder, walk-forward retraining, or both.
+    pub models: ReplayModels,
 }
 
 /// A backtest could not run.
@@ -51,6 +64,9 @@ pub enum BacktestError {
     /// The broker's journal could not be written.
     #[error(transparent)]
     Broker(#[from] BrokerError),
+    /// The models asked for cannot be used.
+    #[error(transparent)]
+    Trainer(#[from] TrainerError),
     /// No plugin could be loaded.
     #[error("no plugin loaded from {0}: nothing to backtest")]
     NoPlugins(PathBuf),
@@ -119,12 +135,24 @@ pub fn run(
     let clock = Clock::Market(Arc::new(AtomicI64::new(
         trades.first().map(|t| t.time_ms).unwrap_or(0),
     )));
+    let board = PredictionBoard::new();
     let view = Arc::new(EngineView {
         market: market.clone(),
         broker: broker.clone(),
-        board: PredictionBoard::new(),
+        board: board.clone(),
         clock: clock.clone(),
     });
+    let replay_trainer = match &bt.predictions {
+        Some(p) => {
+            if p.models.walk_forward_every.is_some() {
+                // Version numbers reach the plugins: start them at 1 on every run.
+                let _ = std::fs::remove_dir_all(&p.models.store_dir);
+            }
+            let trainer = ReplayTrainer::new(p.trainer.clone(), &p.models)?;
+            Some(Arc::new(Mutex::new(trainer)))
+        }
+        None => None,
+    };
     let (tx, outputs) = crossbeam_channel::unbounded();
     let host = Arc::new(PluginHost::new(
         plugin_config,
@@ -149,6 +177,17 @@ pub fn run(
     }
     let mut pipeline = Pipeline::new(market, broker.clone(), host.clone(), None, clock);
     pipeline.keep_fills = Some(Vec::new());
+    if let Some(trainer) = &replay_trainer {
+        let (trainer, board) = (trainer.clone(), board.clone());
+        pipeline.forecaster = Some(Box::new(move |bar| {
+            let p = trainer
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .on_bar(bar)?;
+            board.publish(p.clone());
+            Some(p)
+        }));
+    }
     let mut equity = EquityTracker::default();
     let names = host.names();
     let started = Instant::now();
@@ -204,6 +243,14 @@ pub fn run(
         elapsed_secs: elapsed,
         ticks_per_sec: trades.len() as f64 / elapsed.max(1e-9),
         plugins,
+        training: replay_trainer
+            .map(|t| {
+                t.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .summary()
+                    .clone()
+            })
+            .unwrap_or_default(),
         fill_log: fills,
     };
     let json_path = bt.out_dir.join("report.json");

@@ -1,6 +1,7 @@
 //! What a backtest produced: fills, PnL, drawdown, Sharpe and exposure per plugin, and the
 //! equity curve (JSON and SVG).
 
+use crate::trainer::ReplayTrainingSummary;
 use crate::types::{Fill, TimestampMs};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -53,6 +54,8 @@ pub struct BacktestReport {
     pub ticks_per_sec: f64,
     /// Per plugin.
     pub plugins: Vec<PluginResult>,
+    /// Per symbol, what the trainer did (empty without predictions).
+    pub training: BTreeMap<String, ReplayTrainingSummary>,
     /// Every fill, in order.
     #[serde(skip)]
     pub fill_log: Vec<Fill>,
@@ -149,6 +152,26 @@ impl fmt::Display for BacktestReport {
                 p.sharpe,
                 p.exposure * 100.0
             )?;
+        }
+        if !self.training.is_empty() {
+            writeln!(
+                f,
+                "{:<10} {:>7} {:>9} {:>8} {:>12} {:>12} {:>8}",
+                "symbol", "cycles", "deployed", "refused", "too little", "forecasts", "model"
+            )?;
+            for (symbol, t) in &self.training {
+                writeln!(
+                    f,
+                    "{:<10} {:>7} {:>9} {:>8} {:>12} {:>12} {:>8}",
+                    symbol,
+                    t.cycles,
+                    t.deployed,
+                    t.refused,
+                    t.not_enough_data,
+                    t.predictions,
+                    t.final_version.map_or("-".into(), |v| format!("v{v}"))
+                )?;
+            }
         }
         Ok(())
     }

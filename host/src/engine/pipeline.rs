@@ -56,6 +56,9 @@ pub struct Pipeline {
     outstanding: usize,
     /// Every fill, for reports (backtests keep them; live keeps none).
     pub keep_fills: Option<Vec<Fill>>,
+    /// Forecasts made synchronously at each completed bar (backtests with predictions);
+    /// they reach the plugins right after the batch holding that bar.
+    pub forecaster: Option<Box<dyn FnMut(&Bar) -> Option<Prediction> + Send>>,
     /// When the frame of the trades being processed was read (live feed batches).
     received: Option<std::time::Instant>,
     /// Frame times of recently dispatched batches, to time the answers.
@@ -80,6 +83,7 @@ impl Pipeline {
             stats: Arc::new(PipelineStats::default()),
             outstanding: 0,
             keep_fills: None,
+            forecaster: None,
             received: None,
             frames: FrameTimes::default(),
         }
@@ -118,9 +122,12 @@ impl Pipeline {
         self.stats
             .trades
             .fetch_add(trades.len() as u64, Ordering::Relaxed);
-        self.after_bars(bars);
+        let forecasts = self.after_bars(bars);
         self.deliver_fills(fills);
         self.dispatch(events);
+        for p in &forecasts {
+            self.on_prediction(p);
+        }
     }
 
     /// Close bars of quiet symbols whose period ended before `now_ms`.
@@ -135,8 +142,11 @@ impl Pipeline {
         }
         let symbols = self.plugins.symbols().clone();
         let events = bars.iter().map(|b| bar_event(b, &symbols)).collect();
-        self.after_bars(bars);
+        let forecasts = self.after_bars(bars);
         self.dispatch(events);
+        for p in &forecasts {
+            self.on_prediction(p);
+        }
     }
 
     /// Forward a new prediction to the plugins.
@@ -293,15 +303,22 @@ impl Pipeline {
         true
     }
 
-    fn after_bars(&mut self, bars: Vec<Bar>) {
+    /// Completed bars go to the trainer (live) or the forecaster (backtest, whose forecasts
+    /// are returned for dispatch after the batch).
+    fn after_bars(&mut self, bars: Vec<Bar>) -> Vec<Prediction> {
         self.stats
             .bars
             .fetch_add(bars.len() as u64, Ordering::Relaxed);
+        let forecasts = match &mut self.forecaster {
+            Some(forecast) => bars.iter().filter_map(|b| forecast(b)).collect(),
+            None => Vec::new(),
+        };
         if let Some(trainer) = &self.trainer {
             for bar in bars {
                 trainer.bar(bar);
             }
         }
+        forecasts
     }
 
     fn deliver_fills(&mut self, fills: Vec<Fill>) {

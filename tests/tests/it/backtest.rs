@@ -17,6 +17,7 @@ fn run(out: PathBuf, plugins: PathBuf) -> (backtest::report::BacktestReport, Vec
         to_ms: None,
         batch_size: 256,
         out_dir: out.clone(),
+        predictions: None,
     };
     let trades = backtest::load_trades(&bt.data, None, None).unwrap();
     let plugin_config = PluginConfig {
@@ -93,5 +94,79 @@ fn guests_reading_the_wasi_clocks_see_market_time_in_a_backtest() {
     assert!(
         tags.iter().all(|t| *t == 1),
         "a guest's SystemTime/Instant disagreed with market time: tags {tags:?}"
+    );
+}
+
+/// Walk-forward retraining on real trades (5-second bars): models are trained on the past
+/// only, the gate deploys some, their forecasts reach the prediction strategy, and the whole
+/// run, training included, is byte-for-byte repeatable.
+#[test]
+fn walk_forward_forecasts_reach_the_plugins_and_the_run_is_deterministic() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::copy(guests::PREDICTION_FOLLOWER, plugins.join("follower.wasm")).unwrap();
+    std::fs::write(
+        plugins.join("follower.toml"),
+        "[parameters]\nthreshold = 0\nallow_short = true\n",
+    )
+    .unwrap();
+    let market = MarketConfig {
+        update_interval_secs: 5,
+        ..MarketConfig::default()
+    };
+    let trainer = tradehost::trainer::TrainerConfig {
+        update_interval_secs: 5,
+        ..Default::default()
+    };
+    let run_once = |name: &str| {
+        let out = dir.path().join(name);
+        let bt = BacktestConfig {
+            data: vec![PathBuf::from(DEMO_TRADES)],
+            plugins: plugins.clone(),
+            from_ms: None,
+            to_ms: None,
+            batch_size: 256,
+            out_dir: out.clone(),
+            predictions: Some(backtest::BacktestPredictions {
+                trainer: trainer.clone(),
+                models: tradehost::trainer::ReplayModels {
+                    from_dir: None,
+                    walk_forward_every: Some(60),
+                    store_dir: out.join("models"),
+                },
+            }),
+        };
+        let trades = backtest::load_trades(&bt.data, None, None).unwrap();
+        let config = PluginConfig {
+            cache_dir: None,
+            ..PluginConfig::default()
+        };
+        let broker = BrokerConfig {
+            fsync: FsyncPolicy::Never,
+            ..BrokerConfig::default()
+        };
+        let report = backtest::run(&bt, &trades, config, broker, &market).unwrap();
+        (report, std::fs::read(out.join("journal.bin")).unwrap())
+    };
+    let (a, journal_a) = run_once("a");
+    let (b, journal_b) = run_once("b");
+    let forecasts: u64 = a.training.values().map(|t| t.predictions).sum();
+    let deployed: u32 = a.training.values().map(|t| t.deployed).sum();
+    assert!(deployed >= 1 && forecasts >= 10, "{a}");
+    for (symbol, t) in &a.training {
+        assert!(t.cycles >= 2, "{symbol}: {t:?}");
+        // A symbol forecasts only once the gate has deployed a model for it.
+        assert_eq!(t.predictions > 0, t.deployed > 0, "{symbol}: {t:?}");
+    }
+    let follower = a.plugins.iter().find(|p| p.plugin == "follower").unwrap();
+    assert!(
+        follower.fills > 0,
+        "the forecasts never moved the follower: {a}"
+    );
+    assert_eq!(a.training, b.training);
+    assert!(
+        journal_a == journal_b,
+        "journals differ between identical runs"
     );
 }
