@@ -23,6 +23,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+/// Makes a forecast at a completed bar, synchronously (backtests with predictions).
+pub type Forecaster = Box<dyn FnMut(&Bar) -> Option<Prediction> + Send>;
+
 /// Counters of the pipeline, for the status API.
 #[derive(Debug, Default)]
 pub struct PipelineStats {
@@ -58,7 +61,7 @@ pub struct Pipeline {
     pub keep_fills: Option<Vec<Fill>>,
     /// Forecasts made synchronously at each completed bar (backtests with predictions);
     /// they reach the plugins right after the batch holding that bar.
-    pub forecaster: Option<Box<dyn FnMut(&Bar) -> Option<Prediction> + Send>>,
+    pub forecaster: Option<Forecaster>,
     /// When the frame of the trades being processed was read (live feed batches).
     received: Option<std::time::Instant>,
     /// Frame times of recently dispatched batches, to time the answers.
@@ -310,7 +313,7 @@ impl Pipeline {
             .bars
             .fetch_add(bars.len() as u64, Ordering::Relaxed);
         let forecasts = match &mut self.forecaster {
-            Some(forecast) => bars.iter().filter_map(|b| forecast(b)).collect(),
+            Some(forecast) => bars.iter().filter_map(forecast).collect(),
             None => Vec::new(),
         };
         if let Some(trainer) = &self.trainer {
