@@ -10,6 +10,16 @@ use tradehost_tests::guests;
 use tradehost_tests::plugin_harness::DEMO_TRADES;
 
 fn run(out: PathBuf, plugins: PathBuf) -> (backtest::report::BacktestReport, Vec<u8>) {
+    run_with(out, plugins, &MarketConfig::default(), None)
+}
+
+/// A backtest of the bundled 2013-10-07 trades; the report and the journal's bytes.
+fn run_with(
+    out: PathBuf,
+    plugins: PathBuf,
+    market: &MarketConfig,
+    predictions: Option<backtest::BacktestPredictions>,
+) -> (backtest::report::BacktestReport, Vec<u8>) {
     let bt = BacktestConfig {
         data: vec![PathBuf::from(DEMO_TRADES)],
         plugins,
@@ -17,7 +27,7 @@ fn run(out: PathBuf, plugins: PathBuf) -> (backtest::report::BacktestReport, Vec
         to_ms: None,
         batch_size: 256,
         out_dir: out.clone(),
-        predictions: None,
+        predictions,
     };
     let trades = backtest::load_trades(&bt.data, None, None).unwrap();
     let plugin_config = PluginConfig {
@@ -28,14 +38,7 @@ fn run(out: PathBuf, plugins: PathBuf) -> (backtest::report::BacktestReport, Vec
         fsync: FsyncPolicy::Never,
         ..BrokerConfig::default()
     };
-    let report = backtest::run(
-        &bt,
-        &trades,
-        plugin_config,
-        broker,
-        &MarketConfig::default(),
-    )
-    .unwrap();
+    let report = backtest::run(&bt, &trades, plugin_config, broker, market).unwrap();
     (report, std::fs::read(out.join("journal.bin")).unwrap())
 }
 
@@ -121,33 +124,15 @@ fn walk_forward_forecasts_reach_the_plugins_and_the_run_is_deterministic() {
     };
     let run_once = |name: &str| {
         let out = dir.path().join(name);
-        let bt = BacktestConfig {
-            data: vec![PathBuf::from(DEMO_TRADES)],
-            plugins: plugins.clone(),
-            from_ms: None,
-            to_ms: None,
-            batch_size: 256,
-            out_dir: out.clone(),
-            predictions: Some(backtest::BacktestPredictions {
-                trainer: trainer.clone(),
-                models: tradehost::trainer::ReplayModels {
-                    from_dir: None,
-                    walk_forward_every: Some(60),
-                    store_dir: out.join("models"),
-                },
-            }),
+        let predictions = backtest::BacktestPredictions {
+            trainer: trainer.clone(),
+            models: tradehost::trainer::ReplayModels {
+                from_dir: None,
+                walk_forward_every: Some(60),
+                store_dir: out.join("models"),
+            },
         };
-        let trades = backtest::load_trades(&bt.data, None, None).unwrap();
-        let config = PluginConfig {
-            cache_dir: None,
-            ..PluginConfig::default()
-        };
-        let broker = BrokerConfig {
-            fsync: FsyncPolicy::Never,
-            ..BrokerConfig::default()
-        };
-        let report = backtest::run(&bt, &trades, config, broker, &market).unwrap();
-        (report, std::fs::read(out.join("journal.bin")).unwrap())
+        run_with(out, plugins.clone(), &market, Some(predictions))
     };
     let (a, journal_a) = run_once("a");
     let (b, journal_b) = run_once("b");
