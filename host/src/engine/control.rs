@@ -57,5 +57,6 @@ impl Control for EngineControl {
 
     fn reset_latency(&self) {
         self.stats.tick_to_order.reset();
+        self.stats.feed_to_engine.reset();
     }
 }

@@ -39,6 +39,8 @@ pub struct PipelineStats {
     pub batches: AtomicU64,
     /// Frame read to order at the broker, for answers with orders (live only).
     pub tick_to_order: LatencyHistogram,
+    /// Frame read to the engine thread taking the batch up (the feed's share of the above).
+    pub feed_to_engine: LatencyHistogram,
 }
 
 /// The engine's hot loop state.
@@ -95,6 +97,8 @@ impl Pipeline {
     /// Process one feed message ([`on_trades`](Self::on_trades)), timing the orders it
     /// causes from the moment its frame was read.
     pub fn on_feed_batch(&mut self, batch: &TradeBatch) {
+        let waited = u64::try_from(batch.received.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.stats.feed_to_engine.record(waited);
         self.received = Some(batch.received);
         self.on_trades(&batch.trades);
         self.received = None;

@@ -74,6 +74,8 @@ pub struct EngineReport {
     pub batches: u64,
     /// From a feed frame read off the socket to an order it caused reaching the broker.
     pub tick_to_order: LatencyReport,
+    /// From a feed frame read off the socket to the engine thread taking it up.
+    pub feed_to_engine: LatencyReport,
 }
 
 /// Percentiles of the latency, in microseconds.
