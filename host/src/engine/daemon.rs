@@ -40,6 +40,9 @@ pub enum EngineError {
     Status(#[from] StatusError),
 }
 
+/// Feed events the engine thread may fall behind by before the client waits, then drops.
+const FEED_QUEUE: usize = 4096;
+
 /// Run the daemon until `shutdown` completes.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), EngineError> {
     let started = Instant::now();
@@ -107,20 +110,13 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         }
         Mode::Live => None,
     };
-    let (feed_tx, mut feed_rx) = tokio::sync::mpsc::channel::<FeedEvent>(4096);
+    // The client sends straight into the engine thread's channel (no relay task: one hop
+    // less between socket and strategy); a full channel makes it wait, then drop and count.
+    let (event_tx, event_rx) = crossbeam_channel::bounded::<FeedEvent>(FEED_QUEUE);
     let feed = config
         .real_time
-        .then(|| FinnhubClient::spawn(feed_config, feed_tx));
+        .then(|| FinnhubClient::spawn(feed_config, event_tx));
     let feed_stats = feed.as_ref().map(|f| f.stats_handle()).unwrap_or_default();
-    // Bridge to the engine thread, which selects over several crossbeam channels.
-    let (event_tx, event_rx) = crossbeam_channel::unbounded::<FeedEvent>();
-    let bridge = tokio::spawn(async move {
-        while let Some(event) = feed_rx.recv().await {
-            if event_tx.send(event).is_err() {
-                break;
-            }
-        }
-    });
 
     let feed_state = Arc::new(Mutex::new(FeedState::default()));
     let mut pipeline = Pipeline::new(
@@ -268,7 +264,6 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     if let Some(feed) = feed {
         feed.shutdown().await;
     }
-    let _ = bridge.await;
     drop(demo);
     let _ = stop_tx.send(());
     let pipeline = tokio::task::spawn_blocking(move || engine.join().ok())

@@ -22,6 +22,7 @@ use super::config::{DEFAULT_WS_URL, FeedConfig, Secret};
 use super::error::FeedError;
 use super::event::{FeedEvent, FeedStats, FeedStatsSnapshot, FeedStatus};
 use super::redact::{Redactor, redact_url};
+use super::sender::FeedSender;
 use super::subscriptions::Subscriptions;
 use super::symbol::validate_symbol;
 
@@ -119,7 +120,8 @@ pub struct FinnhubClient;
 
 impl FinnhubClient {
     /// Start the client task on the current tokio runtime; events go to `events`.
-    pub fn spawn(config: FeedConfig, events: mpsc::Sender<FeedEvent>) -> FeedHandle {
+    pub fn spawn(config: FeedConfig, events: impl Into<FeedSender>) -> FeedHandle {
+        let events = events.into();
         let (commands_tx, commands) = mpsc::unbounded_channel();
         let stats = Arc::new(FeedStats::default());
         let client = Client::new(config, events, commands, stats.clone());
@@ -171,7 +173,7 @@ pub(super) enum SessionEnd {
 /// The state of the client task.
 pub(super) struct Client {
     pub(super) config: FeedConfig,
-    pub(super) events: mpsc::Sender<FeedEvent>,
+    pub(super) events: FeedSender,
     pub(super) commands: mpsc::UnboundedReceiver<FeedCommand>,
     pub(super) stats: Arc<FeedStats>,
     pub(super) subs: Subscriptions,
@@ -188,7 +190,7 @@ pub(super) struct Client {
 impl Client {
     pub(super) fn new(
         config: FeedConfig,
-        events: mpsc::Sender<FeedEvent>,
+        events: FeedSender,
         commands: mpsc::UnboundedReceiver<FeedCommand>,
         stats: Arc<FeedStats>,
     ) -> Self {

@@ -41,6 +41,7 @@ pub mod protocol;
 pub mod rate_limit;
 pub mod redact;
 pub mod replay;
+pub mod sender;
 mod session;
 pub mod subscriptions;
 pub mod symbol;
@@ -57,3 +58,4 @@ pub use event::{FeedEvent, FeedStats, FeedStatsSnapshot, FeedStatus, TradeBatch}
 pub use player::{Pace, ReplaySummary, play};
 pub use printer::print_events;
 pub use replay::TradeReader;
+pub use sender::FeedSender;

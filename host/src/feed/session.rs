@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::mpsc::error::TrySendError;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -26,6 +25,7 @@ use super::config::AckMode;
 use super::error::FeedError;
 use super::event::{FeedEvent, FeedStats, FeedStatus, TradeBatch};
 use super::protocol::{self, ServerMessage};
+use super::sender::TrySend;
 use super::subscriptions::Added;
 
 /// Why the session must end, inside the loop.
@@ -139,11 +139,18 @@ impl Client {
                 }
                 // Dropped trades are reported as soon as the consumer makes room, even if no
                 // further trades arrive.
-                permit = events.reserve(), if self.unreported_drops > 0 => match permit {
-                    Ok(permit) => {
-                        let dropped_trades = std::mem::take(&mut self.unreported_drops);
-                        permit.send(FeedEvent::Status(FeedStatus::SlowConsumer { dropped_trades }));
-                        Ok(())
+                room = events.ready(), if self.unreported_drops > 0 => match room {
+                    Ok(()) => {
+                        let dropped_trades = self.unreported_drops;
+                        let report = FeedEvent::Status(FeedStatus::SlowConsumer { dropped_trades });
+                        match events.try_send(report) {
+                            Ok(()) => {
+                                self.unreported_drops = 0;
+                                Ok(())
+                            }
+                            Err(TrySend::Full(_)) => Ok(()),
+                            Err(TrySend::Closed) => Err(Exit::Stop),
+                        }
                     }
                     Err(_) => Err(Exit::Stop),
                 },
@@ -288,8 +295,8 @@ impl Client {
             };
             match self.events.try_send(FeedEvent::Status(report)) {
                 Ok(()) => self.unreported_drops = 0,
-                Err(TrySendError::Closed(_)) => return Err(Exit::Stop),
-                Err(TrySendError::Full(_)) => {}
+                Err(TrySend::Closed) => return Err(Exit::Stop),
+                Err(TrySend::Full(_)) => {}
             }
         }
         let event = match self.events.try_send(FeedEvent::Trades(batch)) {
@@ -297,13 +304,17 @@ impl Client {
                 FeedStats::add(&self.stats.trades, n);
                 return Ok(());
             }
-            Err(TrySendError::Closed(_)) => return Err(Exit::Stop),
-            Err(TrySendError::Full(event)) => event,
+            Err(TrySend::Closed) => return Err(Exit::Stop),
+            Err(TrySend::Full(event)) => event,
         };
-        match tokio::time::timeout(self.config.slow_consumer_grace, self.events.send(event)).await {
-            Ok(Ok(())) => FeedStats::add(&self.stats.trades, n),
-            Ok(Err(_)) => return Err(Exit::Stop),
-            Err(_) => {
+        match self
+            .events
+            .send_within(event, self.config.slow_consumer_grace)
+            .await
+        {
+            Ok(true) => FeedStats::add(&self.stats.trades, n),
+            Err(_) => return Err(Exit::Stop),
+            Ok(false) => {
                 FeedStats::add(&self.stats.dropped_trades, n);
                 if self.unreported_drops == 0 {
                     tracing::warn!(dropped = n, "consumer too slow: dropping trades (counted)");
@@ -412,7 +423,7 @@ mod tests {
         let (ctx, crx) = mpsc::unbounded_channel();
         let c = Client::new(
             config.with_ws_url("ws://pipe"),
-            tx,
+            tx.into(),
             crx,
             Arc::new(FeedStats::default()),
         );
