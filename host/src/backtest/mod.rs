@@ -112,6 +112,7 @@ pub fn run(
     };
     plugin_config.watch = false;
     plugin_config.block_when_full = true;
+    plugin_config.inline_workers = true;
 
     let (broker, _) = PaperBroker::open(broker_config)?;
     let broker = Arc::new(Mutex::new(broker));

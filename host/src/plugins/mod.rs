@@ -1,10 +1,11 @@
-//! Strategy plugins: WebAssembly components in a sandbox, one worker thread each.
+//! Strategy plugins: WebAssembly components in a sandbox, one worker each.
 //!
 //! A plugin's path through this module: [`watcher`] notices a complete file →
 //! [`host::PluginHost::load_file`] reads it, [`validate`] checks the bytes, [`runtime`]
 //! compiles it (through the [`cache`]) → [`instance`] starts it in a [`sandbox`] →
-//! a [`worker`] thread owns it, receiving event batches from [`host::PluginHost::dispatch`]
-//! and sending its orders back as [`worker::PluginOutput`].
+//! a [`worker`] owns it (on a thread of its own, or inline: [`mailbox`]), receiving event
+//! batches from [`host::PluginHost::dispatch`] and sending its orders back as
+//! [`worker::PluginOutput`].
 
 pub mod bindings;
 pub mod cache;
@@ -13,6 +14,7 @@ pub mod error;
 pub mod guest_output;
 pub mod host;
 pub mod instance;
+pub mod mailbox;
 pub mod runtime;
 pub mod sandbox;
 pub mod settings_file;
@@ -66,6 +68,9 @@ pub struct PluginConfig {
     pub queue_capacity: usize,
     /// Block the dispatcher instead of dropping when a queue is full (backtests).
     pub block_when_full: bool,
+    /// Run each plugin on the thread that sends it events instead of a thread of its own
+    /// (backtests, which wait for every answer anyway: see [`mailbox`]).
+    pub inline_workers: bool,
     /// First delay before rebuilding a faulted plugin, doubling each time
     /// (`PLUGIN_RESTART_BACKOFF_MS`, default 200).
     pub restart_backoff: Duration,
@@ -104,6 +109,7 @@ impl Default for PluginConfig {
             max_actions_per_call: 1000,
             queue_capacity: 1024,
             block_when_full: false,
+            inline_workers: false,
             restart_backoff: Duration::from_millis(200),
             max_failures: 5,
             failure_window: Duration::from_secs(600),
@@ -152,6 +158,7 @@ impl PluginConfig {
             )?,
             queue_capacity: s.int_in("PLUGIN_QUEUE_BATCHES", d.queue_capacity, 1, 1_000_000)?,
             block_when_full: d.block_when_full,
+            inline_workers: d.inline_workers,
             restart_backoff: ms("PLUGIN_RESTART_BACKOFF_MS", d.restart_backoff, 3_600_000)?,
             max_failures: s.int_in("PLUGIN_MAX_FAULTS", d.max_failures, 1, 1000)?,
             failure_window: Duration::from_secs(s.int_in(

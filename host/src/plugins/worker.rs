@@ -153,31 +153,44 @@ impl Worker {
     /// Handle commands until `Stop` or until every sender is gone.
     pub fn run(mut self, commands: Receiver<WorkerCommand>) {
         while let Ok(command) = commands.recv() {
-            match command {
-                WorkerCommand::Events { seq, batch } => {
-                    let actions = self.deliver_shared(&batch);
-                    self.emit(seq, actions);
-                }
-                WorkerCommand::Private { seq, events } => {
-                    let actions = self.deliver(&events);
-                    self.emit(seq, actions);
-                }
-                WorkerCommand::Swap { next, reply } => {
-                    let _ = reply.send(self.swap(*next));
-                }
-                WorkerCommand::Snapshot { reply } => {
-                    let _ = reply.send(self.take_snapshot());
-                }
-                WorkerCommand::Stop { reply } => {
-                    let state = self.take_snapshot().or_else(|| self.last_snapshot.take());
-                    let _ = reply.send(state);
-                    return;
-                }
-            }
-            if self.alive && self.snapshot_at.elapsed() >= self.settings.snapshot_interval {
-                self.take_snapshot();
+            if !self.handle(command) {
+                return;
             }
         }
+    }
+
+    /// The plugin's name.
+    pub fn name(&self) -> &Arc<str> {
+        &self.name
+    }
+
+    /// Handle one command (and take a snapshot when one is due); false after `Stop`.
+    pub fn handle(&mut self, command: WorkerCommand) -> bool {
+        match command {
+            WorkerCommand::Events { seq, batch } => {
+                let actions = self.deliver_shared(&batch);
+                self.emit(seq, actions);
+            }
+            WorkerCommand::Private { seq, events } => {
+                let actions = self.deliver(&events);
+                self.emit(seq, actions);
+            }
+            WorkerCommand::Swap { next, reply } => {
+                let _ = reply.send(self.swap(*next));
+            }
+            WorkerCommand::Snapshot { reply } => {
+                let _ = reply.send(self.take_snapshot());
+            }
+            WorkerCommand::Stop { reply } => {
+                let state = self.take_snapshot().or_else(|| self.last_snapshot.take());
+                let _ = reply.send(state);
+                return false;
+            }
+        }
+        if self.alive && self.snapshot_at.elapsed() >= self.settings.snapshot_interval {
+            self.take_snapshot();
+        }
+        true
     }
 
     fn emit(&self, seq: u64, actions: Vec<PluginAction>) {

@@ -71,3 +71,26 @@ fn the_sma_example_backtest_is_deterministic_and_reports() {
         serde_json::from_slice(&std::fs::read(dir.path().join("a/report.json")).unwrap()).unwrap();
     assert_eq!(json["trades"], 58_199);
 }
+
+#[test]
+fn a_plugin_that_panics_in_a_backtest_leaves_the_others_trading_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let alone = dir.path().join("alone");
+    let beside = dir.path().join("beside");
+    for plugins in [&alone, &beside] {
+        std::fs::create_dir_all(plugins).unwrap();
+        std::fs::copy(guests::SMA_CROSSOVER, plugins.join("sma.wasm")).unwrap();
+    }
+    std::fs::copy(guests::PANIC, beside.join("panic.wasm")).unwrap();
+    std::fs::write(beside.join("panic.toml"), "[parameters]\nat = 1000\n").unwrap();
+    let (a, journal_a) = run(dir.path().join("a"), alone);
+    let (b, journal_b) = run(dir.path().join("b"), beside);
+    let sma = |r: &backtest::report::BacktestReport| {
+        let p = r.plugins.iter().find(|p| p.plugin == "sma").unwrap();
+        (p.fills, format!("{:.6}", p.realised_pnl))
+    };
+    assert!(sma(&a).0 > 0);
+    assert_eq!(sma(&a), sma(&b), "the panicking plugin changed the SMA's results");
+    assert!(b.plugins.iter().any(|p| p.plugin == "panic" && p.fills == 0));
+    assert_eq!(journal_a, journal_b, "only the SMA trades, so the journals agree");
+}
