@@ -2,6 +2,11 @@
 //! component vs the same code compiled natively, by batch size; compile vs cached load; and
 //! hot-reload latency (file renamed into place → new version serving).
 //!
+//! Both sides get the same batches, built before the clock starts: the component through
+//! `PluginInstance::on_events` (lowering, guest lifting, SDK dispatch, epoch deadline armed),
+//! the native build through the SDK's harness (a copy of each batch, as the guest gets one,
+//! and the same dispatch). Results are printed as markdown tables.
+//!
 //! Run: `cargo bench -p tradehost-tests --bench boundary`
 
 use std::sync::Arc;
@@ -10,7 +15,7 @@ use tradehost::plugins::bindings::trade_event;
 use tradehost::plugins::instance::{CallLimits, PluginInstance};
 use tradehost::plugins::runtime::PluginRuntime;
 use tradehost::plugins::sandbox::HostState;
-use tradehost::plugins::{EmptyView, PluginConfig, SymbolTable, wit};
+use tradehost::plugins::{BatchBuilder, EmptyView, PluginConfig, SymbolTable, wit};
 use tradehost_sdk::testing::Harness;
 use tradehost_tests::guests;
 use tradehost_tests::plugin_harness::{self, real_trades};
@@ -20,46 +25,52 @@ const EVENTS: usize = 200_000;
 fn main() {
     let trades = real_trades("SPY", 30_000);
     println!(
-        "SMA crossover (fast 8, slow 21, 2 s bars) over real SPY trades, {EVENTS} events per case\n"
+        "SMA crossover (fast 8, slow 21, 2 s bars) over real SPY trades, {EVENTS} events per \
+         case, {}, load average {}\n",
+        chrono::Utc::now().format("%Y-%m-%d"),
+        load_average()
     );
-    println!(
-        "{:>6} {:>14} {:>14} {:>8}",
-        "batch", "native ns/ev", "wasm ns/ev", "ratio"
-    );
+    println!("| batch | native ns/event | wasm ns/event | wasm / native |");
+    println!("| ---: | ---: | ---: | ---: |");
     for batch in [1usize, 16, 64, 256] {
         let native = native_ns_per_event(&trades, batch);
         let wasm = component_ns_per_event(&trades, batch);
         println!(
-            "{batch:>6} {native:>14.1} {wasm:>14.1} {:>8.2}",
+            "| {batch} | {native:.1} | {wasm:.1} | {:.2} |",
             wasm / native
         );
     }
+    println!("\n| what | ms |");
+    println!("| --- | ---: |");
     compile_times();
     reload_latency();
 }
 
 fn native_ns_per_event(trades: &[tradehost::types::Trade], batch: usize) -> f64 {
-    use tradehost_sdk::types::{Event, Trade};
+    use tradehost_sdk::types::{Event, EventBatch, Trade};
     let mut h =
         Harness::<sma_crossover::SmaCrossover>::start(&[("symbols", "SPY")]).expect("start");
     let spy = h.symbol("SPY");
-    let events: Vec<Event> = trades
-        .iter()
-        .map(|t| {
-            Event::Trade(Trade {
-                symbol: spy,
-                price: t.price,
-                size: t.size,
-                time: t.time_ms,
-            })
+    let batches: Vec<(usize, EventBatch)> = trades
+        .chunks(batch)
+        .map(|chunk| {
+            let events = chunk.iter().map(|t| {
+                Event::Trade(Trade {
+                    symbol: spy,
+                    price: t.price,
+                    size: t.size,
+                    time: t.time_ms,
+                })
+            });
+            (chunk.len(), EventBatch::from_events(events))
         })
         .collect();
     let started = Instant::now();
     let mut done = 0;
     while done < EVENTS {
-        for chunk in events.chunks(batch) {
-            std::hint::black_box(h.events(chunk.to_vec()));
-            done += chunk.len();
+        for (len, b) in &batches {
+            std::hint::black_box(h.batch(b.clone()));
+            done += len;
         }
     }
     started.elapsed().as_nanos() as f64 / done as f64
@@ -94,13 +105,19 @@ fn component_ns_per_event(trades: &[tradehost::types::Trade], batch: usize) -> f
         .init(&[("symbols".into(), "SPY".into())])
         .expect("init")
         .expect("init ok");
-    let events: Vec<wit::Event> = trades.iter().map(|t| trade_event(t, &symbols)).collect();
+    let batches: Vec<(usize, wit::EventBatch)> = trades
+        .chunks(batch)
+        .map(|chunk| {
+            let b: BatchBuilder = chunk.iter().map(|t| trade_event(t, &symbols)).collect();
+            (chunk.len(), b.finish())
+        })
+        .collect();
     let started = Instant::now();
     let mut done = 0;
     while done < EVENTS {
-        for chunk in events.chunks(batch) {
-            std::hint::black_box(instance.on_events(chunk, 100_000).expect("call"));
-            done += chunk.len();
+        for (len, b) in &batches {
+            std::hint::black_box(instance.on_events(b, 100_000).expect("call"));
+            done += len;
         }
     }
     started.elapsed().as_nanos() as f64 / done as f64
@@ -118,10 +135,13 @@ fn compile_times() {
     let cold = runtime.prepare(path, &bytes).expect("cold");
     let warm = runtime.prepare(path, &bytes).expect("warm");
     assert!(warm.cached);
+    let kb = bytes.len() / 1024;
     println!(
-        "\nsma-crossover.wasm ({} KB): cold compile {:.1} ms, cached load {:.2} ms",
-        bytes.len() / 1024,
-        cold.compile_time.as_secs_f64() * 1e3,
+        "| compile `sma-crossover.wasm` ({kb} KB), cold | {:.1} |",
+        cold.compile_time.as_secs_f64() * 1e3
+    );
+    println!(
+        "| load the same from the artifact cache | {:.2} |",
         warm.compile_time.as_secs_f64() * 1e3
     );
 }
@@ -149,13 +169,19 @@ fn reload_latency() {
             std::thread::sleep(Duration::from_micros(200));
         }
         println!(
-            "hot reload, file renamed into place -> v2 serving ({}): {:.1} ms (debounce 20 ms included)",
+            "| hot reload, file renamed into place → new version serving, {} (debounce 20 ms included) | {:.1} |",
             if cached {
-                "cached artifact"
+                "compiled artifact cached"
             } else {
                 "cold compile"
             },
             started.elapsed().as_secs_f64() * 1e3
         );
     }
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
 }

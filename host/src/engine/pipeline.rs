@@ -8,10 +8,9 @@
 use super::view::Clock;
 use crate::broker::{BrokerOutcome, PaperBroker};
 use crate::market::MarketState;
-use crate::plugins::bindings::{
-    bar_event, fill_event, prediction_event, rejection_event, trade_event,
-};
-use crate::plugins::{PluginHost, PluginOutput, wit};
+use crate::plugins::bindings::{bar_event, fill_event, prediction_event, rejection_event};
+use crate::plugins::symbols::SymbolMemo;
+use crate::plugins::{BatchBuilder, PluginHost, PluginOutput};
 use crate::trainer::TrainerHandle;
 use crate::types::{Bar, Fill, Prediction, Trade};
 use crossbeam_channel::Receiver;
@@ -49,6 +48,8 @@ pub struct Pipeline {
     pub stats: Arc<PipelineStats>,
     /// Plugin answers still expected (batches sent minus outputs received).
     outstanding: usize,
+    /// The id of the symbol of the previous trade.
+    memo: SymbolMemo,
     /// Every fill, for reports (backtests keep them; live keeps none).
     pub keep_fills: Option<Vec<Fill>>,
 }
@@ -70,6 +71,7 @@ impl Pipeline {
             clock,
             stats: Arc::new(PipelineStats::default()),
             outstanding: 0,
+            memo: SymbolMemo::default(),
             keep_fills: None,
         }
     }
@@ -80,28 +82,32 @@ impl Pipeline {
             return;
         }
         let symbols = self.plugins.symbols().clone();
-        let mut events: Vec<wit::Event> = Vec::with_capacity(trades.len() + 4);
+        let mut batch = BatchBuilder::with_capacity(trades.len());
         let mut bars: Vec<Bar> = Vec::new();
         let mut fills: Vec<Fill> = Vec::new();
+        let mut latest = i64::MIN;
         {
             let mut market = self.market.write().unwrap_or_else(|p| p.into_inner());
             let mut broker = self.broker.lock().unwrap_or_else(|p| p.into_inner());
             for trade in trades {
-                self.clock.advance_to(trade.time_ms);
+                latest = latest.max(trade.time_ms);
                 if let Some(bar) = market.apply_trade(trade) {
-                    events.push(bar_event(&bar, &symbols));
+                    batch.event(bar_event(&bar, &symbols));
                     bars.push(bar);
                 }
-                events.push(trade_event(trade, &symbols));
+                let id = self.memo.intern(&symbols, &trade.symbol);
+                batch.trade(id, trade.price, trade.size, trade.time_ms);
                 fills.extend(broker.on_trade(trade));
             }
         }
+        // Nothing reads the clock inside the loop (the locks are held): advance it once.
+        self.clock.advance_to(latest);
         self.stats
             .trades
             .fetch_add(trades.len() as u64, Ordering::Relaxed);
         self.after_bars(bars);
         self.deliver_fills(fills);
-        self.dispatch(events);
+        self.dispatch(batch);
     }
 
     /// Close bars of quiet symbols whose period ended before `now_ms`.
@@ -115,16 +121,16 @@ impl Pipeline {
             return;
         }
         let symbols = self.plugins.symbols().clone();
-        let events = bars.iter().map(|b| bar_event(b, &symbols)).collect();
+        let batch = bars.iter().map(|b| bar_event(b, &symbols)).collect();
         self.after_bars(bars);
-        self.dispatch(events);
+        self.dispatch(batch);
     }
 
     /// Forward a new prediction to the plugins.
     pub fn on_prediction(&mut self, p: &Prediction) {
         let event = prediction_event(p, self.plugins.symbols(), self.clock.now_ms());
         self.stats.predictions.fetch_add(1, Ordering::Relaxed);
-        self.dispatch(vec![event]);
+        self.dispatch(std::iter::once(event).collect());
     }
 
     /// Hand a plugin's orders to the broker; refusals go back to the plugin.
@@ -139,7 +145,7 @@ impl Pipeline {
             .unwrap_or_else(|p| p.into_inner())
             .submit(&output.plugin, output.actions, self.clock.now_ms());
         let symbols = self.plugins.symbols().clone();
-        let refusals: Vec<wit::Event> = outcomes
+        let refusals: BatchBuilder = outcomes
             .iter()
             .filter_map(|o| match o {
                 // The broker has logged the refusal; the plugin hears of it as an event.
@@ -147,7 +153,7 @@ impl Pipeline {
                 _ => None,
             })
             .collect();
-        if !refusals.is_empty() && self.plugins.deliver(&output.plugin, refusals) {
+        if !refusals.is_empty() && self.plugins.deliver(&output.plugin, refusals.finish()) {
             self.outstanding += 1;
         }
     }
@@ -188,15 +194,15 @@ impl Pipeline {
             return;
         }
         let symbols = self.plugins.symbols().clone();
-        let mut by_plugin: BTreeMap<Arc<str>, Vec<wit::Event>> = BTreeMap::new();
+        let mut by_plugin: BTreeMap<Arc<str>, BatchBuilder> = BTreeMap::new();
         for fill in &fills {
             by_plugin
                 .entry(fill.plugin.clone())
                 .or_default()
-                .push(fill_event(fill, &symbols));
+                .event(fill_event(fill, &symbols));
         }
         for (plugin, events) in by_plugin {
-            if self.plugins.deliver(&plugin, events) {
+            if self.plugins.deliver(&plugin, events.finish()) {
                 self.outstanding += 1;
             }
         }
@@ -205,11 +211,11 @@ impl Pipeline {
         }
     }
 
-    fn dispatch(&mut self, events: Vec<wit::Event>) {
-        if events.is_empty() {
+    fn dispatch(&mut self, batch: BatchBuilder) {
+        if batch.is_empty() {
             return;
         }
         self.stats.batches.fetch_add(1, Ordering::Relaxed);
-        self.outstanding += self.plugins.dispatch(Arc::new(events));
+        self.outstanding += self.plugins.dispatch(Arc::new(batch.finish()));
     }
 }

@@ -226,7 +226,7 @@ impl PluginHost {
 
     /// Send a batch of market events to every plugin; returns how many plugins got it
     /// (each answers with one [`PluginOutput`]).
-    pub fn dispatch(&self, batch: Arc<Vec<wit::Event>>) -> usize {
+    pub fn dispatch(&self, batch: Arc<wit::EventBatch>) -> usize {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         self.read_slots()
             .iter()
@@ -241,7 +241,7 @@ impl PluginHost {
     }
 
     /// Send events (fills, rejections) to one plugin; true when it will answer.
-    pub fn deliver(&self, plugin: &str, events: Vec<wit::Event>) -> bool {
+    pub fn deliver(&self, plugin: &str, events: wit::EventBatch) -> bool {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         let slots = self.read_slots();
         match slots.get_key_value(plugin) {

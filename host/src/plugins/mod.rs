@@ -7,6 +7,7 @@
 //! batches from [`host::PluginHost::dispatch`] and sending its orders back as
 //! [`worker::PluginOutput`].
 
+pub mod batch;
 pub mod bindings;
 pub mod cache;
 pub mod counters;
@@ -24,6 +25,7 @@ pub mod view;
 pub mod watcher;
 pub mod worker;
 
+pub use batch::BatchBuilder;
 pub use bindings::wit;
 pub use error::PluginError;
 pub use host::{PluginHost, PluginInfo, PluginStatus, check_file};
