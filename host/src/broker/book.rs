@@ -11,7 +11,7 @@
 //! - Volume is not modelled: the whole order fills on one trade whatever that trade's size.
 //!   Orders of one symbol fill in the order they were placed (ascending order id).
 
-use crate::types::{OrderKind, Side, Symbol, TimestampMs};
+use crate::types::{OrderKind, Side, Symbol, SymbolMap, TimestampMs};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -70,7 +70,7 @@ struct OrderRef {
 #[derive(Debug, Default)]
 pub struct OrderBook {
     /// Per symbol: last price and resting orders.
-    symbols: HashMap<Symbol, SymbolBook>,
+    symbols: SymbolMap<SymbolBook>,
     /// Every resting order by id; a BTreeMap so walks over it are in id order (deterministic).
     index: BTreeMap<u64, OrderRef>,
     /// Resting orders per plugin, for the open-orders limit.

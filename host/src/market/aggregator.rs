@@ -6,18 +6,24 @@
 //! produces no bar: filling gaps is the cleaner's job ([`super::cleaning`]), which knows
 //! whether the market was closed.
 
-use crate::types::{Bar, Symbol, TimestampMs, Trade};
-use std::collections::HashMap;
+use crate::types::{Bar, SymbolMap, TimestampMs, Trade};
+
+/// One symbol's bars in the making.
+#[derive(Debug, Default)]
+struct SymbolBars {
+    /// The bar being built.
+    open: Option<Bar>,
+    /// End of the last closed bar, to refuse trades that arrive after their bar.
+    closed_until: Option<TimestampMs>,
+}
 
 /// Builds bars of `period_secs` from trades of any number of symbols.
 #[derive(Debug)]
 pub struct BarAggregator {
     /// Bar length in milliseconds.
     period_ms: i64,
-    /// The bar being built for each symbol.
-    open: HashMap<Symbol, Bar>,
-    /// End of the last closed bar per symbol, to refuse trades that arrive after their bar.
-    closed_until: HashMap<Symbol, TimestampMs>,
+    /// Open bar and end of the last closed one, per symbol (one lookup per trade).
+    symbols: SymbolMap<SymbolBars>,
     /// Trades refused: late (their bar already closed), or with a non-finite/non-positive
     /// price or a negative size.
     rejected: u64,
@@ -28,8 +34,7 @@ impl BarAggregator {
     pub fn new(period_secs: u32) -> Self {
         BarAggregator {
             period_ms: i64::from(period_secs.max(1)) * 1000,
-            open: HashMap::new(),
-            closed_until: HashMap::new(),
+            symbols: SymbolMap::default(),
             rejected: 0,
         }
     }
@@ -51,15 +56,17 @@ impl BarAggregator {
             && trade.size.is_finite()
             && trade.size >= 0.0;
         let start = self.period_start(trade.time_ms);
-        let late = self
-            .closed_until
-            .get(&trade.symbol)
-            .is_some_and(|&end| start < end);
-        if !valid || late {
+        if !valid {
             self.rejected += 1;
             return None;
         }
-        match self.open.get_mut(&trade.symbol) {
+        let period_secs = self.period_secs();
+        let entry = self.symbols.entry_ref(&*trade.symbol).or_default();
+        if entry.closed_until.is_some_and(|end| start < end) {
+            self.rejected += 1;
+            return None;
+        }
+        match &mut entry.open {
             Some(bar) if bar.start_ms == start => {
                 bar.high = bar.high.max(trade.price);
                 bar.low = bar.low.min(trade.price);
@@ -72,12 +79,10 @@ impl BarAggregator {
                 self.rejected += 1;
                 None
             }
-            _ => {
-                let fresh = self.new_bar(trade, start);
-                let closed = self.open.insert(trade.symbol.clone(), fresh);
+            open => {
+                let closed = open.replace(new_bar(trade, start, period_secs));
                 if let Some(bar) = &closed {
-                    self.closed_until
-                        .insert(bar.symbol.clone(), bar.start_ms + self.period_ms);
+                    entry.closed_until = Some(bar.start_ms + self.period_ms);
                 }
                 closed
             }
@@ -87,16 +92,14 @@ impl BarAggregator {
     /// Closes every open bar whose period ended at or before `now_ms`, oldest first.
     pub fn flush_until(&mut self, now_ms: TimestampMs) -> Vec<Bar> {
         let period = self.period_ms;
-        let due: Vec<Symbol> = self
-            .open
-            .iter()
-            .filter(|(_, b)| b.start_ms + period <= now_ms)
-            .map(|(s, _)| s.clone())
-            .collect();
-        let mut out: Vec<Bar> = due.iter().filter_map(|s| self.open.remove(s)).collect();
-        for bar in &out {
-            self.closed_until
-                .insert(bar.symbol.clone(), bar.start_ms + period);
+        let mut out = Vec::new();
+        for entry in self.symbols.values_mut() {
+            if entry.open.as_ref().is_some_and(|b| b.start_ms + period <= now_ms)
+                && let Some(bar) = entry.open.take()
+            {
+                entry.closed_until = Some(bar.start_ms + period);
+                out.push(bar);
+            }
         }
         out.sort_by(|a, b| (a.start_ms, &a.symbol).cmp(&(b.start_ms, &b.symbol)));
         out
@@ -104,26 +107,27 @@ impl BarAggregator {
 
     /// The bar being built for `symbol`, if any.
     pub fn open_bar(&self, symbol: &str) -> Option<&Bar> {
-        self.open.get(symbol)
+        self.symbols.get(symbol)?.open.as_ref()
     }
 
     /// How many trades were refused (late, or invalid price/size).
     pub fn rejected(&self) -> u64 {
         self.rejected
     }
+}
 
-    fn new_bar(&self, trade: &Trade, start: TimestampMs) -> Bar {
-        Bar {
-            symbol: trade.symbol.clone(),
-            start_ms: start,
-            period_secs: self.period_secs(),
-            open: trade.price,
-            high: trade.price,
-            low: trade.price,
-            close: trade.price,
-            volume: trade.size,
-            imputed: false,
-        }
+/// A bar opened by `trade`.
+fn new_bar(trade: &Trade, start: TimestampMs, period_secs: u32) -> Bar {
+    Bar {
+        symbol: trade.symbol.clone(),
+        start_ms: start,
+        period_secs,
+        open: trade.price,
+        high: trade.price,
+        low: trade.price,
+        close: trade.price,
+        volume: trade.size,
+        imputed: false,
     }
 }
 

@@ -6,8 +6,8 @@
 
 use super::MarketConfig;
 use super::aggregator::BarAggregator;
-use crate::types::{Bar, Symbol, TimestampMs, Trade};
-use std::collections::{HashMap, VecDeque};
+use crate::types::{Bar, Symbol, SymbolMap, TimestampMs, Trade};
+use std::collections::VecDeque;
 
 /// What is known of one symbol.
 #[derive(Debug, Default)]
@@ -26,7 +26,7 @@ pub struct MarketState {
     /// Bars kept per symbol.
     capacity: usize,
     /// State per symbol.
-    symbols: HashMap<Symbol, SymbolState>,
+    symbols: SymbolMap<SymbolState>,
 }
 
 impl MarketState {
@@ -35,7 +35,7 @@ impl MarketState {
         MarketState {
             aggregator: BarAggregator::new(config.update_interval_secs),
             capacity: config.history_bars.max(1),
-            symbols: HashMap::new(),
+            symbols: SymbolMap::default(),
         }
     }
 
@@ -44,7 +44,16 @@ impl MarketState {
         let rejected_before = self.aggregator.rejected();
         let closed = self.aggregator.push(trade);
         if self.aggregator.rejected() == rejected_before {
-            self.entry(&trade.symbol).last_trade = Some(trade.clone());
+            let state = self.entry(&trade.symbol);
+            match &mut state.last_trade {
+                // In place: no reference counting per trade.
+                Some(last) => {
+                    last.price = trade.price;
+                    last.size = trade.size;
+                    last.time_ms = trade.time_ms;
+                }
+                none => *none = Some(trade.clone()),
+            }
         }
         if let Some(bar) = &closed {
             self.push_bar(bar.clone());
@@ -109,7 +118,7 @@ impl MarketState {
     }
 
     fn entry(&mut self, symbol: &Symbol) -> &mut SymbolState {
-        self.symbols.entry(symbol.clone()).or_default()
+        self.symbols.entry_ref(&**symbol).or_default()
     }
 }
 
