@@ -28,7 +28,7 @@ impl EventBatch {
                 sizes: Vec::new(),
                 times: Vec::new(),
             },
-            others: Vec::new(),
+            others: None,
         }
     }
 
@@ -52,7 +52,7 @@ impl EventBatch {
                 c.sizes.push(t.size);
                 c.times.push(t.time);
             }
-            other => self.others.push(PlacedEvent {
+            other => self.others.get_or_insert_default().push(PlacedEvent {
                 after_trades: self.trades.symbols.len() as u32,
                 event: other,
             }),
@@ -61,7 +61,12 @@ impl EventBatch {
 
     /// How many events the batch holds, trades and others.
     pub fn len(&self) -> usize {
-        self.trade_count() + self.others.len()
+        self.trade_count() + self.others().len()
+    }
+
+    /// The events other than the columns' trades, in order.
+    pub fn others(&self) -> &[PlacedEvent] {
+        self.others.as_deref().unwrap_or_default()
     }
 
     /// True when the batch holds no event.
@@ -96,7 +101,7 @@ impl EventBatch {
                 time,
             });
         let mut done = 0;
-        for placed in &self.others {
+        for placed in self.others() {
             let until = (placed.after_trades as usize).clamp(done, n);
             for trade in trades.by_ref().take(until - done) {
                 f(BatchItem::Trade(trade));
@@ -189,7 +194,7 @@ mod tests {
     #[test]
     fn placements_out_of_range_and_ragged_columns_are_clamped() {
         let mut batch = EventBatch::from_events([trade(1), trade(2)]);
-        batch.others.push(PlacedEvent {
+        batch.others.get_or_insert_default().push(PlacedEvent {
             after_trades: 99,
             event: fill(1),
         });

@@ -126,7 +126,7 @@ impl<S: Strategy> Harness<S> {
 
     /// Delivers one batch exactly as given (trades by column, other events placed).
     pub fn batch(&mut self, batch: EventBatch) -> Vec<Action> {
-        let others = batch.others.iter().map(|p| event_time(&p.event));
+        let others = batch.others().iter().map(|p| event_time(&p.event));
         if let Some(last) = batch.trades.times.iter().copied().chain(others).max() {
             self.time = self.time.max(last);
             with_host(|h| h.now = self.time);

@@ -31,7 +31,7 @@ impl BatchBuilder {
                     sizes: Vec::with_capacity(trades),
                     times: Vec::with_capacity(trades),
                 },
-                others: Vec::new(),
+                others: None,
             },
         }
     }
@@ -49,7 +49,7 @@ impl BatchBuilder {
     pub fn event(&mut self, event: wit::Event) {
         match event {
             wit::Event::Trade(t) => self.trade(t.symbol, t.price, t.size, t.time),
-            other => self.batch.others.push(wit::PlacedEvent {
+            other => self.batch.others.get_or_insert_default().push(wit::PlacedEvent {
                 after_trades: self.batch.trades.symbols.len() as u32,
                 event: other,
             }),
@@ -82,7 +82,12 @@ impl FromIterator<wit::Event> for BatchBuilder {
 
 /// How many events `batch` holds, trades and others.
 pub fn len(batch: &wit::EventBatch) -> usize {
-    batch.trades.symbols.len() + batch.others.len()
+    batch.trades.symbols.len() + others(batch).len()
+}
+
+/// The events of `batch` other than its trades.
+pub fn others(batch: &wit::EventBatch) -> &[wit::PlacedEvent] {
+    batch.others.as_deref().unwrap_or_default()
 }
 
 /// True when every event of `batch` passes `wanted` (events without a symbol always do).
@@ -96,8 +101,7 @@ pub fn all_wanted(batch: &wit::EventBatch, wanted: impl Fn(u32) -> bool) -> bool
         }
     });
     trades_ok
-        && batch
-            .others
+        && others(batch)
             .iter()
             .all(|p| event_symbol(&p.event).is_none_or(&wanted))
 }
@@ -109,8 +113,8 @@ pub fn filter_into(batch: &wit::EventBatch, wanted: impl Fn(u32) -> bool, into: 
     to.prices.clear();
     to.sizes.clear();
     to.times.clear();
-    into.others.clear();
-    let mut others = batch.others.iter().peekable();
+    into.others = None;
+    let mut others = others(batch).iter().peekable();
     for i in 0..from.symbols.len() {
         while let Some(p) = others.next_if(|p| p.after_trades as usize <= i) {
             place(p, &wanted, into);
@@ -128,7 +132,7 @@ pub fn filter_into(batch: &wit::EventBatch, wanted: impl Fn(u32) -> bool, into: 
 
 fn place(p: &wit::PlacedEvent, wanted: &impl Fn(u32) -> bool, into: &mut wit::EventBatch) {
     if event_symbol(&p.event).is_none_or(wanted) {
-        into.others.push(wit::PlacedEvent {
+        into.others.get_or_insert_default().push(wit::PlacedEvent {
             after_trades: into.trades.symbols.len() as u32,
             event: p.event.clone(),
         });
