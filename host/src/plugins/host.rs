@@ -349,7 +349,8 @@ impl PluginHost {
                 .limits
                 .call_deadline_ms
                 .map(|ms| Duration::from_millis(u64::from(ms)))
-                .unwrap_or(self.config.call_deadline),
+                .unwrap_or(self.config.call_deadline)
+                .max(self.config.min_call_deadline),
             start: self.config.start_deadline,
             fuel: self.config.fuel_per_call,
         };

@@ -51,6 +51,9 @@ pub struct PluginConfig {
     /// Deadline of one `on-events` call (`PLUGIN_CALL_DEADLINE_MS`, default 10;
     /// `call_deadline_ms`).
     pub call_deadline: Duration,
+    /// Floor under every plugin's call deadline, settings files included (backtests: a
+    /// call that ran long because the machine was busy must not change the results).
+    pub min_call_deadline: Duration,
     /// Deadline of start-up calls: instantiate, describe, init, restore, snapshot
     /// (`PLUGIN_START_DEADLINE_MS`, default 2000).
     pub start_deadline: Duration,
@@ -103,6 +106,7 @@ impl Default for PluginConfig {
             dir,
             max_memory_bytes: 64 << 20,
             call_deadline: Duration::from_millis(10),
+            min_call_deadline: Duration::ZERO,
             start_deadline: Duration::from_millis(2000),
             max_stack_bytes: 512 << 10,
             fuel_per_call: None,
@@ -147,6 +151,7 @@ impl PluginConfig {
             cache_dir,
             max_memory_bytes: s.int_in("PLUGIN_MAX_MEMORY_MB", 64usize, 1, 4096)? << 20,
             call_deadline: ms("PLUGIN_CALL_DEADLINE_MS", d.call_deadline, 60_000)?,
+            min_call_deadline: d.min_call_deadline,
             start_deadline: ms("PLUGIN_START_DEADLINE_MS", d.start_deadline, 600_000)?,
             max_stack_bytes: s.int_in("PLUGIN_MAX_STACK_KB", 512usize, 64, 65_536)? << 10,
             fuel_per_call: fuel,

@@ -72,8 +72,10 @@ fn the_sma_example_backtest_is_deterministic_and_reports() {
     assert_eq!(json["trades"], 58_199);
 }
 
+/// Plugins run on the engine thread in a backtest; one that panics, or loops until its
+/// deadline (at least a second in backtests), is contained like in the daemon.
 #[test]
-fn a_plugin_that_panics_in_a_backtest_leaves_the_others_trading_alike() {
+fn plugins_that_panic_or_loop_in_a_backtest_leave_the_others_trading_alike() {
     let dir = tempfile::tempdir().unwrap();
     let alone = dir.path().join("alone");
     let beside = dir.path().join("beside");
@@ -83,6 +85,7 @@ fn a_plugin_that_panics_in_a_backtest_leaves_the_others_trading_alike() {
     }
     std::fs::copy(guests::PANIC, beside.join("panic.wasm")).unwrap();
     std::fs::write(beside.join("panic.toml"), "[parameters]\nat = 1000\n").unwrap();
+    std::fs::copy(guests::INFINITE_LOOP, beside.join("loop.wasm")).unwrap();
     let (a, journal_a) = run(dir.path().join("a"), alone);
     let (b, journal_b) = run(dir.path().join("b"), beside);
     let sma = |r: &backtest::report::BacktestReport| {
@@ -91,6 +94,8 @@ fn a_plugin_that_panics_in_a_backtest_leaves_the_others_trading_alike() {
     };
     assert!(sma(&a).0 > 0);
     assert_eq!(sma(&a), sma(&b), "the panicking plugin changed the SMA's results");
-    assert!(b.plugins.iter().any(|p| p.plugin == "panic" && p.fills == 0));
+    for faulty in ["panic", "loop"] {
+        assert!(b.plugins.iter().any(|p| p.plugin == faulty && p.fills == 0));
+    }
     assert_eq!(journal_a, journal_b, "only the SMA trades, so the journals agree");
 }
