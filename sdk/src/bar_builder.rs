@@ -32,15 +32,23 @@ impl BarBuilder {
 
     /// Adds a trade; returns the previous bar when this trade starts a new interval.
     /// Trades older than the current bar are ignored.
+    #[inline]
     pub fn push(&mut self, trade: &Trade) -> Option<Bar> {
         if let Some(bar) = &mut self.current
             && trade.time >= bar.start
             && (trade.time.wrapping_sub(bar.start) as u64) < self.period_ms as u64
         {
-            // Most trades fall in the current bar: no division needed to tell.
+            // Most trades fall in the current bar: no division needed to tell, and this
+            // part is small enough to inline into the strategy.
             extend(bar, trade);
             return None;
         }
+        self.push_new_interval(trade)
+    }
+
+    /// The rest of `push`: a trade outside the current bar.
+    #[inline(never)]
+    fn push_new_interval(&mut self, trade: &Trade) -> Option<Bar> {
         let start = self.interval_start(trade.time);
         match &mut self.current {
             Some(bar) if start < bar.start => None,
@@ -73,6 +81,7 @@ impl BarBuilder {
 }
 
 /// Adds a trade of the bar's interval to it.
+#[inline]
 fn extend(bar: &mut Bar, trade: &Trade) {
     // `f64::max`/`min` become calls in WebAssembly (their NaN rule); these comparisons keep
     // that rule (a NaN never wins over a number) in two instructions.

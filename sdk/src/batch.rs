@@ -84,12 +84,16 @@ impl EventBatch {
             .min(c.times.len())
     }
 
-    /// Calls `f` with every event in the order they happened: each placed event after the
-    /// number of trades it names (in list order among equals), the trades in column order.
-    pub fn walk(&self, mut f: impl FnMut(BatchItem<'_>)) {
+    /// Calls `f` with every trade of the columns, in order, ignoring the other events.
+    #[inline]
+    pub fn trades(&self, mut f: impl FnMut(&Trade)) {
+        self.trade_iter().for_each(|t| f(&t));
+    }
+
+    fn trade_iter(&self) -> impl Iterator<Item = Trade> + '_ {
         let n = self.trade_count();
         let c = &self.trades;
-        let mut trades = c.symbols[..n]
+        c.symbols[..n]
             .iter()
             .zip(&c.prices[..n])
             .zip(&c.sizes[..n])
@@ -99,7 +103,14 @@ impl EventBatch {
                 price,
                 size,
                 time,
-            });
+            })
+    }
+
+    /// Calls `f` with every event in the order they happened: each placed event after the
+    /// number of trades it names (in list order among equals), the trades in column order.
+    pub fn walk(&self, mut f: impl FnMut(BatchItem<'_>)) {
+        let n = self.trade_count();
+        let mut trades = self.trade_iter();
         let mut done = 0;
         for placed in self.others() {
             let until = (placed.after_trades as usize).clamp(done, n);

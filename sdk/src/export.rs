@@ -77,10 +77,15 @@ impl<S: Strategy> Runtime<S> {
     /// they placed.
     pub fn on_events(&mut self, batch: EventBatch) -> Vec<Action> {
         let (s, ctx) = (&mut self.strategy, &mut self.ctx);
-        batch.walk(|item| match item {
-            BatchItem::Trade(t) => s.on_trade(ctx, &t),
-            BatchItem::Other(event) => dispatch(s, ctx, event),
-        });
+        if batch.others().is_empty() {
+            // Trades only (most batches): straight down the columns.
+            batch.trades(|t| s.on_trade(ctx, t));
+        } else {
+            batch.walk(|item| match item {
+                BatchItem::Trade(t) => s.on_trade(ctx, &t),
+                BatchItem::Other(event) => dispatch(s, ctx, event),
+            });
+        }
         ctx.take_actions()
     }
 }

@@ -11,7 +11,7 @@
 //! - Volume is not modelled: the whole order fills on one trade whatever that trade's size.
 //!   Orders of one symbol fill in the order they were placed (ascending order id).
 
-use crate::types::{OrderKind, Side, Symbol, SymbolMap, TimestampMs};
+use crate::types::{OrderKind, Side, Symbol, SymbolKey, SymbolMap, TimestampMs};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -178,7 +178,7 @@ impl OrderBook {
         slippage_bps: f64,
         mut on_fill: impl FnMut(&RestingOrder, f64) -> Option<bool>,
     ) {
-        let Some(book) = self.symbols.get_mut(&**symbol) else {
+        let Some(book) = self.symbols.get_mut(&SymbolKey(symbol)) else {
             // First trade of a symbol without orders: nothing can fill.
             let book = SymbolBook {
                 last_price: Some(price),

@@ -97,7 +97,10 @@ impl Pipeline {
                 }
                 let id = self.memo.intern(&symbols, &trade.symbol);
                 batch.trade(id, trade.price, trade.size, trade.time_ms);
-                fills.extend(broker.on_trade(trade));
+                let filled = broker.on_trade(trade);
+                if !filled.is_empty() {
+                    fills.extend(filled);
+                }
             }
         }
         // Nothing reads the clock inside the loop (the locks are held): advance it once.
