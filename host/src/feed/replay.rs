@@ -8,7 +8,7 @@
 //! Every bad row is an error naming the file and line; iteration continues after it.
 //!
 //! Reading was most of a backtest's time, so a row is split once and only up to the last
-//! column needed ([`pick`]), plain decimals skip the general float parser (with the same
+//! column needed ([`Columns`]), plain decimals skip the general float parser (with the same
 //! result, bit for bit), and a row's date is recognised rather than recomputed.
 //!
 //! Layout (`../shared/data/SOURCES.md`): `timestamp,symbol,price,size,...`, ISO 8601 UTC.
@@ -141,43 +141,84 @@ pub(super) fn check_width(path: &Path, need: usize) -> Result<(), FeedError> {
     Ok(())
 }
 
-/// The fields of `line` at the column indexes `wanted` (in any order), splitting it only as
-/// far as the last of them; `None` when the line has fewer fields.
-pub(super) fn pick<'a, const N: usize>(
-    line: &'a [u8],
-    wanted: &[usize; N],
-) -> Option<[&'a [u8]; N]> {
-    let last = wanted.iter().copied().max()?;
-    let mut out = [&line[..0]; N];
-    let (mut index, mut start) = (0, 0);
-    for (i, &b) in line.iter().enumerate() {
-        if b == b',' {
-            store(&mut out, wanted, index, &line[start..i]);
-            if index == last {
-                return Some(out);
-            }
-            index += 1;
-            start = i + 1;
-        }
-    }
-    (index == last).then(|| {
-        store(&mut out, wanted, index, &line[start..]);
-        out
-    })
+/// Which fields of a row a reader takes: `N` column indexes (in any order, repeats allowed),
+/// turned once into a mask per column so that splitting a row tests each comma once.
+#[derive(Debug, Clone)]
+pub(super) struct Columns<const N: usize> {
+    /// Per column up to the last wanted: the slots (bits) that want it.
+    masks: Vec<u8>,
 }
 
-/// Puts field number `index` in every slot of `out` that wants it.
-fn store<'a, const N: usize>(
-    out: &mut [&'a [u8]; N],
-    wanted: &[usize; N],
-    index: usize,
-    field: &'a [u8],
-) {
-    for (slot, &w) in out.iter_mut().zip(wanted) {
-        if w == index {
-            *slot = field;
+impl<const N: usize> Columns<N> {
+    /// The columns `wanted`; `N` is at most 8.
+    pub(super) fn new(wanted: [usize; N]) -> Self {
+        const { assert!(N > 0 && N <= 8) };
+        let last = wanted.iter().copied().max().unwrap_or(0);
+        let mut masks = vec![0u8; last + 1];
+        for (slot, &column) in wanted.iter().enumerate() {
+            masks[column] |= 1 << slot;
+        }
+        Columns { masks }
+    }
+
+    /// How many fields a row needs.
+    pub(super) fn need(&self) -> usize {
+        self.masks.len()
+    }
+
+    /// The wanted fields of `line`, splitting it only as far as the last of them; `None` when
+    /// the line has fewer fields.
+    pub(super) fn pick<'a>(&self, line: &'a [u8]) -> Option<[&'a [u8]; N]> {
+        let last = self.masks.len() - 1;
+        let mut out = [&line[..0]; N];
+        let (mut index, mut start) = (0, 0);
+        let mut at_comma = |i: usize, out: &mut [&'a [u8]; N]| {
+            self.store(out, index, &line[start..i]);
+            index += 1;
+            start = i + 1;
+            index > last
+        };
+        // Eight bytes at a time: a byte-by-byte scan was the largest cost of reading a row.
+        let mut chunks = line.chunks_exact(8);
+        let mut base = 0;
+        for chunk in chunks.by_ref() {
+            let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+            let mut commas = comma_bytes(word);
+            while commas != 0 {
+                if at_comma(base + (commas.trailing_zeros() / 8) as usize, &mut out) {
+                    return Some(out);
+                }
+                commas &= commas - 1;
+            }
+            base += 8;
+        }
+        for (j, &b) in chunks.remainder().iter().enumerate() {
+            if b == b',' && at_comma(base + j, &mut out) {
+                return Some(out);
+            }
+        }
+        (index == last).then(|| {
+            self.store(&mut out, index, &line[start..]);
+            out
+        })
+    }
+
+    /// Puts field number `index` in every slot that wants it.
+    fn store<'a>(&self, out: &mut [&'a [u8]; N], index: usize, field: &'a [u8]) {
+        let mut mask = self.masks[index];
+        while mask != 0 {
+            out[mask.trailing_zeros() as usize] = field;
+            mask &= mask - 1;
         }
     }
+}
+
+/// The high bit of every byte of `word` that is a comma, and no other bit.
+fn comma_bytes(word: u64) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let x = word ^ 0x2c2c_2c2c_2c2c_2c2c;
+    // Exact per byte (no borrow between bytes): the high bit ends up set where x's byte is 0.
+    !(((x & LOW7) + LOW7) | x | LOW7)
 }
 
 /// A plain decimal (`167.41`, `100`, `.5`) read exactly as `str::parse::<f64>` reads it,
@@ -188,22 +229,23 @@ fn plain_decimal(field: &[u8]) -> Option<f64> {
     const POW10: [f64; 16] = [
         1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
     ];
-    let (mut mantissa, mut digits, mut decimals, mut dot) = (0u64, 0usize, 0usize, false);
+    if field.len() > 16 {
+        return None;
+    }
+    let (mut mantissa, mut digits, mut dot) = (0u64, 0usize, None);
     for &b in field {
-        match b {
-            b'0'..=b'9' => {
-                mantissa = mantissa * 10 + u64::from(b - b'0');
-                digits += 1;
-                decimals += usize::from(dot);
-                if digits > 15 {
-                    return None;
-                }
-            }
-            b'.' if !dot => dot = true,
-            _ => return None,
+        let d = b.wrapping_sub(b'0');
+        if d < 10 {
+            mantissa = mantissa * 10 + u64::from(d);
+            digits += 1;
+        } else if b == b'.' && dot.is_none() {
+            dot = Some(digits);
+        } else {
+            return None;
         }
     }
-    (digits > 0).then(|| mantissa as f64 / POW10[decimals])
+    let decimals = digits - dot.unwrap_or(digits);
+    (digits > 0 && digits <= 15).then(|| mantissa as f64 / POW10[decimals])
 }
 
 pub(super) fn number(field: &[u8], name: &str) -> Result<f64, String> {
@@ -240,11 +282,12 @@ pub(super) fn column(path: &Path, header: &[String], names: &[&str]) -> Result<u
 /// Streams the trades of a `timestamp,symbol,price,size,...` file.
 pub struct TradeReader {
     lines: Lines,
-    /// Column indexes of timestamp, symbol, price, size.
-    cols: [usize; 4],
-    /// Column of the vendor's `suspicious` flag, when the file has one (those prints are
-    /// skipped: late block prints after the close, per the data's SOURCES.md).
-    suspicious: Option<usize>,
+    /// Fields taken: timestamp, symbol, price, size, and the vendor's `suspicious` flag (the
+    /// timestamp again when the file has no such column).
+    columns: Columns<5>,
+    /// Whether the file has a `suspicious` column (flagged prints are skipped: late block
+    /// prints after the close, per the data's SOURCES.md).
+    suspicious: bool,
     symbols: Vec<Symbol>,
     times: TimestampParser,
 }
@@ -265,17 +308,19 @@ impl TradeReader {
             buf: Vec::with_capacity(256),
         };
         let header = lines.header()?;
-        let cols = [
-            column(&lines.path, &header, &["timestamp", "time"])?,
+        let time = column(&lines.path, &header, &["timestamp", "time"])?;
+        let suspicious = header.iter().position(|h| h == "suspicious");
+        let columns = Columns::new([
+            time,
             column(&lines.path, &header, &["symbol"])?,
             column(&lines.path, &header, &["price"])?,
             column(&lines.path, &header, &["size", "volume", "quantity"])?,
-        ];
-        let suspicious = header.iter().position(|h| h == "suspicious");
+            suspicious.unwrap_or(time),
+        ]);
         Ok(TradeReader {
             lines,
-            cols,
-            suspicious,
+            columns,
+            suspicious: suspicious.is_some(),
             symbols: Vec::new(),
             times: TimestampParser::default(),
         })
@@ -283,14 +328,11 @@ impl TradeReader {
 
     /// The row's trade, or `None` for a print the vendor flagged as suspicious.
     fn parse_row(&mut self) -> Result<Option<Trade>, String> {
-        let [ti, si, pi, vi] = self.cols;
-        // Without a `suspicious` column, its slot repeats the timestamp's.
-        let wanted = [ti, si, pi, vi, self.suspicious.unwrap_or(ti)];
-        let [time, raw, price, size, flag] = pick(&self.lines.buf, &wanted).ok_or_else(|| {
-            let need = wanted.iter().max().map_or(0, |m| m + 1);
-            format!("expected at least {need} fields")
-        })?;
-        if self.suspicious.is_some() && flag.trim_ascii() == b"1" {
+        let [time, raw, price, size, flag] =
+            self.columns.pick(&self.lines.buf).ok_or_else(|| {
+                format!("expected at least {} fields", self.columns.need())
+            })?;
+        if self.suspicious && flag.trim_ascii() == b"1" {
             return Ok(None);
         }
         let time_ms = self.times.parse(time).ok_or_else(|| {
@@ -400,10 +442,27 @@ pub(super) mod tests {
     #[test]
     fn pick_takes_the_wanted_fields_in_any_order() {
         let line = b"a,bb,,dddd,e";
-        assert_eq!(pick(line, &[3, 0]), Some([&b"dddd"[..], b"a"]));
-        assert_eq!(pick(line, &[4, 2, 2]), Some([&b"e"[..], b"", b""]));
-        assert_eq!(pick(line, &[5]), None);
-        assert_eq!(pick(b"", &[0]), Some([&b""[..]]));
+        let pick = |line: &[u8], wanted: &[usize; 3]| {
+            Columns::new(*wanted).pick(line).map(|f| f.map(<[u8]>::to_vec))
+        };
+        let v = |s: &[u8]| s.to_vec();
+        assert_eq!(pick(line, &[3, 0, 0]), Some([v(b"dddd"), v(b"a"), v(b"a")]));
+        assert_eq!(pick(line, &[4, 2, 2]), Some([v(b"e"), v(b""), v(b"")]));
+        assert_eq!(pick(line, &[5, 0, 1]), None);
+        assert_eq!(pick(b"", &[0, 0, 0]), Some([v(b""), v(b""), v(b"")]));
+        // Random lines of any length against a plain split, commas anywhere (in and across
+        // eight-byte words), bytes next to ',' in value (`+`, `-`, 0xac) included.
+        let mut rng = fastrand::Rng::with_seed(3);
+        let alphabet = b",,,,+-.0123456789abc\xac\x2d";
+        for _ in 0..20_000 {
+            let len = rng.usize(0..60);
+            let line: Vec<u8> = (0..len).map(|_| alphabet[rng.usize(..alphabet.len())]).collect();
+            let fields: Vec<&[u8]> = line.split(|&b| b == b',').collect();
+            let wanted = [rng.usize(0..8), rng.usize(0..8), rng.usize(0..8)];
+            let want = (wanted.iter().max().copied().unwrap_or(0) < fields.len())
+                .then(|| wanted.map(|w| fields[w].to_vec()));
+            assert_eq!(pick(&line, &wanted), want, "{line:?} {wanted:?}");
+        }
     }
 
     #[test]

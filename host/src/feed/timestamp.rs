@@ -54,6 +54,18 @@ fn time_of_day_ms(rest: &[u8]) -> Option<i64> {
     if rest.is_empty() {
         return Some(0);
     }
+    if let [b'T', h0, h1, b':', m0, m1, b':', s0, s1, b'.', f0, f1, f2, b'Z'] = *rest {
+        // The trade files' own layout, `Thh:mm:ss.fffZ`, digit by digit.
+        let d = [h0, h1, m0, m1, s0, s1, f0, f1, f2].map(|b| i64::from(b.wrapping_sub(b'0')));
+        if d.iter().all(|&x| (0..10).contains(&x)) {
+            let (h, m, sec) = (d[0] * 10 + d[1], d[2] * 10 + d[3], d[4] * 10 + d[5]);
+            if h > 23 || m > 59 || sec > 60 {
+                return None;
+            }
+            return Some((h * 3600 + m * 60 + sec) * 1000 + d[6] * 100 + d[7] * 10 + d[8]);
+        }
+        return None;
+    }
     if rest.len() < 9 || !matches!(rest[0], b'T' | b' ') || rest[3] != b':' || rest[6] != b':' {
         return None;
     }
