@@ -30,17 +30,27 @@ fn main() {
     let trades = stream(&real_trades("SPY", 30_000), EVENTS);
     println!(
         "SMA crossover (fast 8, slow 21, 2 s bars) over real SPY trades, {EVENTS} events per \
-         round, median of {ROUNDS} rounds, thread CPU time, {}, load average {}\n",
+         round, median of the rounds ({ROUNDS} unless narrowed), thread CPU time, {}, load \
+         average {}\n",
         chrono::Utc::now().format("%Y-%m-%d"),
         load_average()
     );
     println!("| batch | native ns/event | wasm ns/event | wasm / native |");
     println!("| ---: | ---: | ---: | ---: |");
-    for batch in [1usize, 16, 64, 256] {
+    // `BOUNDARY_BATCHES=64` (a comma list) and `BOUNDARY_ROUNDS=1` narrow a run, for profiling.
+    let batches: Vec<usize> = std::env::var("BOUNDARY_BATCHES")
+        .ok()
+        .map(|v| v.split(',').filter_map(|b| b.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1, 16, 64, 256]);
+    let rounds: usize = std::env::var("BOUNDARY_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(ROUNDS);
+    for batch in batches {
         let mut native = Native::new(&trades, batch);
         let mut wasm = Component::new(&trades, batch);
         let (mut n, mut w) = (Vec::new(), Vec::new());
-        for _ in 0..ROUNDS {
+        for _ in 0..rounds.max(1) {
             n.push(native.ns_per_event());
             w.push(wasm.ns_per_event());
         }
