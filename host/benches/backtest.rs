@@ -102,6 +102,7 @@ fn env_path(name: &str) -> Option<PathBuf> {
 /// Run the command once, measuring the child with `wait4`.
 fn run_once(root: &Path, data: &Path, plugin: &Path, out: &Path) -> Run {
     let started = Instant::now();
+    #[allow(clippy::zombie_processes)] // Waited for below, with wait4, for its resource usage.
     let child = Command::new(env!("CARGO_BIN_EXE_tradehost"))
         .current_dir(root)
         .arg("backtest")
