@@ -8,7 +8,7 @@
 
 pub mod report;
 
-use crate::broker::{BrokerConfig, BrokerError, PaperBroker};
+use crate::broker::{BrokerConfig, BrokerError, FsyncPolicy, PaperBroker};
 use crate::engine::pipeline::Pipeline;
 use crate::engine::view::{Clock, EngineView};
 use crate::feed::{FeedError, TradeReader};
@@ -105,6 +105,8 @@ pub fn run(
     // A backtest starts flat: a previous run's journal would be replayed into positions.
     let _ = std::fs::remove_file(&journal);
     broker_config.journal_path = journal;
+    // The journal of a backtest is an output: written in blocks, synced at the end.
+    broker_config.fsync = FsyncPolicy::Deferred;
 
     let only_file = bt.plugins.is_file().then(|| bt.plugins.clone());
     plugin_config.dir = match &only_file {
