@@ -10,6 +10,18 @@ use tradehost_tests::guests;
 use tradehost_tests::plugin_harness::DEMO_TRADES;
 
 fn run(out: PathBuf, plugins: PathBuf) -> (backtest::report::BacktestReport, Vec<u8>) {
+    let plugin_config = PluginConfig {
+        cache_dir: None,
+        ..PluginConfig::default()
+    };
+    run_with(out, plugins, plugin_config)
+}
+
+fn run_with(
+    out: PathBuf,
+    plugins: PathBuf,
+    plugin_config: PluginConfig,
+) -> (backtest::report::BacktestReport, Vec<u8>) {
     let bt = BacktestConfig {
         data: vec![PathBuf::from(DEMO_TRADES)],
         plugins,
@@ -19,10 +31,6 @@ fn run(out: PathBuf, plugins: PathBuf) -> (backtest::report::BacktestReport, Vec
         out_dir: out.clone(),
     };
     let trades = backtest::load_trades(&bt.data, None, None).unwrap();
-    let plugin_config = PluginConfig {
-        cache_dir: None,
-        ..PluginConfig::default()
-    };
     let broker = BrokerConfig {
         fsync: FsyncPolicy::Never,
         ..BrokerConfig::default()
@@ -86,8 +94,14 @@ fn plugins_that_panic_or_loop_in_a_backtest_leave_the_others_trading_alike() {
     std::fs::copy(guests::PANIC, beside.join("panic.wasm")).unwrap();
     std::fs::write(beside.join("panic.toml"), "[parameters]\nat = 1000\n").unwrap();
     std::fs::copy(guests::INFINITE_LOOP, beside.join("loop.wasm")).unwrap();
-    let (a, journal_a) = run(dir.path().join("a"), alone);
-    let (b, journal_b) = run(dir.path().join("b"), beside);
+    // Quarantine after a second fault: one rebuild is exercised, and the loop costs 2 s.
+    let config = || PluginConfig {
+        cache_dir: None,
+        max_failures: 2,
+        ..PluginConfig::default()
+    };
+    let (a, journal_a) = run_with(dir.path().join("a"), alone, config());
+    let (b, journal_b) = run_with(dir.path().join("b"), beside, config());
     let sma = |r: &backtest::report::BacktestReport| {
         let p = r.plugins.iter().find(|p| p.plugin == "sma").unwrap();
         (p.fills, format!("{:.6}", p.realised_pnl))
