@@ -281,7 +281,13 @@ fn main() -> anyhow::Result<()> {
             out,
             env,
         } => {
-            let overrides = [("JOURNAL_FSYNC".to_string(), "never".to_string())];
+            let mut overrides = vec![("JOURNAL_FSYNC".to_string(), "never".to_string())];
+            if std::env::var_os("LOG_LEVEL").is_none() {
+                // Orders and fills are in the journal and the report; on the console, one
+                // info line per fill would slow a long backtest down. Warnings and errors
+                // (a faulting plugin) still show.
+                overrides.push(("LOG_LEVEL".to_string(), "WARN".to_string()));
+            }
             let config = Config::load(env.as_deref(), &overrides, true)?;
             let _logs = tradehost::logging::init(&tradehost::logging::LogConfig {
                 dir: None,

@@ -13,10 +13,11 @@
 //! `{ sdk: <order bookkeeping>, strategy: <the value> }`, so a new version that adds fields
 //! with `#[serde(default)]` still reads an old snapshot.
 
+use crate::batch::BatchItem;
 use crate::config::Config;
 use crate::context::{Context, OrderBook};
 use crate::strategy::{Info, Strategy};
-use crate::types::{Action, Event, LogLevel, StrategyInfo};
+use crate::types::{Action, Event, EventBatch, LogLevel, StrategyInfo};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::marker::PhantomData;
@@ -72,25 +73,37 @@ impl<S: Strategy> Runtime<S> {
         self.strategy.start(&mut self.ctx, &self.config)
     }
 
-    /// `on-events`: each event to its hook, in order; returns the actions they placed.
-    pub fn on_events(&mut self, events: Vec<Event>) -> Vec<Action> {
+    /// `on-events`: each event of the batch to its hook, in order; returns the actions
+    /// they placed.
+    pub fn on_events(&mut self, batch: EventBatch) -> Vec<Action> {
         let (s, ctx) = (&mut self.strategy, &mut self.ctx);
-        for event in &events {
-            match event {
-                Event::Trade(t) => s.on_trade(ctx, t),
-                Event::Bar(b) => s.on_bar(ctx, b),
-                Event::Prediction(p) => s.on_prediction(ctx, p),
-                Event::Fill(f) => {
-                    ctx.record_fill(f);
-                    s.on_fill(ctx, f)
-                }
-                Event::Rejected(r) => {
-                    ctx.record_rejection(r);
-                    s.on_rejected(ctx, r)
-                }
-            }
+        if batch.others().is_empty() {
+            // Trades only (most batches): straight down the columns.
+            batch.trades(|t| s.on_trade(ctx, t));
+        } else {
+            batch.walk(|item| match item {
+                BatchItem::Trade(t) => s.on_trade(ctx, &t),
+                BatchItem::Other(event) => dispatch(s, ctx, event),
+            });
         }
         ctx.take_actions()
+    }
+}
+
+/// One event to its hook; fills and rejections update the order bookkeeping first.
+fn dispatch<S: Strategy>(s: &mut S, ctx: &mut Context, event: &Event) {
+    match event {
+        Event::Trade(t) => s.on_trade(ctx, t),
+        Event::Bar(b) => s.on_bar(ctx, b),
+        Event::Prediction(p) => s.on_prediction(ctx, p),
+        Event::Fill(f) => {
+            ctx.record_fill(f);
+            s.on_fill(ctx, f)
+        }
+        Event::Rejected(r) => {
+            ctx.record_rejection(r);
+            s.on_rejected(ctx, r)
+        }
     }
 }
 
@@ -237,8 +250,8 @@ macro_rules! export_strategy {
                     RUNTIME.with_borrow_mut(|rt| rt.init(config))
                 }
 
-                fn on_events(events: ::std::vec::Vec<wit::Event>) -> ::std::vec::Vec<wit::Action> {
-                    RUNTIME.with_borrow_mut(|rt| rt.on_events(events))
+                fn on_events(batch: wit::EventBatch) -> ::std::vec::Vec<wit::Action> {
+                    RUNTIME.with_borrow_mut(|rt| rt.on_events(batch))
                 }
 
                 fn snapshot() -> ::std::vec::Vec<u8> {
@@ -254,7 +267,7 @@ macro_rules! export_strategy {
 
             // Only a component exports the functions: a native build (unit tests, doc tests,
             // `cargo test --workspace`) cannot link symbol names such as
-            // `tradehost:strategy/strategy@0.1.0#describe`, but still type-checks the glue.
+            // `tradehost:strategy/strategy@0.2.0#describe`, but still type-checks the glue.
             #[cfg(target_arch = "wasm32")]
     $crate::bindings::export!(TradehostStrategyExport with_types_in $crate::bindings);
         };
@@ -316,17 +329,15 @@ mod tests {
         }
     }
 
-    fn trades(n: usize) -> Vec<Event> {
-        (0..n)
-            .map(|i| {
-                Event::Trade(Trade {
-                    symbol: 0,
-                    price: 1.0,
-                    size: 1.0,
-                    time: i as i64,
-                })
+    fn trades(n: usize) -> EventBatch {
+        EventBatch::from_events((0..n).map(|i| {
+            Event::Trade(Trade {
+                symbol: 0,
+                price: 1.0,
+                size: 1.0,
+                time: i as i64,
             })
-            .collect()
+        }))
     }
 
     #[test]
@@ -344,7 +355,7 @@ mod tests {
             .collect();
         assert_eq!(tags, vec![1, 2], "orders at the 3rd and 6th trade");
         assert!(
-            rt.on_events(Vec::new()).is_empty(),
+            rt.on_events(EventBatch::new()).is_empty(),
             "actions are handed over once"
         );
     }
@@ -375,7 +386,7 @@ mod tests {
             time: 9,
             tag: 1,
         };
-        old.on_events(vec![Event::Fill(fill)]);
+        old.on_events(EventBatch::from_events([Event::Fill(fill)]));
         let bytes = (&&Probe::<Counting>::new()).snapshot(&old);
         assert!(!bytes.is_empty());
 

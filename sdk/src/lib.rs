@@ -13,6 +13,8 @@
 //! - [`types`]: the plain data types of the WIT interface ([`Trade`], [`Bar`], [`Fill`]...).
 //! - [`indicators`]: incremental O(1) indicators (SMA, EMA, RSI, MACD, Bollinger, ATR).
 //! - [`BarBuilder`]: fixed-interval bars built from trades inside the strategy.
+//! - [`batch`]: event batches as the host sends them (trades by column) and their walk in
+//!   order.
 //! - [`testing`]: an in-process stand-in for the host, to unit-test strategies natively.
 //! - `export_strategy!`: the glue, including automatic snapshot/restore for strategies that
 //!   derive `Serialize + Deserialize`.
@@ -51,6 +53,7 @@ pub mod bindings {
 extern crate self as tradehost_sdk;
 
 pub mod bar_builder;
+pub mod batch;
 pub mod config;
 pub mod context;
 mod export;
@@ -62,6 +65,7 @@ pub mod testing;
 pub mod types;
 
 pub use bar_builder::BarBuilder;
+pub use batch::BatchItem;
 pub use config::{Config, ConfigError};
 pub use context::{Context, Tag};
 pub use strategy::{Info, Parameter, Strategy};
@@ -78,4 +82,4 @@ pub mod __private {
 }
 
 /// The WIT package this SDK was built against; the host refuses other major versions.
-pub const WIT_PACKAGE: &str = "tradehost:strategy@0.1.0";
+pub const WIT_PACKAGE: &str = "tradehost:strategy@0.2.0";

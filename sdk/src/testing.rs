@@ -8,8 +8,8 @@
 use crate::export::Runtime;
 use crate::strategy::Strategy;
 use crate::types::{
-    Action, Bar, Event, Fill, LogLevel, OrderKind, Position, Prediction, SymbolId, TimestampMs,
-    Trade,
+    Action, Bar, Event, EventBatch, Fill, LogLevel, OrderKind, Position, Prediction, SymbolId,
+    TimestampMs, Trade,
 };
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -121,7 +121,17 @@ impl<S: Strategy> Harness<S> {
             self.time = self.time.max(last);
             with_host(|h| h.now = self.time);
         }
-        self.runtime.on_events(events)
+        self.runtime.on_events(EventBatch::from_events(events))
+    }
+
+    /// Delivers one batch exactly as given (trades by column, other events placed).
+    pub fn batch(&mut self, batch: EventBatch) -> Vec<Action> {
+        let others = batch.others().iter().map(|p| event_time(&p.event));
+        if let Some(last) = batch.trades.times.iter().copied().chain(others).max() {
+            self.time = self.time.max(last);
+            with_host(|h| h.now = self.time);
+        }
+        self.runtime.on_events(batch)
     }
 
     /// Delivers one trade per price, one second apart, as a single batch.

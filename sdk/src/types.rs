@@ -7,8 +7,9 @@
 use crate::bindings::tradehost::strategy::types as wit;
 
 pub use wit::{
-    Action, Bar, Event, Fill, LogLevel, OrderKind, OrderRequest, Parameter as ParameterInfo,
-    Position, Prediction, Rejection, Side, StrategyInfo, SymbolId, TimestampMs, Trade,
+    Action, Bar, Event, EventBatch, Fill, LogLevel, OrderKind, OrderRequest,
+    Parameter as ParameterInfo, PlacedEvent, Position, Prediction, Rejection, Side, StrategyInfo,
+    SymbolId, TimestampMs, Trade, TradeColumns,
 };
 
 impl Side {

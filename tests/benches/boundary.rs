@@ -2,108 +2,301 @@
 //! component vs the same code compiled natively, by batch size; compile vs cached load; and
 //! hot-reload latency (file renamed into place → new version serving).
 //!
+//! Both sides get the same batches, built before the clock starts: the component through
+//! `PluginInstance::on_events` (lowering, guest lifting, SDK dispatch, epoch deadline armed),
+//! the native build through the SDK's harness (a copy of each batch, as the guest gets one,
+//! and the same dispatch). Results are printed as markdown tables.
+//!
 //! Run: `cargo bench -p tradehost-tests --bench boundary`
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tradehost::plugins::bindings::trade_event;
 use tradehost::plugins::instance::{CallLimits, PluginInstance};
 use tradehost::plugins::runtime::PluginRuntime;
 use tradehost::plugins::sandbox::HostState;
-use tradehost::plugins::{EmptyView, PluginConfig, SymbolTable, wit};
+use tradehost::plugins::{BatchBuilder, MarketView, PluginConfig, SymbolTable, wit};
 use tradehost_sdk::testing::Harness;
 use tradehost_tests::guests;
 use tradehost_tests::plugin_harness::{self, real_trades};
 
 const EVENTS: usize = 200_000;
+/// Rounds per case, native and wasm alternating, each from a fresh `init`; the median is
+/// reported. Rounds are timed by this thread's CPU clock, not the wall clock: the machine is
+/// shared, and wall-clock runs moved by ±50% with other processes' load.
+const ROUNDS: usize = 7;
 
 fn main() {
-    let trades = real_trades("SPY", 30_000);
+    let trades = stream(&real_trades("SPY", 30_000), EVENTS);
     println!(
-        "SMA crossover (fast 8, slow 21, 2 s bars) over real SPY trades, {EVENTS} events per case\n"
+        "SMA crossover (fast 8, slow 21, 2 s bars) over real SPY trades, {EVENTS} events per \
+         round, median of the rounds ({ROUNDS} unless narrowed), thread CPU time, {}, load \
+         average {}\n",
+        chrono::Utc::now().format("%Y-%m-%d"),
+        load_average()
     );
-    println!(
-        "{:>6} {:>14} {:>14} {:>8}",
-        "batch", "native ns/ev", "wasm ns/ev", "ratio"
-    );
-    for batch in [1usize, 16, 64, 256] {
-        let native = native_ns_per_event(&trades, batch);
-        let wasm = component_ns_per_event(&trades, batch);
-        println!(
-            "{batch:>6} {native:>14.1} {wasm:>14.1} {:>8.2}",
-            wasm / native
-        );
+    println!("| batch | native ns/event | wasm ns/event | wasm / native |");
+    println!("| ---: | ---: | ---: | ---: |");
+    // `BOUNDARY_BATCHES=64` (a comma list) and `BOUNDARY_ROUNDS=1` narrow a run, for profiling.
+    let batches: Vec<usize> = std::env::var("BOUNDARY_BATCHES")
+        .ok()
+        .map(|v| v.split(',').filter_map(|b| b.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1, 16, 64, 256]);
+    let rounds: usize = std::env::var("BOUNDARY_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(ROUNDS);
+    for batch in batches {
+        let mut native = Native::new(&trades, batch);
+        let mut wasm = Component::new(&trades, batch);
+        let (mut n, mut w) = (Vec::new(), Vec::new());
+        for _ in 0..rounds.max(1) {
+            n.push(native.ns_per_event());
+            w.push(wasm.ns_per_event());
+        }
+        let (n, w) = (median(n), median(w));
+        println!("| {batch} | {n:.1} | {w:.1} | {:.2} |", w / n);
     }
+    println!("\n| what | ms |");
+    println!("| --- | ---: |");
     compile_times();
     reload_latency();
 }
 
-fn native_ns_per_event(trades: &[tradehost::types::Trade], batch: usize) -> f64 {
-    use tradehost_sdk::types::{Event, Trade};
-    let mut h =
-        Harness::<sma_crossover::SmaCrossover>::start(&[("symbols", "SPY")]).expect("start");
-    let spy = h.symbol("SPY");
-    let events: Vec<Event> = trades
-        .iter()
-        .map(|t| {
-            Event::Trade(Trade {
-                symbol: spy,
-                price: t.price,
-                size: t.size,
-                time: t.time_ms,
-            })
+/// `n` trades: the real ones over and over, each pass shifted to start after the previous
+/// one, so that time runs forward as the strategy expects.
+fn stream(real: &[tradehost::types::Trade], n: usize) -> Vec<tradehost::types::Trade> {
+    let (first, last) = (real[0].time_ms, real[real.len() - 1].time_ms);
+    let span = last - first + 1_000;
+    (0..n)
+        .map(|i| {
+            let mut t = real[i % real.len()].clone();
+            t.time_ms += span * (i / real.len()) as i64;
+            t
         })
-        .collect();
-    let started = Instant::now();
-    let mut done = 0;
-    while done < EVENTS {
-        for chunk in events.chunks(batch) {
-            std::hint::black_box(h.events(chunk.to_vec()));
-            done += chunk.len();
-        }
-    }
-    started.elapsed().as_nanos() as f64 / done as f64
+        .collect()
 }
 
-fn component_ns_per_event(trades: &[tradehost::types::Trade], batch: usize) -> f64 {
-    let config = PluginConfig {
-        cache_dir: None,
-        ..PluginConfig::default()
-    };
-    let runtime = PluginRuntime::new(&config).expect("runtime");
-    let bytes = std::fs::read(guests::SMA_CROSSOVER).expect("guest");
-    let prepared = runtime
-        .prepare(std::path::Path::new(guests::SMA_CROSSOVER), &bytes)
-        .expect("prepare");
-    let symbols = SymbolTable::new();
-    let state = HostState::new(
-        "sma".into(),
-        64 << 20,
-        Arc::new(EmptyView),
-        symbols.clone(),
-        0,
-    );
-    let limits = CallLimits {
-        call: Duration::from_secs(1),
-        start: Duration::from_secs(5),
-        fuel: None,
-    };
-    let mut instance =
-        PluginInstance::instantiate(&runtime, &prepared.pre, state, limits).expect("instantiate");
-    instance
-        .init(&[("symbols".into(), "SPY".into())])
-        .expect("init")
-        .expect("init ok");
-    let events: Vec<wit::Event> = trades.iter().map(|t| trade_event(t, &symbols)).collect();
-    let started = Instant::now();
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Nanoseconds of this thread's CPU time per event, delivering every batch once.
+fn time_batches<B>(batches: &[(usize, B)], mut deliver: impl FnMut(&B)) -> f64 {
+    let started = thread_cpu_ns();
     let mut done = 0;
-    while done < EVENTS {
-        for chunk in events.chunks(batch) {
-            std::hint::black_box(instance.on_events(chunk, 100_000).expect("call"));
-            done += chunk.len();
+    for (len, b) in batches {
+        deliver(b);
+        done += len;
+    }
+    (thread_cpu_ns() - started) as f64 / done as f64
+}
+
+/// CPU time this thread has used, in nanoseconds.
+fn thread_cpu_ns() -> u64 {
+    // SAFETY: an all-zero timespec is valid, and clock_gettime only writes into it.
+    let mut t: libc::timespec = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid clock id and a pointer to a live timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+}
+
+/// The strategy compiled natively, driven through the SDK's harness.
+struct Native {
+    harness: Harness<sma_crossover::SmaCrossover>,
+    batches: Vec<(usize, tradehost_sdk::types::EventBatch)>,
+}
+
+impl Native {
+    fn new(trades: &[tradehost::types::Trade], batch: usize) -> Self {
+        use tradehost_sdk::types::{Event, EventBatch, Trade};
+        let mut harness =
+            Harness::<sma_crossover::SmaCrossover>::start(&[("symbols", "SPY")]).expect("start");
+        // Ids are handed out in order of first use, so SPY keeps its id across restarts.
+        let spy = harness.symbol("SPY");
+        let batches = trades
+            .chunks(batch)
+            .map(|chunk| {
+                let events = chunk.iter().map(|t| {
+                    Event::Trade(Trade {
+                        symbol: spy,
+                        price: t.price,
+                        size: t.size,
+                        time: t.time_ms,
+                    })
+                });
+                (chunk.len(), EventBatch::from_events(events))
+            })
+            .collect();
+        Native { harness, batches }
+    }
+
+    fn ns_per_event(&mut self) -> f64 {
+        use tradehost_sdk::types::{Action, Event, Fill, OrderKind, PlacedEvent};
+        self.harness = Harness::start(&[("symbols", "SPY")]).expect("start");
+        let h = &mut self.harness;
+        let mut fills: Vec<Event> = Vec::new();
+        time_batches(&self.batches, |b| {
+            // A copy of each batch, as the guest gets one, with last batch's fills first.
+            let mut batch = b.clone();
+            if !fills.is_empty() {
+                let placed = fills.drain(..).map(|event| PlacedEvent {
+                    after_trades: 0,
+                    event,
+                });
+                batch.others = Some(
+                    placed
+                        .chain(batch.others.take().unwrap_or_default())
+                        .collect(),
+                );
+            }
+            let actions = h.batch(batch);
+            let (price, time) = last_trade(&b.trades.prices, &b.trades.times);
+            for action in actions {
+                if let Action::Place(o) = action
+                    && o.kind == OrderKind::Market
+                {
+                    let fill = Fill {
+                        symbol: o.symbol,
+                        side: o.side,
+                        quantity: o.quantity,
+                        price,
+                        fee: 0.0,
+                        time,
+                        tag: o.tag,
+                    };
+                    tradehost_sdk::testing::with_host(|host| host.apply_fill(&fill));
+                    fills.push(Event::Fill(fill));
+                }
+            }
+        })
+    }
+}
+
+/// Price and time of the last trade of a batch's columns.
+fn last_trade(prices: &[f64], times: &[i64]) -> (f64, i64) {
+    (prices[prices.len() - 1], times[times.len() - 1])
+}
+
+/// The benchmark's broker, the same on both sides: a market order fills at the price of the
+/// last trade of its batch, the position moves at once and the fill comes first in the next
+/// batch (so the strategy's in-flight bookkeeping stays as small as in a real run).
+#[derive(Default)]
+struct BenchView {
+    /// The plugin's SPY position.
+    position: Mutex<f64>,
+}
+
+impl MarketView for BenchView {
+    fn now_ms(&self) -> i64 {
+        0
+    }
+    fn prediction(&self, _symbol: &str) -> Option<tradehost::types::Prediction> {
+        None
+    }
+    fn position(&self, _plugin: &str, _symbol: &str) -> tradehost::types::Position {
+        tradehost::types::Position {
+            quantity: *self.position.lock().expect("position"),
+            ..Default::default()
         }
     }
-    started.elapsed().as_nanos() as f64 / done as f64
+    fn recent_bars(&self, _symbol: &str, _count: usize) -> Vec<tradehost::types::Bar> {
+        Vec::new()
+    }
+}
+
+/// The component, called through `PluginInstance::on_events`.
+struct Component {
+    instance: PluginInstance,
+    view: Arc<BenchView>,
+    batches: Vec<(usize, wit::EventBatch)>,
+}
+
+impl Component {
+    fn new(trades: &[tradehost::types::Trade], batch: usize) -> Self {
+        let config = PluginConfig {
+            cache_dir: None,
+            ..PluginConfig::default()
+        };
+        let runtime = PluginRuntime::new(&config).expect("runtime");
+        let bytes = std::fs::read(guests::SMA_CROSSOVER).expect("guest");
+        let prepared = runtime
+            .prepare(std::path::Path::new(guests::SMA_CROSSOVER), &bytes)
+            .expect("prepare");
+        let symbols = SymbolTable::new();
+        let view = Arc::new(BenchView::default());
+        let state = HostState::new("sma".into(), 64 << 20, view.clone(), symbols.clone(), 0);
+        let limits = CallLimits {
+            call: Duration::from_secs(1),
+            start: Duration::from_secs(5),
+            fuel: None,
+        };
+        let instance = PluginInstance::instantiate(&runtime, &prepared.pre, state, limits)
+            .expect("instantiate");
+        let batches = trades
+            .chunks(batch)
+            .map(|chunk| {
+                let b: BatchBuilder = chunk.iter().map(|t| trade_event(t, &symbols)).collect();
+                (chunk.len(), b.finish())
+            })
+            .collect();
+        Component {
+            instance,
+            view,
+            batches,
+        }
+    }
+
+    fn ns_per_event(&mut self) -> f64 {
+        let instance = &mut self.instance;
+        instance
+            .init(&[("symbols".into(), "SPY".into())])
+            .expect("init")
+            .expect("init ok");
+        let view = &self.view;
+        *view.position.lock().expect("position") = 0.0;
+        let mut fills: Vec<wit::Event> = Vec::new();
+        time_batches(&self.batches, |b| {
+            let actions = if fills.is_empty() {
+                instance.on_events(b, 100_000)
+            } else {
+                // Same as the native side: a copy with last batch's fills first.
+                let mut batch = b.clone();
+                let placed = fills.drain(..).map(|event| wit::PlacedEvent {
+                    after_trades: 0,
+                    event,
+                });
+                batch.others = Some(
+                    placed
+                        .chain(batch.others.take().unwrap_or_default())
+                        .collect(),
+                );
+                instance.on_events(&batch, 100_000)
+            };
+            let (price, time) = last_trade(&b.trades.prices, &b.trades.times);
+            for action in actions.expect("call") {
+                if let wit::Action::Place(o) = action
+                    && matches!(o.kind, wit::OrderKind::Market)
+                {
+                    let signed = match o.side {
+                        wit::Side::Buy => o.quantity,
+                        wit::Side::Sell => -o.quantity,
+                    };
+                    *view.position.lock().expect("position") += signed;
+                    fills.push(wit::Event::Fill(wit::Fill {
+                        symbol: o.symbol,
+                        side: o.side,
+                        quantity: o.quantity,
+                        price,
+                        fee: 0.0,
+                        time,
+                        tag: o.tag,
+                    }));
+                }
+            }
+        })
+    }
 }
 
 fn compile_times() {
@@ -118,10 +311,13 @@ fn compile_times() {
     let cold = runtime.prepare(path, &bytes).expect("cold");
     let warm = runtime.prepare(path, &bytes).expect("warm");
     assert!(warm.cached);
+    let kb = bytes.len() / 1024;
     println!(
-        "\nsma-crossover.wasm ({} KB): cold compile {:.1} ms, cached load {:.2} ms",
-        bytes.len() / 1024,
-        cold.compile_time.as_secs_f64() * 1e3,
+        "| compile `sma-crossover.wasm` ({kb} KB), cold | {:.1} |",
+        cold.compile_time.as_secs_f64() * 1e3
+    );
+    println!(
+        "| load the same from the artifact cache | {:.2} |",
         warm.compile_time.as_secs_f64() * 1e3
     );
 }
@@ -149,13 +345,19 @@ fn reload_latency() {
             std::thread::sleep(Duration::from_micros(200));
         }
         println!(
-            "hot reload, file renamed into place -> v2 serving ({}): {:.1} ms (debounce 20 ms included)",
+            "| hot reload, file renamed into place → new version serving, {} (debounce 20 ms included) | {:.1} |",
             if cached {
-                "cached artifact"
+                "compiled artifact cached"
             } else {
                 "cold compile"
             },
             started.elapsed().as_secs_f64() * 1e3
         );
     }
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
 }

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tradehost::plugins::bindings::trade_event;
-use tradehost::plugins::{EmptyView, PluginConfig, PluginHost, PluginOutput, SymbolTable, wit};
+use tradehost::plugins::{
+    BatchBuilder, EmptyView, PluginConfig, PluginHost, PluginOutput, SymbolTable, wit,
+};
 use tradehost::types::{PluginAction, Trade};
 
 /// The bundled real trades (SPY, BAC, AIG, IBM on 2013-10-07).
@@ -69,13 +71,12 @@ impl Harness {
     }
 
     /// Turn trades into one strategy event batch.
-    pub fn batch(&self, trades: &[Trade]) -> Arc<Vec<wit::Event>> {
-        Arc::new(
-            trades
-                .iter()
-                .map(|t| trade_event(t, self.host.symbols()))
-                .collect(),
-        )
+    pub fn batch(&self, trades: &[Trade]) -> Arc<wit::EventBatch> {
+        let batch: BatchBuilder = trades
+            .iter()
+            .map(|t| trade_event(t, self.host.symbols()))
+            .collect();
+        Arc::new(batch.finish())
     }
 
     /// Collect answers until `expected` have arrived or `timeout` passes.

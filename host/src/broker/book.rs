@@ -11,7 +11,7 @@
 //! - Volume is not modelled: the whole order fills on one trade whatever that trade's size.
 //!   Orders of one symbol fill in the order they were placed (ascending order id).
 
-use crate::types::{OrderKind, Side, Symbol, TimestampMs};
+use crate::types::{OrderKind, Side, Symbol, SymbolKey, SymbolMap, TimestampMs};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -70,7 +70,7 @@ struct OrderRef {
 #[derive(Debug, Default)]
 pub struct OrderBook {
     /// Per symbol: last price and resting orders.
-    symbols: HashMap<Symbol, SymbolBook>,
+    symbols: SymbolMap<SymbolBook>,
     /// Every resting order by id; a BTreeMap so walks over it are in id order (deterministic).
     index: BTreeMap<u64, OrderRef>,
     /// Resting orders per plugin, for the open-orders limit.
@@ -178,7 +178,7 @@ impl OrderBook {
         slippage_bps: f64,
         mut on_fill: impl FnMut(&RestingOrder, f64) -> Option<bool>,
     ) {
-        let Some(book) = self.symbols.get_mut(&**symbol) else {
+        let Some(book) = self.symbols.get_mut(&SymbolKey(symbol)) else {
             // First trade of a symbol without orders: nothing can fill.
             let book = SymbolBook {
                 last_price: Some(price),

@@ -17,8 +17,14 @@ pub enum FsyncPolicy {
     Always,
     /// fsync after every n-th record (`every_n:N`): at most n-1 records lost on power failure.
     EveryN(u32),
-    /// Never fsync except on [`flush`](super::PaperBroker::flush) (`never`): for backtests.
+    /// Never fsync except on [`flush`](super::PaperBroker::flush) (`never`).
     Never,
+    /// Like `never`, and records are also handed to the operating system in blocks of
+    /// [`DEFERRED_BLOCK`](super::journal::DEFERRED_BLOCK) bytes rather than one write each:
+    /// set by backtests, whose journal is an output rather than a safeguard (one write per
+    /// record was a tenth of the SPY backtest's engine loop). Not offered in `JOURNAL_FSYNC`:
+    /// a crash of the process loses the last block.
+    Deferred,
 }
 
 impl FsyncPolicy {

@@ -39,15 +39,22 @@ pub struct JournalScan {
     pub torn_tail: Option<TornTail>,
 }
 
+/// Bytes of records a [`FsyncPolicy::Deferred`] journal collects before writing them.
+pub const DEFERRED_BLOCK: usize = 64 << 10;
+
 /// The open, locked journal file, appended to by the broker.
 #[derive(Debug)]
 pub struct Journal {
     /// The journal file's path, for messages.
     path: PathBuf,
-    /// The file, locked exclusively, positioned at `len`.
+    /// The file, locked exclusively, positioned at `written`.
     file: File,
-    /// Length of the valid part of the file: the end of the last complete record.
+    /// Length of the journal: the end of the last complete record (pending ones included).
     len: u64,
+    /// Length of the valid part of the file (`len` minus the pending records).
+    written: u64,
+    /// Records appended but not yet written (deferred policy only).
+    pending: Vec<u8>,
     /// When to fsync.
     fsync: FsyncPolicy,
     /// Records written since the last fsync.
@@ -97,6 +104,8 @@ impl Journal {
             path: path.to_path_buf(),
             file,
             len: scan.valid_len,
+            written: scan.valid_len,
+            pending: Vec::new(),
             fsync,
             unsynced: 0,
             buf: Vec::with_capacity(256),
@@ -126,6 +135,7 @@ impl Journal {
                 .write_all(&frame::header())
                 .map_err(|e| BrokerError::io(path, "write header", e))?;
             journal.len = HEADER_LEN;
+            journal.written = HEADER_LEN;
         }
         if created || upgraded || scan.torn_tail.is_some() {
             journal.sync()?;
@@ -163,25 +173,54 @@ impl Journal {
             path: self.path.clone(),
             message,
         })?;
+        if self.fsync == FsyncPolicy::Deferred {
+            self.pending.extend_from_slice(&self.buf);
+            self.len += self.buf.len() as u64;
+            self.unsynced += 1;
+            return if self.pending.len() >= DEFERRED_BLOCK {
+                self.write_pending()
+            } else {
+                Ok(())
+            };
+        }
         if let Err(e) = self.file.write_all(&self.buf) {
             return Err(self.roll_back("append", e));
         }
         self.len += self.buf.len() as u64;
+        self.written = self.len;
         self.unsynced += 1;
         let due = match self.fsync {
             FsyncPolicy::Always => true,
             FsyncPolicy::EveryN(n) => self.unsynced >= n,
-            FsyncPolicy::Never => false,
+            FsyncPolicy::Never | FsyncPolicy::Deferred => false,
         };
         if due { self.sync() } else { Ok(()) }
     }
 
     /// Forces every appended record to stable storage.
     pub fn flush(&mut self) -> Result<(), BrokerError> {
+        self.write_pending()?;
         if self.unsynced == 0 {
             return Ok(());
         }
         self.sync()
+    }
+
+    /// Hands the deferred records to the operating system. A failure poisons the journal:
+    /// those records were already acknowledged.
+    fn write_pending(&mut self) -> Result<(), BrokerError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        if let Err(e) = self.file.write_all(&self.pending) {
+            let error = self.roll_back("append", e);
+            self.poisoned
+                .get_or_insert_with(|| "a block of deferred records could not be written".into());
+            return Err(error);
+        }
+        self.written += self.pending.len() as u64;
+        self.pending.clear();
+        Ok(())
     }
 
     /// The journal file's path.
@@ -227,14 +266,24 @@ impl Journal {
 
     /// Cuts a partly written record off after a failed write; poisons the journal if that fails.
     fn roll_back(&mut self, action: &'static str, e: std::io::Error) -> BrokerError {
-        let restored = self.file.set_len(self.len).is_ok()
-            && self.file.seek(SeekFrom::Start(self.len)).is_ok();
+        let restored = self.file.set_len(self.written).is_ok()
+            && self.file.seek(SeekFrom::Start(self.written)).is_ok();
         if !restored {
             self.poisoned = Some(format!(
                 "{action} failed and the partial record could not be removed: {e}"
             ));
         }
         BrokerError::io(&self.path, action, e)
+    }
+}
+
+impl Drop for Journal {
+    fn drop(&mut self) {
+        // Deferred records still count: write them (best effort) when the broker goes away
+        // without a flush, as on an error path.
+        if self.poisoned.is_none() {
+            let _ = self.write_pending();
+        }
     }
 }
 
@@ -315,6 +364,41 @@ mod tests {
         let mut seen = Vec::new();
         let (j, scan) = Journal::open(path, FsyncPolicy::Always, |r| seen.push(r)).unwrap();
         (seen, scan, j)
+    }
+
+    #[test]
+    fn deferred_records_reach_the_file_in_blocks_on_flush_and_on_drop() {
+        let dir = tempfile::tempdir().unwrap();
+        let (plain, deferred) = (
+            dir.path().join("plain.bin"),
+            dir.path().join("deferred.bin"),
+        );
+        let records: Vec<JournalRecord> = (1..=3000).map(order).collect();
+        write(&plain, &records);
+        let on_disk = |path: &Path| std::fs::metadata(path).unwrap().len();
+        let (mut j, _) = Journal::open(&deferred, FsyncPolicy::Deferred, |_| {}).unwrap();
+        j.append(&records[0]).unwrap();
+        assert_eq!(on_disk(&deferred), HEADER_LEN, "one record waits in memory");
+        assert!(j.len() > HEADER_LEN && !j.is_empty());
+        for r in &records[1..] {
+            j.append(r).unwrap();
+        }
+        let written = on_disk(&deferred);
+        assert!(
+            written > HEADER_LEN && written < j.len(),
+            "full blocks were written"
+        );
+        j.flush().unwrap();
+        assert_eq!(
+            std::fs::read(&deferred).unwrap(),
+            std::fs::read(&plain).unwrap()
+        );
+        // Dropped without a flush: what was pending is written all the same.
+        j.append(&order(9999)).unwrap();
+        drop(j);
+        let contents = Journal::read_all(&deferred).unwrap();
+        assert_eq!(contents.records.len(), 3001);
+        assert_eq!(contents.torn_tail, None);
     }
 
     #[test]

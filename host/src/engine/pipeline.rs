@@ -10,10 +10,9 @@ use super::view::Clock;
 use crate::broker::{BrokerOutcome, CancelReason, PaperBroker};
 use crate::feed::TradeBatch;
 use crate::market::MarketState;
-use crate::plugins::bindings::{
-    bar_event, fill_event, prediction_event, rejection_event, trade_event,
-};
-use crate::plugins::{PluginHost, PluginOutput, wit};
+use crate::plugins::bindings::{bar_event, fill_event, prediction_event, rejection_event};
+use crate::plugins::symbols::SymbolMemo;
+use crate::plugins::{BatchBuilder, PluginHost, PluginOutput};
 use crate::status::KillSwitchChange;
 use crate::trainer::TrainerHandle;
 use crate::types::{Bar, Fill, Prediction, Rejection, Trade};
@@ -59,6 +58,8 @@ pub struct Pipeline {
     pub stats: Arc<PipelineStats>,
     /// Plugin answers still expected (batches sent minus outputs received).
     outstanding: usize,
+    /// The id of the symbol of the previous trade.
+    memo: SymbolMemo,
     /// Every fill, for reports (backtests keep them; live keeps none).
     pub keep_fills: Option<Vec<Fill>>,
     /// Forecasts made synchronously at each completed bar (backtests with predictions);
@@ -87,6 +88,7 @@ impl Pipeline {
             clock,
             stats: Arc::new(PipelineStats::default()),
             outstanding: 0,
+            memo: SymbolMemo::default(),
             keep_fills: None,
             forecaster: None,
             received: None,
@@ -110,28 +112,35 @@ impl Pipeline {
             return;
         }
         let symbols = self.plugins.symbols().clone();
-        let mut events: Vec<wit::Event> = Vec::with_capacity(trades.len() + 4);
+        let mut batch = BatchBuilder::with_capacity(trades.len());
         let mut bars: Vec<Bar> = Vec::new();
         let mut fills: Vec<Fill> = Vec::new();
+        let mut latest = i64::MIN;
         {
             let mut market = self.market.write().unwrap_or_else(|p| p.into_inner());
             let mut broker = self.broker.lock().unwrap_or_else(|p| p.into_inner());
             for trade in trades {
-                self.clock.advance_to(trade.time_ms);
+                latest = latest.max(trade.time_ms);
                 if let Some(bar) = market.apply_trade(trade) {
-                    events.push(bar_event(&bar, &symbols));
+                    batch.event(bar_event(&bar, &symbols));
                     bars.push(bar);
                 }
-                events.push(trade_event(trade, &symbols));
-                fills.extend(broker.on_trade(trade));
+                let id = self.memo.intern(&symbols, &trade.symbol);
+                batch.trade(id, trade.price, trade.size, trade.time_ms);
+                let filled = broker.on_trade(trade);
+                if !filled.is_empty() {
+                    fills.extend(filled);
+                }
             }
         }
+        // Nothing reads the clock inside the loop (the locks are held): advance it once.
+        self.clock.advance_to(latest);
         self.stats
             .trades
             .fetch_add(trades.len() as u64, Ordering::Relaxed);
         let forecasts = self.after_bars(bars);
         self.deliver_fills(fills);
-        self.dispatch(events);
+        self.dispatch(batch);
         for p in &forecasts {
             self.on_prediction(p);
         }
@@ -148,9 +157,9 @@ impl Pipeline {
             return;
         }
         let symbols = self.plugins.symbols().clone();
-        let events = bars.iter().map(|b| bar_event(b, &symbols)).collect();
+        let batch = bars.iter().map(|b| bar_event(b, &symbols)).collect();
         let forecasts = self.after_bars(bars);
-        self.dispatch(events);
+        self.dispatch(batch);
         for p in &forecasts {
             self.on_prediction(p);
         }
@@ -160,7 +169,7 @@ impl Pipeline {
     pub fn on_prediction(&mut self, p: &Prediction) {
         let event = prediction_event(p, self.plugins.symbols(), self.clock.now_ms());
         self.stats.predictions.fetch_add(1, Ordering::Relaxed);
-        self.dispatch(vec![event]);
+        self.dispatch(std::iter::once(event).collect());
     }
 
     /// Hand a plugin's orders to the broker; refusals go back to the plugin.
@@ -181,7 +190,7 @@ impl Pipeline {
             .unwrap_or_else(|p| p.into_inner())
             .submit(&output.plugin, output.actions, self.clock.now_ms());
         let symbols = self.plugins.symbols().clone();
-        let refusals: Vec<wit::Event> = outcomes
+        let refusals: BatchBuilder = outcomes
             .iter()
             .filter_map(|o| match o {
                 // The broker has logged the refusal; the plugin hears of it as an event.
@@ -189,7 +198,7 @@ impl Pipeline {
                 _ => None,
             })
             .collect();
-        if !refusals.is_empty() && self.plugins.deliver(&output.plugin, refusals) {
+        if !refusals.is_empty() && self.plugins.deliver(&output.plugin, refusals.finish()) {
             self.outstanding += 1;
         }
     }
@@ -252,7 +261,7 @@ impl Pipeline {
     /// plugin removal); returns how many there were.
     fn notify_cancellations(&mut self, outcomes: &[BrokerOutcome], now_ms: i64) -> usize {
         let symbols = self.plugins.symbols().clone();
-        let mut by_plugin: BTreeMap<Arc<str>, Vec<wit::Event>> = BTreeMap::new();
+        let mut by_plugin: BTreeMap<Arc<str>, BatchBuilder> = BTreeMap::new();
         let mut count = 0;
         for outcome in outcomes {
             if let BrokerOutcome::Cancelled {
@@ -279,11 +288,11 @@ impl Pipeline {
                 by_plugin
                     .entry(plugin.clone())
                     .or_default()
-                    .push(rejection_event(&rejection, &symbols));
+                    .event(rejection_event(&rejection, &symbols));
             }
         }
         for (plugin, events) in by_plugin {
-            if self.plugins.deliver(&plugin, events) {
+            if self.plugins.deliver(&plugin, events.finish()) {
                 self.outstanding += 1;
             }
         }
@@ -333,15 +342,15 @@ impl Pipeline {
             return;
         }
         let symbols = self.plugins.symbols().clone();
-        let mut by_plugin: BTreeMap<Arc<str>, Vec<wit::Event>> = BTreeMap::new();
+        let mut by_plugin: BTreeMap<Arc<str>, BatchBuilder> = BTreeMap::new();
         for fill in &fills {
             by_plugin
                 .entry(fill.plugin.clone())
                 .or_default()
-                .push(fill_event(fill, &symbols));
+                .event(fill_event(fill, &symbols));
         }
         for (plugin, events) in by_plugin {
-            if self.plugins.deliver(&plugin, events) {
+            if self.plugins.deliver(&plugin, events.finish()) {
                 self.outstanding += 1;
             }
         }
@@ -350,12 +359,12 @@ impl Pipeline {
         }
     }
 
-    fn dispatch(&mut self, events: Vec<wit::Event>) {
-        if events.is_empty() {
+    fn dispatch(&mut self, batch: BatchBuilder) {
+        if batch.is_empty() {
             return;
         }
         self.stats.batches.fetch_add(1, Ordering::Relaxed);
-        let (seq, sent) = self.plugins.dispatch_seq(Arc::new(events));
+        let (seq, sent) = self.plugins.dispatch_seq(Arc::new(batch.finish()));
         if let Some(received) = self.received {
             self.frames.dispatched(seq, received);
         }

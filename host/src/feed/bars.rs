@@ -47,12 +47,7 @@ impl BarReader {
         symbol: &str,
         period_secs: u32,
     ) -> Result<Self, FeedError> {
-        let mut lines = Lines {
-            path: name.into(),
-            source,
-            line: 0,
-            buf: Vec::with_capacity(256),
-        };
+        let mut lines = Lines::new(name.into(), source);
         let header = lines.header()?;
         let path = lines.path.clone();
         let time_col = column(&path, &header, &["timestamp", "date", "time"])?;

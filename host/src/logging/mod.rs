@@ -114,6 +114,9 @@ pub fn init(config: &LogConfig) -> std::io::Result<LogGuard> {
             files.push(layer);
         }
     }
+    // No file layers (LOG_DIR=off, backtests, `check`): no layer at all, since an empty
+    // `Vec` of layers registers no interest in any event and silences the console too.
+    let files = (!files.is_empty()).then_some(files);
     let _ = tracing_subscriber::registry()
         .with(console)
         .with(files)

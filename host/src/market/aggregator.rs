@@ -6,18 +6,28 @@
 //! produces no bar: filling gaps is the cleaner's job ([`super::cleaning`]), which knows
 //! whether the market was closed.
 
-use crate::types::{Bar, Symbol, TimestampMs, Trade};
-use std::collections::HashMap;
+use crate::types::{Bar, SymbolKey, SymbolMap, TimestampMs, Trade};
 
-/// Builds bars of `period_secs` from trades of any number of symbols.
+/// One symbol's bars in the making, and what the aggregator's owner keeps beside them.
+#[derive(Debug, Default)]
+struct SymbolBars<T> {
+    /// The bar being built.
+    open: Option<Bar>,
+    /// End of the last closed bar, to refuse trades that arrive after their bar.
+    closed_until: Option<TimestampMs>,
+    /// The owner's per-symbol state (found with the same lookup as the bars).
+    state: T,
+}
+
+/// Builds bars of `period_secs` from trades of any number of symbols, keeping a `T` per
+/// symbol for its owner (market state keeps last trade and history there: one lookup per
+/// trade for both).
 #[derive(Debug)]
-pub struct BarAggregator {
+pub struct BarAggregator<T = ()> {
     /// Bar length in milliseconds.
     period_ms: i64,
-    /// The bar being built for each symbol.
-    open: HashMap<Symbol, Bar>,
-    /// End of the last closed bar per symbol, to refuse trades that arrive after their bar.
-    closed_until: HashMap<Symbol, TimestampMs>,
+    /// Open bar, end of the last closed one and the owner's state, per symbol.
+    symbols: SymbolMap<SymbolBars<T>>,
     /// Trades refused: late (their bar already closed), or with a non-finite/non-positive
     /// price or a negative size.
     rejected: u64,
@@ -26,10 +36,16 @@ pub struct BarAggregator {
 impl BarAggregator {
     /// An aggregator of bars lasting `period_secs` seconds (at least 1).
     pub fn new(period_secs: u32) -> Self {
+        BarAggregator::with_state(period_secs)
+    }
+}
+
+impl<T: Default> BarAggregator<T> {
+    /// An aggregator of bars lasting `period_secs` seconds (at least 1), with a `T` per symbol.
+    pub fn with_state(period_secs: u32) -> Self {
         BarAggregator {
             period_ms: i64::from(period_secs.max(1)) * 1000,
-            open: HashMap::new(),
-            closed_until: HashMap::new(),
+            symbols: SymbolMap::default(),
             rejected: 0,
         }
     }
@@ -46,57 +62,67 @@ impl BarAggregator {
 
     /// Adds a trade; returns the symbol's previous bar when this trade starts a later period.
     pub fn push(&mut self, trade: &Trade) -> Option<Bar> {
+        self.push_with_state(trade).and_then(|(closed, _)| closed)
+    }
+
+    /// Adds a trade; `None` when it is refused, else the bar it closed (if any) and the
+    /// symbol's state.
+    pub fn push_with_state(&mut self, trade: &Trade) -> Option<(Option<Bar>, &mut T)> {
         let valid = trade.price.is_finite()
             && trade.price > 0.0
             && trade.size.is_finite()
             && trade.size >= 0.0;
-        let start = self.period_start(trade.time_ms);
-        let late = self
-            .closed_until
-            .get(&trade.symbol)
-            .is_some_and(|&end| start < end);
-        if !valid || late {
+        if !valid {
             self.rejected += 1;
             return None;
         }
-        match self.open.get_mut(&trade.symbol) {
-            Some(bar) if bar.start_ms == start => {
-                bar.high = bar.high.max(trade.price);
-                bar.low = bar.low.min(trade.price);
-                bar.close = trade.price;
-                bar.volume += trade.size;
-                None
-            }
-            Some(bar) if start < bar.start_ms => {
-                // Out of order within the feed: the trade belongs to a bar that was replaced.
-                self.rejected += 1;
-                None
-            }
-            _ => {
-                let fresh = self.new_bar(trade, start);
-                let closed = self.open.insert(trade.symbol.clone(), fresh);
-                if let Some(bar) = &closed {
-                    self.closed_until
-                        .insert(bar.symbol.clone(), bar.start_ms + self.period_ms);
-                }
-                closed
-            }
+        let period_ms = self.period_ms;
+        let entry = self
+            .symbols
+            .entry_ref(&SymbolKey(&trade.symbol))
+            .or_default();
+        if let Some(bar) = &mut entry.open
+            && trade.time_ms >= bar.start_ms
+            && (trade.time_ms.wrapping_sub(bar.start_ms) as u64) < period_ms as u64
+        {
+            // Most trades fall in the open bar: no division needed to tell.
+            bar.high = bar.high.max(trade.price);
+            bar.low = bar.low.min(trade.price);
+            bar.close = trade.price;
+            bar.volume += trade.size;
+            return Some((None, &mut entry.state));
         }
+        let start = trade.time_ms.div_euclid(period_ms) * period_ms;
+        let late = entry.closed_until.is_some_and(|end| start < end)
+            || entry.open.as_ref().is_some_and(|bar| start < bar.start_ms);
+        if late {
+            // Its bar already closed, or (out of order within the feed) was replaced.
+            self.rejected += 1;
+            return None;
+        }
+        let closed = entry
+            .open
+            .replace(new_bar(trade, start, (period_ms / 1000) as u32));
+        if let Some(bar) = &closed {
+            entry.closed_until = Some(bar.start_ms + period_ms);
+        }
+        Some((closed, &mut entry.state))
     }
 
     /// Closes every open bar whose period ended at or before `now_ms`, oldest first.
     pub fn flush_until(&mut self, now_ms: TimestampMs) -> Vec<Bar> {
         let period = self.period_ms;
-        let due: Vec<Symbol> = self
-            .open
-            .iter()
-            .filter(|(_, b)| b.start_ms + period <= now_ms)
-            .map(|(s, _)| s.clone())
-            .collect();
-        let mut out: Vec<Bar> = due.iter().filter_map(|s| self.open.remove(s)).collect();
-        for bar in &out {
-            self.closed_until
-                .insert(bar.symbol.clone(), bar.start_ms + period);
+        let mut out = Vec::new();
+        for entry in self.symbols.values_mut() {
+            if entry
+                .open
+                .as_ref()
+                .is_some_and(|b| b.start_ms + period <= now_ms)
+                && let Some(bar) = entry.open.take()
+            {
+                entry.closed_until = Some(bar.start_ms + period);
+                out.push(bar);
+            }
         }
         out.sort_by(|a, b| (a.start_ms, &a.symbol).cmp(&(b.start_ms, &b.symbol)));
         out
@@ -104,26 +130,46 @@ impl BarAggregator {
 
     /// The bar being built for `symbol`, if any.
     pub fn open_bar(&self, symbol: &str) -> Option<&Bar> {
-        self.open.get(symbol)
+        self.symbols.get(symbol)?.open.as_ref()
+    }
+
+    /// The state of `symbol`, if it has one.
+    pub fn state(&self, symbol: &str) -> Option<&T> {
+        self.symbols.get(symbol).map(|e| &e.state)
+    }
+
+    /// The state of `symbol`, made if new.
+    pub fn state_mut(&mut self, symbol: &crate::types::Symbol) -> &mut T {
+        &mut self
+            .symbols
+            .entry_ref(&SymbolKey(symbol))
+            .or_default()
+            .state
+    }
+
+    /// Symbols seen so far (with a state).
+    pub fn symbols(&self) -> impl Iterator<Item = &crate::types::Symbol> {
+        self.symbols.keys()
     }
 
     /// How many trades were refused (late, or invalid price/size).
     pub fn rejected(&self) -> u64 {
         self.rejected
     }
+}
 
-    fn new_bar(&self, trade: &Trade, start: TimestampMs) -> Bar {
-        Bar {
-            symbol: trade.symbol.clone(),
-            start_ms: start,
-            period_secs: self.period_secs(),
-            open: trade.price,
-            high: trade.price,
-            low: trade.price,
-            close: trade.price,
-            volume: trade.size,
-            imputed: false,
-        }
+/// A bar opened by `trade`.
+fn new_bar(trade: &Trade, start: TimestampMs, period_secs: u32) -> Bar {
+    Bar {
+        symbol: trade.symbol.clone(),
+        start_ms: start,
+        period_secs,
+        open: trade.price,
+        high: trade.price,
+        low: trade.price,
+        close: trade.price,
+        volume: trade.size,
+        imputed: false,
     }
 }
 

@@ -2,12 +2,13 @@
 //!
 //! [`MarketState`] owns the [`BarAggregator`], so the engine has one call per trade
 //! ([`MarketState::apply_trade`]) and one per timer tick ([`MarketState::flush_until`]); both
-//! return the bars that just closed, already recorded in the history.
+//! return the bars that just closed, already recorded in the history. A symbol's last trade
+//! and history live in the aggregator's entry for it: one map lookup per trade.
 
 use super::MarketConfig;
 use super::aggregator::BarAggregator;
 use crate::types::{Bar, Symbol, TimestampMs, Trade};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 /// What is known of one symbol.
 #[derive(Debug, Default)]
@@ -18,36 +19,58 @@ struct SymbolState {
     bars: VecDeque<Bar>,
 }
 
+impl SymbolState {
+    /// Appends a completed bar, keeping at most `capacity`.
+    fn push_bar(&mut self, bar: Bar, capacity: usize) {
+        if self
+            .bars
+            .back()
+            .is_some_and(|last| last.start_ms >= bar.start_ms)
+        {
+            // History is time-ordered; an older or repeated bar would break that.
+            return;
+        }
+        if self.bars.len() == capacity {
+            self.bars.pop_front();
+        }
+        self.bars.push_back(bar);
+    }
+}
+
 /// Last trade and bounded bar history of every symbol seen.
 #[derive(Debug)]
 pub struct MarketState {
-    /// Builds bars from trades.
-    aggregator: BarAggregator,
+    /// Builds bars from trades, and keeps each symbol's state.
+    aggregator: BarAggregator<SymbolState>,
     /// Bars kept per symbol.
     capacity: usize,
-    /// State per symbol.
-    symbols: HashMap<Symbol, SymbolState>,
 }
 
 impl MarketState {
     /// Empty state with bars of `config.update_interval_secs` and `config.history_bars` kept.
     pub fn new(config: &MarketConfig) -> Self {
         MarketState {
-            aggregator: BarAggregator::new(config.update_interval_secs),
+            aggregator: BarAggregator::with_state(config.update_interval_secs),
             capacity: config.history_bars.max(1),
-            symbols: HashMap::new(),
         }
     }
 
     /// Records a trade; returns the bar it closed, if any (already in the history).
     pub fn apply_trade(&mut self, trade: &Trade) -> Option<Bar> {
-        let rejected_before = self.aggregator.rejected();
-        let closed = self.aggregator.push(trade);
-        if self.aggregator.rejected() == rejected_before {
-            self.entry(&trade.symbol).last_trade = Some(trade.clone());
+        let capacity = self.capacity;
+        let (closed, state) = self.aggregator.push_with_state(trade)?;
+        match &mut state.last_trade {
+            // In place: no reference counting per trade.
+            Some(last) => {
+                last.price = trade.price;
+                last.size = trade.size;
+                last.time_ms = trade.time_ms;
+            }
+            none => *none = Some(trade.clone()),
         }
         if let Some(bar) = &closed {
-            self.push_bar(bar.clone());
+            // The closed bar is this trade's symbol's.
+            state.push_bar(bar.clone(), capacity);
         }
         closed
     }
@@ -64,29 +87,18 @@ impl MarketState {
     /// Adds a completed bar from another source (backfill, replay of bars).
     pub fn push_bar(&mut self, bar: Bar) {
         let capacity = self.capacity;
-        let state = self.entry(&bar.symbol);
-        if state
-            .bars
-            .back()
-            .is_some_and(|last| last.start_ms >= bar.start_ms)
-        {
-            // History is time-ordered; an older or repeated bar would break that.
-            return;
-        }
-        if state.bars.len() == capacity {
-            state.bars.pop_front();
-        }
-        state.bars.push_back(bar);
+        let symbol = bar.symbol.clone();
+        self.aggregator.state_mut(&symbol).push_bar(bar, capacity);
     }
 
     /// The last valid trade of `symbol`.
     pub fn last_trade(&self, symbol: &str) -> Option<&Trade> {
-        self.symbols.get(symbol)?.last_trade.as_ref()
+        self.aggregator.state(symbol)?.last_trade.as_ref()
     }
 
     /// The last `n` completed bars of `symbol`, oldest first.
     pub fn recent_bars(&self, symbol: &str, n: usize) -> Vec<Bar> {
-        let Some(state) = self.symbols.get(symbol) else {
+        let Some(state) = self.aggregator.state(symbol) else {
             return Vec::new();
         };
         let skip = state.bars.len().saturating_sub(n);
@@ -100,16 +112,12 @@ impl MarketState {
 
     /// Symbols seen so far.
     pub fn symbols(&self) -> impl Iterator<Item = &Symbol> {
-        self.symbols.keys()
+        self.aggregator.symbols()
     }
 
     /// Trades refused by the aggregator (late or invalid).
     pub fn rejected_trades(&self) -> u64 {
         self.aggregator.rejected()
-    }
-
-    fn entry(&mut self, symbol: &Symbol) -> &mut SymbolState {
-        self.symbols.entry(symbol.clone()).or_default()
     }
 }
 

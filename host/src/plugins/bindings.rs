@@ -6,6 +6,7 @@ use crate::types::{self, Bar, OrderKind, OrderRequest, PluginAction, Side};
 wasmtime::component::bindgen!({
     path: "../wit",
     world: "strategy-plugin",
+    additional_derives: [PartialEq],
 });
 
 /// The WIT record types (`trade`, `bar`, `event`, ...).

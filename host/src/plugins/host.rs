@@ -10,13 +10,14 @@ use super::bindings::wit;
 use super::counters::{PluginCounters, PluginStats};
 use super::error::PluginError;
 use super::instance::{CallLimits, Fault, PluginInstance};
+use super::mailbox::{Mailbox, Undelivered};
 use super::runtime::PluginRuntime;
 use super::sandbox::HostState;
 use super::settings_file::PluginSettings;
 use super::symbols::SymbolTable;
 use super::view::MarketView;
 use super::worker::{Loaded, PluginOutput, Worker, WorkerCommand, WorkerSettings};
-use crossbeam_channel::{Sender, TrySendError};
+use crossbeam_channel::Sender;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
@@ -64,7 +65,7 @@ pub struct PluginStatus {
 
 struct Slot {
     info: PluginInfo,
-    tx: Sender<WorkerCommand>,
+    mailbox: Mailbox,
     thread: Option<JoinHandle<()>>,
     counters: Arc<PluginCounters>,
 }
@@ -149,7 +150,7 @@ impl PluginHost {
         let running = self
             .read_slots()
             .get(&name)
-            .map(|s| (s.tx.clone(), s.counters.clone(), s.info.clone()));
+            .map(|s| (s.mailbox.clone(), s.counters.clone(), s.info.clone()));
         let result = self.start_version(
             &name,
             path,
@@ -170,13 +171,15 @@ impl PluginHost {
             }
         };
         match running {
-            Some((tx, counters, old)) => {
+            Some((mailbox, counters, old)) => {
                 let (reply_tx, reply_rx) = crossbeam_channel::bounded(1);
-                tx.send(WorkerCommand::Swap {
+                let swap = WorkerCommand::Swap {
                     next: Box::new(loaded),
                     reply: reply_tx,
-                })
-                .map_err(|_| PluginError::NotRunning(name.to_string()))?;
+                };
+                mailbox
+                    .send(swap, true)
+                    .map_err(|_| PluginError::NotRunning(name.to_string()))?;
                 let outcome = reply_rx
                     .recv_timeout(REPLY_TIMEOUT)
                     .map_err(|_| PluginError::NotRunning(name.to_string()))?;
@@ -223,13 +226,13 @@ impl PluginHost {
 
     /// Send a batch of market events to every plugin; returns how many plugins got it
     /// (each answers with one [`PluginOutput`]).
-    pub fn dispatch(&self, batch: Arc<Vec<wit::Event>>) -> usize {
+    pub fn dispatch(&self, batch: Arc<wit::EventBatch>) -> usize {
         self.dispatch_seq(batch).1
     }
 
     /// [`dispatch`](Self::dispatch), also returning the batch's sequence number, which the
     /// plugins' answers carry back.
-    pub fn dispatch_seq(&self, batch: Arc<Vec<wit::Event>>) -> (u64, usize) {
+    pub fn dispatch_seq(&self, batch: Arc<wit::EventBatch>) -> (u64, usize) {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         let sent = self
             .read_slots()
@@ -246,7 +249,7 @@ impl PluginHost {
     }
 
     /// Send events (fills, rejections) to one plugin; true when it will answer.
-    pub fn deliver(&self, plugin: &str, events: Vec<wit::Event>) -> bool {
+    pub fn deliver(&self, plugin: &str, events: wit::EventBatch) -> bool {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         let slots = self.read_slots();
         match slots.get_key_value(plugin) {
@@ -256,16 +259,9 @@ impl PluginHost {
     }
 
     fn send(&self, name: &str, slot: &Slot, command: WorkerCommand) -> bool {
-        let result = if self.config.block_when_full {
-            slot.tx
-                .send(command)
-                .map_err(|e| TrySendError::Disconnected(e.0))
-        } else {
-            slot.tx.try_send(command)
-        };
-        match result {
+        match slot.mailbox.send(command, self.config.block_when_full) {
             Ok(()) => true,
-            Err(TrySendError::Full(_)) => {
+            Err(Undelivered::Full) => {
                 let dropped = slot
                     .counters
                     .batches_dropped
@@ -276,7 +272,7 @@ impl PluginHost {
                 }
                 false
             }
-            Err(TrySendError::Disconnected(_)) => {
+            Err(Undelivered::Gone) => {
                 tracing::error!(target: "tradehost::plugins", plugin = name, "plugin worker has exited");
                 false
             }
@@ -314,7 +310,8 @@ impl PluginHost {
             .iter()
             .filter_map(|(name, slot)| {
                 let (tx, rx) = crossbeam_channel::bounded(1);
-                slot.tx.send(WorkerCommand::Snapshot { reply: tx }).ok()?;
+                let snapshot = WorkerCommand::Snapshot { reply: tx };
+                slot.mailbox.send(snapshot, true).ok()?;
                 Some((name.to_string(), rx))
             })
             .collect();
@@ -360,7 +357,8 @@ impl PluginHost {
                 .limits
                 .call_deadline_ms
                 .map(|ms| Duration::from_millis(u64::from(ms)))
-                .unwrap_or(self.config.call_deadline),
+                .unwrap_or(self.config.call_deadline)
+                .max(self.config.min_call_deadline),
             start: self.config.start_deadline,
             fuel: self.config.fuel_per_call,
         };
@@ -441,7 +439,6 @@ impl PluginHost {
         info: PluginInfo,
         saved_state: Option<Vec<u8>>,
     ) -> Result<(), PluginError> {
-        let (tx, rx) = crossbeam_channel::bounded(self.config.queue_capacity);
         let counters = Arc::new(PluginCounters::default());
         let worker = Worker::new(
             name.clone(),
@@ -461,16 +458,19 @@ impl PluginHost {
             loaded,
             saved_state,
         );
-        let thread = std::thread::Builder::new()
-            .name(format!("plugin-{name}"))
-            .spawn(move || worker.run(rx))
-            .map_err(|e| PluginError::Runtime(format!("cannot start a worker thread: {e}")))?;
+        let (mailbox, thread) = Mailbox::start(
+            worker,
+            self.config.inline_workers,
+            self.config.queue_capacity,
+            format!("plugin-{name}"),
+        )
+        .map_err(|e| PluginError::Runtime(format!("cannot start a worker thread: {e}")))?;
         self.write_slots().insert(
             name,
             Slot {
                 info,
-                tx,
-                thread: Some(thread),
+                mailbox,
+                thread,
                 counters,
             },
         );
@@ -494,11 +494,11 @@ impl Drop for PluginHost {
 
 fn stop_slot(mut slot: Slot) -> Option<Vec<u8>> {
     let (tx, rx) = crossbeam_channel::bounded(1);
-    let state = match slot.tx.send(WorkerCommand::Stop { reply: tx }) {
+    let state = match slot.mailbox.send(WorkerCommand::Stop { reply: tx }, true) {
         Ok(()) => rx.recv_timeout(REPLY_TIMEOUT).ok().flatten(),
         Err(_) => None,
     };
-    drop(slot.tx);
+    drop(slot.mailbox);
     if let Some(thread) = slot.thread.take() {
         let _ = thread.join();
     }

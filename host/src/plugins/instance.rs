@@ -130,12 +130,12 @@ impl PluginInstance {
     /// Call `on-events` with a batch; returns the guest's actions.
     pub fn on_events(
         &mut self,
-        events: &[wit::Event],
+        batch: &wit::EventBatch,
         max_actions: usize,
     ) -> Result<Vec<wit::Action>, Fault> {
         let limit = self.limits.call;
         let actions = self.guarded(limit, |b, s| {
-            b.tradehost_strategy_strategy().call_on_events(s, events)
+            b.tradehost_strategy_strategy().call_on_events(s, batch)
         })?;
         if actions.len() > max_actions {
             return Err(Fault {

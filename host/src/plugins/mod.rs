@@ -1,11 +1,13 @@
-//! Strategy plugins: WebAssembly components in a sandbox, one worker thread each.
+//! Strategy plugins: WebAssembly components in a sandbox, one worker each.
 //!
 //! A plugin's path through this module: [`watcher`] notices a complete file →
 //! [`host::PluginHost::load_file`] reads it, [`validate`] checks the bytes, [`runtime`]
 //! compiles it (through the [`cache`]) → [`instance`] starts it in a [`sandbox`] →
-//! a [`worker`] thread owns it, receiving event batches from [`host::PluginHost::dispatch`]
-//! and sending its orders back as [`worker::PluginOutput`].
+//! a [`worker`] owns it (on a thread of its own, or inline: [`mailbox`]), receiving event
+//! batches from [`host::PluginHost::dispatch`] and sending its orders back as
+//! [`worker::PluginOutput`].
 
+pub mod batch;
 pub mod bindings;
 pub mod cache;
 pub mod call_clock;
@@ -14,6 +16,7 @@ pub mod error;
 pub mod guest_output;
 pub mod host;
 pub mod instance;
+pub mod mailbox;
 pub mod runtime;
 pub mod sandbox;
 pub mod settings_file;
@@ -24,6 +27,7 @@ pub mod virtual_clock;
 pub mod watcher;
 pub mod worker;
 
+pub use batch::BatchBuilder;
 pub use bindings::wit;
 pub use error::PluginError;
 pub use host::{PluginHost, PluginInfo, PluginStatus, check_file};
@@ -49,6 +53,9 @@ pub struct PluginConfig {
     /// CPU time one `on-events` call may use (`PLUGIN_CALL_DEADLINE_MS`, default 10;
     /// `call_deadline_ms`); wall time is capped at 20 times that, at least 1 s.
     pub call_deadline: Duration,
+    /// Floor under every plugin's call deadline, settings files included (backtests: a
+    /// call that ran long because the machine was busy must not change the results).
+    pub min_call_deadline: Duration,
     /// CPU time of start-up calls: instantiate, describe, init, restore, snapshot
     /// (`PLUGIN_START_DEADLINE_MS`, default 2000).
     pub start_deadline: Duration,
@@ -68,6 +75,9 @@ pub struct PluginConfig {
     pub queue_capacity: usize,
     /// Block the dispatcher instead of dropping when a queue is full (backtests).
     pub block_when_full: bool,
+    /// Run each plugin on the thread that sends it events instead of a thread of its own
+    /// (backtests, which wait for every answer anyway: see [`mailbox`]).
+    pub inline_workers: bool,
     /// First delay before rebuilding a faulted plugin, doubling each time
     /// (`PLUGIN_RESTART_BACKOFF_MS`, default 200).
     pub restart_backoff: Duration,
@@ -98,6 +108,7 @@ impl Default for PluginConfig {
             dir,
             max_memory_bytes: 64 << 20,
             call_deadline: Duration::from_millis(10),
+            min_call_deadline: Duration::ZERO,
             start_deadline: Duration::from_millis(2000),
             max_stack_bytes: 512 << 10,
             fuel_per_call: None,
@@ -106,6 +117,7 @@ impl Default for PluginConfig {
             max_actions_per_call: 1000,
             queue_capacity: 1024,
             block_when_full: false,
+            inline_workers: false,
             restart_backoff: Duration::from_millis(200),
             max_failures: 5,
             failure_window: Duration::from_secs(600),
@@ -141,6 +153,7 @@ impl PluginConfig {
             cache_dir,
             max_memory_bytes: s.int_in("PLUGIN_MAX_MEMORY_MB", 64usize, 1, 4096)? << 20,
             call_deadline: ms("PLUGIN_CALL_DEADLINE_MS", d.call_deadline, 60_000)?,
+            min_call_deadline: d.min_call_deadline,
             start_deadline: ms("PLUGIN_START_DEADLINE_MS", d.start_deadline, 600_000)?,
             max_stack_bytes: s.int_in("PLUGIN_MAX_STACK_KB", 512usize, 64, 65_536)? << 10,
             fuel_per_call: fuel,
@@ -154,6 +167,7 @@ impl PluginConfig {
             )?,
             queue_capacity: s.int_in("PLUGIN_QUEUE_BATCHES", d.queue_capacity, 1, 1_000_000)?,
             block_when_full: d.block_when_full,
+            inline_workers: d.inline_workers,
             restart_backoff: ms("PLUGIN_RESTART_BACKOFF_MS", d.restart_backoff, 3_600_000)?,
             max_failures: s.int_in("PLUGIN_MAX_FAULTS", d.max_failures, 1, 1000)?,
             failure_window: Duration::from_secs(s.int_in(

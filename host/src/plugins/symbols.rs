@@ -84,6 +84,27 @@ impl SymbolTable {
     }
 }
 
+/// A one-symbol memo in front of a [`SymbolTable`]: feed batches are runs of trades of one
+/// symbol, and the memo answers those without the table's lock and hash.
+#[derive(Debug, Default)]
+pub struct SymbolMemo {
+    last: Option<(Symbol, u32)>,
+}
+
+impl SymbolMemo {
+    /// The id of `symbol` in `table`, interning it if new.
+    pub fn intern(&mut self, table: &SymbolTable, symbol: &Symbol) -> u32 {
+        match &self.last {
+            Some((s, id)) if Arc::ptr_eq(s, symbol) || s == symbol => *id,
+            _ => {
+                let id = table.intern(symbol);
+                self.last = Some((symbol.clone(), id));
+                id
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,5 +120,18 @@ mod tests {
         assert_eq!(t.name(9), None);
         let reloaded = SymbolTable::from_names(t.names().iter());
         assert_eq!(reloaded.id("IBM"), Some(2));
+    }
+
+    #[test]
+    fn the_memo_agrees_with_the_table() {
+        let t = SymbolTable::from_names(["SPY", "BAC"]);
+        let mut memo = SymbolMemo::default();
+        let names: Vec<Symbol> = ["BAC", "BAC", "SPY", "IBM", "SPY", "BAC"]
+            .into_iter()
+            .map(Symbol::from)
+            .collect();
+        let ids: Vec<u32> = names.iter().map(|n| memo.intern(&t, n)).collect();
+        assert_eq!(ids, [1, 1, 0, 2, 0, 1]);
+        assert_eq!(t.id("IBM"), Some(2));
     }
 }

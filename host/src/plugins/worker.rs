@@ -6,6 +6,7 @@
 //! none twice. A fault disables only this instance; the worker rebuilds it from the last
 //! snapshot after a backoff, and quarantines the plugin after repeated faults.
 
+use super::batch;
 use super::bindings::{action_from_wit, wit};
 use super::counters::PluginCounters;
 use super::instance::{CallLimits, Fault, PluginInstance};
@@ -26,14 +27,14 @@ pub enum WorkerCommand {
         /// Batch sequence number, echoed in the output.
         seq: u64,
         /// The events, in order.
-        batch: Arc<Vec<wit::Event>>,
+        batch: Arc<wit::EventBatch>,
     },
     /// Events for this plugin only: its fills and rejections.
     Private {
         /// Sequence number, echoed in the output.
         seq: u64,
         /// The events, in order.
-        events: Vec<wit::Event>,
+        events: wit::EventBatch,
     },
     /// Replace the running instance with a prepared one, carrying the state across.
     Swap {
@@ -114,7 +115,7 @@ pub struct Worker {
     retry_at: Option<Instant>,
     failures: VecDeque<Instant>,
     quarantined: bool,
-    scratch: Vec<wit::Event>,
+    scratch: wit::EventBatch,
 }
 
 impl Worker {
@@ -146,38 +147,51 @@ impl Worker {
             retry_at: None,
             failures: VecDeque::new(),
             quarantined: false,
-            scratch: Vec::new(),
+            scratch: batch::BatchBuilder::default().finish(),
         }
     }
 
     /// Handle commands until `Stop` or until every sender is gone.
     pub fn run(mut self, commands: Receiver<WorkerCommand>) {
         while let Ok(command) = commands.recv() {
-            match command {
-                WorkerCommand::Events { seq, batch } => {
-                    let actions = self.deliver_shared(&batch);
-                    self.emit(seq, actions);
-                }
-                WorkerCommand::Private { seq, events } => {
-                    let actions = self.deliver(&events);
-                    self.emit(seq, actions);
-                }
-                WorkerCommand::Swap { next, reply } => {
-                    let _ = reply.send(self.swap(*next));
-                }
-                WorkerCommand::Snapshot { reply } => {
-                    let _ = reply.send(self.take_snapshot());
-                }
-                WorkerCommand::Stop { reply } => {
-                    let state = self.take_snapshot().or_else(|| self.last_snapshot.take());
-                    let _ = reply.send(state);
-                    return;
-                }
-            }
-            if self.alive && self.snapshot_at.elapsed() >= self.settings.snapshot_interval {
-                self.take_snapshot();
+            if !self.handle(command) {
+                return;
             }
         }
+    }
+
+    /// The plugin's name.
+    pub fn name(&self) -> &Arc<str> {
+        &self.name
+    }
+
+    /// Handle one command (and take a snapshot when one is due); false after `Stop`.
+    pub fn handle(&mut self, command: WorkerCommand) -> bool {
+        match command {
+            WorkerCommand::Events { seq, batch } => {
+                let actions = self.deliver_shared(&batch);
+                self.emit(seq, actions);
+            }
+            WorkerCommand::Private { seq, events } => {
+                let actions = self.deliver(&events);
+                self.emit(seq, actions);
+            }
+            WorkerCommand::Swap { next, reply } => {
+                let _ = reply.send(self.swap(*next));
+            }
+            WorkerCommand::Snapshot { reply } => {
+                let _ = reply.send(self.take_snapshot());
+            }
+            WorkerCommand::Stop { reply } => {
+                let state = self.take_snapshot().or_else(|| self.last_snapshot.take());
+                let _ = reply.send(state);
+                return false;
+            }
+        }
+        if self.alive && self.snapshot_at.elapsed() >= self.settings.snapshot_interval {
+            self.take_snapshot();
+        }
+        true
     }
 
     fn emit(&self, seq: u64, actions: Vec<PluginAction>) {
@@ -191,35 +205,27 @@ impl Worker {
 
     /// Deliver a shared batch, filtered to this plugin's symbols without copying when
     /// every event is wanted.
-    fn deliver_shared(&mut self, batch: &Arc<Vec<wit::Event>>) -> Vec<PluginAction> {
+    fn deliver_shared(&mut self, shared: &wit::EventBatch) -> Vec<PluginAction> {
         match &self.current.symbols {
-            Some(wanted)
-                if !batch
-                    .iter()
-                    .all(|e| event_symbol(e).is_none_or(|s| wanted.contains(&s))) =>
-            {
-                let mut scratch = std::mem::take(&mut self.scratch);
-                scratch.clear();
-                scratch.extend(
-                    batch
-                        .iter()
-                        .filter(|e| event_symbol(e).is_none_or(|s| wanted.contains(&s)))
-                        .cloned(),
-                );
+            Some(wanted) if !batch::all_wanted(shared, |s| wanted.contains(&s)) => {
+                let mut scratch =
+                    std::mem::replace(&mut self.scratch, batch::BatchBuilder::default().finish());
+                batch::filter_into(shared, |s| wanted.contains(&s), &mut scratch);
                 let actions = self.deliver(&scratch);
                 self.scratch = scratch;
                 actions
             }
-            _ => self.deliver(batch),
+            _ => self.deliver(shared),
         }
     }
 
-    fn deliver(&mut self, events: &[wit::Event]) -> Vec<PluginAction> {
-        if events.is_empty() {
+    fn deliver(&mut self, events: &wit::EventBatch) -> Vec<PluginAction> {
+        let count = batch::len(events) as u64;
+        if count == 0 {
             return Vec::new();
         }
         if !self.ensure_alive() {
-            PluginCounters::bump(&self.counters.events_skipped, events.len() as u64);
+            PluginCounters::bump(&self.counters.events_skipped, count);
             return Vec::new();
         }
         let started = Instant::now();
@@ -230,7 +236,7 @@ impl Worker {
         self.counters.record_call(started.elapsed());
         match result {
             Ok(actions) => {
-                PluginCounters::bump(&self.counters.events, events.len() as u64);
+                PluginCounters::bump(&self.counters.events, count);
                 PluginCounters::bump(&self.counters.actions, actions.len() as u64);
                 self.convert(actions)
             }
@@ -386,15 +392,5 @@ impl Worker {
                 .map_err(|m| refused("restore", m))?;
         }
         Ok(instance)
-    }
-}
-
-/// The symbol an event concerns; fills and rejections always pass the filter.
-fn event_symbol(event: &wit::Event) -> Option<u32> {
-    match event {
-        wit::Event::Trade(t) => Some(t.symbol),
-        wit::Event::Bar(b) => Some(b.symbol),
-        wit::Event::Prediction(p) => Some(p.symbol),
-        wit::Event::Fill(_) | wit::Event::Rejected(_) => None,
     }
 }

@@ -10,13 +10,22 @@ use tradehost_tests::guests;
 use tradehost_tests::plugin_harness::DEMO_TRADES;
 
 fn run(out: PathBuf, plugins: PathBuf) -> (backtest::report::BacktestReport, Vec<u8>) {
-    run_with(out, plugins, &MarketConfig::default(), None)
+    run_with(out, plugins, config(), &MarketConfig::default(), None)
+}
+
+/// Plugin settings of these tests: no artifact cache.
+fn config() -> PluginConfig {
+    PluginConfig {
+        cache_dir: None,
+        ..PluginConfig::default()
+    }
 }
 
 /// A backtest of the bundled 2013-10-07 trades; the report and the journal's bytes.
 fn run_with(
     out: PathBuf,
     plugins: PathBuf,
+    plugin_config: PluginConfig,
     market: &MarketConfig,
     predictions: Option<backtest::BacktestPredictions>,
 ) -> (backtest::report::BacktestReport, Vec<u8>) {
@@ -30,10 +39,6 @@ fn run_with(
         predictions,
     };
     let trades = backtest::load_trades(&bt.data, None, None).unwrap();
-    let plugin_config = PluginConfig {
-        cache_dir: None,
-        ..PluginConfig::default()
-    };
     let broker = BrokerConfig {
         fsync: FsyncPolicy::Never,
         ..BrokerConfig::default()
@@ -132,7 +137,7 @@ fn walk_forward_forecasts_reach_the_plugins_and_the_run_is_deterministic() {
                 store_dir: out.join("models"),
             },
         };
-        run_with(out, plugins.clone(), &market, Some(predictions))
+        run_with(out, plugins.clone(), config(), &market, Some(predictions))
     };
     let (a, journal_a) = run_once("a");
     let (b, journal_b) = run_once("b");
@@ -153,5 +158,46 @@ fn walk_forward_forecasts_reach_the_plugins_and_the_run_is_deterministic() {
     assert!(
         journal_a == journal_b,
         "journals differ between identical runs"
+    );
+}
+
+/// Plugins run on the engine thread in a backtest; one that panics, or loops until its
+/// deadline (at least a second in backtests), is contained like in the daemon.
+#[test]
+fn plugins_that_panic_or_loop_in_a_backtest_leave_the_others_trading_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let alone = dir.path().join("alone");
+    let beside = dir.path().join("beside");
+    for plugins in [&alone, &beside] {
+        std::fs::create_dir_all(plugins).unwrap();
+        std::fs::copy(guests::SMA_CROSSOVER, plugins.join("sma.wasm")).unwrap();
+    }
+    std::fs::copy(guests::PANIC, beside.join("panic.wasm")).unwrap();
+    std::fs::write(beside.join("panic.toml"), "[parameters]\nat = 1000\n").unwrap();
+    std::fs::copy(guests::INFINITE_LOOP, beside.join("loop.wasm")).unwrap();
+    // Quarantine after a second fault: one rebuild is exercised, and the loop costs 2 s.
+    let config = || PluginConfig {
+        max_failures: 2,
+        ..config()
+    };
+    let market = MarketConfig::default();
+    let (a, journal_a) = run_with(dir.path().join("a"), alone, config(), &market, None);
+    let (b, journal_b) = run_with(dir.path().join("b"), beside, config(), &market, None);
+    let sma = |r: &backtest::report::BacktestReport| {
+        let p = r.plugins.iter().find(|p| p.plugin == "sma").unwrap();
+        (p.fills, format!("{:.6}", p.realised_pnl))
+    };
+    assert!(sma(&a).0 > 0);
+    assert_eq!(
+        sma(&a),
+        sma(&b),
+        "the panicking plugin changed the SMA's results"
+    );
+    for faulty in ["panic", "loop"] {
+        assert!(b.plugins.iter().any(|p| p.plugin == faulty && p.fills == 0));
+    }
+    assert_eq!(
+        journal_a, journal_b,
+        "only the SMA trades, so the journals agree"
     );
 }
