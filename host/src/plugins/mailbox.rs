@@ -4,7 +4,7 @@
 //! A backtest waits for every plugin's answer to each batch before it sends the next one, so
 //! a thread per plugin buys nothing there, and each batch's two hand-offs between threads
 //! (wake the worker, wake the engine) cost more than the plugin call itself: a quarter of
-//! the CPU time of the SPY backtest went to the kernel's wake-ups (BENCHMARKS.md). Inline,
+//! the CPU time of the SPY backtest went to the kernel's wake-ups (docs/performance.md). Inline,
 //! [`Mailbox::send`] runs the command to completion before returning, and the plugin's
 //! answer is already in the output channel. Deadlines, memory caps, fault recovery and
 //! swaps are the worker's and behave the same either way.

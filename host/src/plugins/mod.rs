@@ -76,7 +76,10 @@ pub struct PluginConfig {
     /// Block the dispatcher instead of dropping when a queue is full (backtests).
     pub block_when_full: bool,
     /// Run each plugin on the thread that sends it events instead of a thread of its own
-    /// (backtests, which wait for every answer anyway: see [`mailbox`]).
+    /// (`PLUGIN_EXECUTION=inline`, default `threads`; always in backtests, which wait for every
+    /// answer anyway). Inline there is no thread hand-off between a tick and the orders it
+    /// causes, but a slow plugin holds up the others and the broker, up to its call deadline;
+    /// see [`mailbox`].
     pub inline_workers: bool,
     /// First delay before rebuilding a faulted plugin, doubling each time
     /// (`PLUGIN_RESTART_BACKOFF_MS`, default 200).
@@ -167,7 +170,16 @@ impl PluginConfig {
             )?,
             queue_capacity: s.int_in("PLUGIN_QUEUE_BATCHES", d.queue_capacity, 1, 1_000_000)?,
             block_when_full: d.block_when_full,
-            inline_workers: d.inline_workers,
+            inline_workers: s.parse_with(
+                "PLUGIN_EXECUTION",
+                d.inline_workers,
+                "threads (a thread per plugin) or inline (on the engine thread)",
+                |v| match v {
+                    "threads" => Some(false),
+                    "inline" => Some(true),
+                    _ => None,
+                },
+            )?,
             restart_backoff: ms("PLUGIN_RESTART_BACKOFF_MS", d.restart_backoff, 3_600_000)?,
             max_failures: s.int_in("PLUGIN_MAX_FAULTS", d.max_failures, 1, 1000)?,
             failure_window: Duration::from_secs(s.int_in(

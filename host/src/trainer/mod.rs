@@ -96,7 +96,7 @@ pub struct TrainerConfig {
     pub seed: u64,
     /// Size of the trainer's own rayon pool (`MODEL_TRAINING_THREADS`, default 1). candle's
     /// matrix products also read the process-wide `RAYON_NUM_THREADS`; set it to 1 at start-up
-    /// for small models (twice the training speed on 2 cores, see BENCHMARKS.md).
+    /// for small models (twice the training speed on 2 cores, see docs/performance.md).
     pub training_threads: usize,
     /// Bars kept per symbol for training (`MODEL_HISTORY_BARS`, default 50000).
     pub history_bars: usize,

@@ -5,7 +5,7 @@
 //! trainer's own, never a tokio worker), so it never queues behind other rayon work. Note that
 //! candle's matrix products decide whether to split work from the process-wide
 //! `RAYON_NUM_THREADS`, not from this pool: on 2 cores, training is twice as fast with
-//! `RAYON_NUM_THREADS=1` (see BENCHMARKS.md, "Trainer").
+//! `RAYON_NUM_THREADS=1` (see docs/performance.md, "Trainer").
 
 use super::error::TrainerError;
 use super::model::{Mlp, MlpWeights, ModelShape, init_varmap};

@@ -158,9 +158,20 @@ async fn a_wrong_or_missing_control_token_changes_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replacing_a_plugin_mid_run_keeps_its_state_and_positions() {
+    replace_mid_run("threads").await;
+}
+
+/// The same with plugins run on the engine thread: the swap comes from the watcher's thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replacing_an_inline_plugin_mid_run_keeps_its_state_and_positions() {
+    replace_mid_run("inline").await;
+}
+
+async fn replace_mid_run(execution: &str) {
     let dir = tempfile::tempdir().unwrap();
     counter_plugin(dir.path(), 100);
-    let daemon = Daemon::start(demo_config(dir.path(), free_port(), &[]).unwrap()).unwrap();
+    let extra = [("PLUGIN_EXECUTION", execution)];
+    let daemon = Daemon::start(demo_config(dir.path(), free_port(), &extra).unwrap()).unwrap();
     daemon
         .wait_for("three fills of version 1", LIMIT, |d| {
             fills(&d.records()) >= 3
