@@ -65,8 +65,8 @@ for bench in host/benches/*.rs tests/benches/*.rs; do
     fi
     package=tradehost
     [[ "$bench" == tests/* ]] && package=tradehost-tests
-    # The first `//!` line of each benchmark says what it measures.
-    description=$(sed -n '1s|^//! *||p' "$bench")
+    # The first paragraph of each benchmark's `//!` comment says what it measures.
+    description=$(awk '/^\/\/!/ { line = $0; sub(/^\/\/! ?/, "", line); if (line == "") exit; print line; next } { exit }' "$bench" | tr '\n' ' ' | sed 's/ $//')
     case "$name" in
         trainer_throughput) env_prefix=(env RAYON_NUM_THREADS=1) ;;
         backtest) env_prefix=(env "BACKTEST_DATA=$spy") ;;
