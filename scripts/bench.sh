@@ -8,7 +8,7 @@
 #              benchmark needs ticks/equity_trades_SPY_2013-10-07_2013-10-11.csv.gz from it
 #              and is skipped, saying so, when it is missing.
 #
-# Takes about 15 minutes on 2 cores once the release build exists (the first release build of
+# Takes about 5 minutes on 2 cores once the release build exists (the first release build of
 # the host alone takes about 10). Run it on a quiet machine: every figure moves with load.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -76,10 +76,12 @@ for bench in host/benches/*.rs tests/benches/*.rs; do
         "${env_prefix[@]}" cargo bench -q -p "$package" --bench "$name"
 done
 
+# Before the output file is truncated below, or it would count as an uncommitted change.
+revision="$(git rev-parse --short HEAD)$(git diff --quiet -- . ":(exclude)$out" || echo ' (with uncommitted changes)')"
 {
     echo "# Benchmarks"
     echo
-    echo "Written by \`scripts/bench.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC') at commit $(git rev-parse --short HEAD)$(git diff --quiet || echo ' (with uncommitted changes)')."
+    echo "Written by \`scripts/bench.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC') at commit $revision."
     echo "Machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB, Linux $(uname -r); $(rustc -V)."
     echo "Every figure below was printed by the command shown above it, in this run; figures move"
     echo "with the machine's load, shown for each. What they mean, and what was tried: [docs/performance.md](docs/performance.md)."
