@@ -8,7 +8,7 @@
 #              benchmark needs ticks/equity_trades_SPY_2013-10-07_2013-10-11.csv.gz from it
 #              and is skipped, saying so, when it is missing.
 #
-# Takes about 5 minutes on 2 cores once the release build exists (the first release build of
+# Takes about a minute on 2 cores once the release build exists (the first release build of
 # the host alone takes about 10). Run it on a quiet machine: every figure moves with load.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -70,7 +70,7 @@ for bench in host/benches/*.rs tests/benches/*.rs; do
     case "$name" in
         trainer_throughput) env_prefix=(env RAYON_NUM_THREADS=1) ;;
         backtest) env_prefix=(env "BACKTEST_DATA=$spy") ;;
-        *) env_prefix=(env) ;;
+        *) env_prefix=() ;;
     esac
     run "$(echo "$name" | tr '_' ' ')" "$description" \
         "${env_prefix[@]}" cargo bench -q -p "$package" --bench "$name"

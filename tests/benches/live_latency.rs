@@ -190,7 +190,7 @@ async fn measure(a: &Args, execution: &str) {
         );
     }
     println!(
-        "\n{trades_in} trades in, {dropped} dropped by the feed, {batches_dropped} plugin batches dropped."
+        "\n{trades_in} trades in, {dropped} dropped by the feed, {batches_dropped} plugin batches dropped.\n"
     );
     let p99 = status["engine"]["tick_to_order"]["p99_us"]
         .as_f64()

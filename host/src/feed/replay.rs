@@ -58,6 +58,11 @@ pub fn memory_source(bytes: &'static [u8]) -> Source {
     }
 }
 
+/// The column names of a data file's header (trimmed, lower-case), for telling layouts apart.
+pub fn read_header(path: &Path) -> Result<Vec<String>, FeedError> {
+    Lines::new(path.to_path_buf(), open_source(path)?).header()
+}
+
 /// Line reading shared by both readers: the file name, line count and reused buffers.
 pub(super) struct Lines {
     pub(super) path: PathBuf,
@@ -163,6 +168,7 @@ impl Lines {
     pub(super) fn header(&mut self) -> Result<Vec<String>, FeedError> {
         match self.next_line() {
             Some(Ok(())) => Ok(String::from_utf8_lossy(&self.buf)
+                .trim_start_matches('\u{feff}')
                 .split(',')
                 .map(|c| c.trim().to_ascii_lowercase())
                 .collect()),

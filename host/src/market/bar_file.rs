@@ -1,25 +1,27 @@
-//! A minimal reader of CSV bar and trade files (plain or gzip) for tests and offline training.
+//! Whole-file reading of bar and trade files (plain or gzip) for offline training, snippets
+//! and tests, on top of the feed's streaming readers ([`BarReader`], [`TradeReader`]), so a
+//! file reads the same here as in a backtest or replay.
 //!
-//! Layouts accepted, recognised by the header:
+//! Layouts, recognised by the header (`../shared/data/SOURCES.md`):
 //! - bars: `timestamp,open,high,low,close,volume` (ISO 8601 UTC, or `YYYY-MM-DD HH:MM:SS.ffffff`
-//!   taken as UTC) or `date,open,high,low,close,volume` (daily; the bar starts at midnight UTC);
+//!   taken as UTC), the same with `date` for daily bars (starting at midnight UTC), or the FX
+//!   `bid_open,...,ask_close` layout (mid prices);
 //! - trades: `timestamp,symbol,price,size,...` (rows with `suspicious=1` are skipped).
-//!
-//! The replay source of the feed has the full reader; this one stays small on purpose.
 
 use super::error::MarketError;
-use crate::types::{Bar, Symbol, TimestampMs, Trade};
-use chrono::{DateTime, NaiveDate, NaiveDateTime};
+use crate::feed::replay::{open_source, read_header};
+use crate::feed::{BarReader, FeedError, TradeReader};
+use crate::types::{Bar, Trade};
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::io::BufRead;
+use std::path::Path;
 
 /// What a file holds, told by its header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileLayout {
-    /// OHLCV bars with a timestamp column.
+    /// OHLCV (or bid/ask) bars with a timestamp column.
     Bars,
-    /// Daily OHLCV bars with a date column.
+    /// Daily bars with a date column.
     DailyBars,
     /// Trades with a symbol column.
     Trades,
@@ -27,77 +29,51 @@ pub enum FileLayout {
 
 /// The layout of `path`, from its header line.
 pub fn detect_layout(path: &Path) -> Result<FileLayout, MarketError> {
-    let (_, header) = open_with_header(path)?;
-    layout_of(path, &header).map(|(l, _)| l)
+    let header = read_header(path)?;
+    let has = |names: &[&str]| names.iter().all(|n| header.iter().any(|h| h == n));
+    let first = |n: &str| header.first().is_some_and(|h| h == n);
+    let bars = has(&["open", "high", "low", "close"]) || has(&["bid_open", "ask_open"]);
+    if first("timestamp") && has(&["symbol", "price"]) {
+        Ok(FileLayout::Trades)
+    } else if bars && (first("timestamp") || first("time")) {
+        Ok(FileLayout::Bars)
+    } else if bars && first("date") {
+        Ok(FileLayout::DailyBars)
+    } else {
+        Err(MarketError::UnknownLayout {
+            path: path.into(),
+            header: header.join(","),
+        })
+    }
 }
 
 /// Reads bars of `symbol`; `period_secs` is inferred from the spacing of the rows when `None`.
+/// The first bad row is an error naming its line.
 pub fn read_bars_csv(
     path: &Path,
     symbol: &str,
     period_secs: Option<u32>,
 ) -> Result<Vec<Bar>, MarketError> {
-    let (lines, header) = open_with_header(path)?;
-    let (layout, cols) = layout_of(path, &header)?;
+    let layout = detect_layout(path)?;
     if layout == FileLayout::Trades {
         return Err(MarketError::UnknownLayout {
             path: path.into(),
-            header,
+            header: read_header(path)?.join(","),
         });
     }
-    let symbol: Symbol = symbol.into();
-    let mut bars = Vec::new();
-    for (i, line) in lines.enumerate() {
-        let line = line.map_err(|e| io(path, e))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let f: Vec<&str> = line.split(',').collect();
-        let parse_err = |reason: String| MarketError::Parse {
-            path: path.into(),
-            line: i + 2,
-            reason,
-        };
-        let field = |name: &str| -> Result<f64, MarketError> {
-            let Some(&c) = cols.get(name) else {
-                return Ok(0.0);
-            };
-            let raw = f
-                .get(c)
-                .ok_or_else(|| parse_err(format!("missing column {name}")))?;
-            raw.trim()
-                .parse::<f64>()
-                .map_err(|_| parse_err(format!("{name} is not a number: {raw:?}")))
-        };
-        let time = f.first().copied().unwrap_or_default();
-        let start_ms = if layout == FileLayout::DailyBars {
-            parse_date_ms(time)
-        } else {
-            parse_time_ms(time)
-        }
-        .ok_or_else(|| parse_err(format!("cannot read the time {time:?}")))?;
-        bars.push(Bar {
-            symbol: symbol.clone(),
-            start_ms,
-            period_secs: 0,
-            open: field("open")?,
-            high: field("high")?,
-            low: field("low")?,
-            close: field("close")?,
-            volume: field("volume")?,
-            imputed: false,
-        });
-    }
+    let mut bars = BarReader::open(path, symbol, period_secs.unwrap_or(0))?
+        .collect::<Result<Vec<Bar>, FeedError>>()?;
     if bars.is_empty() {
         return Err(MarketError::Empty { path: path.into() });
     }
-    let period = match (period_secs, layout) {
-        (Some(p), _) => p,
-        (None, FileLayout::DailyBars) => 86_400,
-        (None, _) => infer_period_secs(&bars),
-    };
-    for b in &mut bars {
-        b.period_secs = period;
+    if period_secs.is_none() {
+        let period = match layout {
+            FileLayout::DailyBars => 86_400,
+            _ => infer_period_secs(&bars),
+        };
+        for b in &mut bars {
+            b.period_secs = period;
+        }
     }
     Ok(bars)
 }
@@ -110,55 +86,11 @@ pub fn read_trades_csv(path: &Path) -> Result<Vec<Trade>, MarketError> {
 }
 
 /// Streams the trades of the file to `each`, in file order; returns how many there were.
+/// The first bad row is an error naming its line.
 pub fn for_each_trade(path: &Path, mut each: impl FnMut(Trade)) -> Result<usize, MarketError> {
-    let (lines, _, cols) = open_trades(path)?;
-    let suspicious = cols.get("suspicious").copied();
-    let mut symbols: HashMap<String, Symbol> = HashMap::new();
     let mut count = 0;
-    for (i, line) in lines.enumerate() {
-        let line = line.map_err(|e| io(path, e))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let fields: Vec<&str> = line.split(',').collect();
-        let parse_err = |reason: String| MarketError::Parse {
-            path: path.into(),
-            line: i + 2,
-            reason,
-        };
-        if suspicious
-            .and_then(|c| fields.get(c))
-            .is_some_and(|v| v.trim() == "1")
-        {
-            continue;
-        }
-        if fields.len() < 4 {
-            return Err(parse_err(format!(
-                "expected at least 4 fields, found {}",
-                fields.len()
-            )));
-        }
-        let time_ms = parse_time_ms(fields[0])
-            .ok_or_else(|| parse_err(format!("cannot read the time {:?}", fields[0])))?;
-        let price = fields[2]
-            .trim()
-            .parse::<f64>()
-            .map_err(|_| parse_err(format!("price {:?}", fields[2])))?;
-        let size = fields[3]
-            .trim()
-            .parse::<f64>()
-            .map_err(|_| parse_err(format!("size {:?}", fields[3])))?;
-        let name = fields[1].trim();
-        let symbol = symbols
-            .entry(name.to_string())
-            .or_insert_with(|| name.into())
-            .clone();
-        each(Trade {
-            symbol,
-            price,
-            size,
-            time_ms,
-        });
+    for trade in TradeReader::open(path)? {
+        each(trade?);
         count += 1;
     }
     if count == 0 {
@@ -167,23 +99,23 @@ pub fn for_each_trade(path: &Path, mut each: impl FnMut(Trade)) -> Result<usize,
     Ok(count)
 }
 
-/// Milliseconds of an ISO 8601 time (`2013-10-07T13:30:00.123Z`), or of a zoneless
-/// `2021-12-31 23:01:00.000000` taken as UTC.
-pub fn parse_time_ms(s: &str) -> Option<TimestampMs> {
-    let s = s.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Some(t.timestamp_millis());
+/// The rows of a trades file as text, after its header, and the header: for tools that copy
+/// rows verbatim (snippets). Any other layout is an error.
+pub(super) fn trade_rows(
+    path: &Path,
+) -> Result<(std::io::Lines<crate::feed::replay::Source>, String), MarketError> {
+    if detect_layout(path)? != FileLayout::Trades {
+        return Err(MarketError::UnknownLayout {
+            path: path.into(),
+            header: read_header(path)?.join(","),
+        });
     }
-    ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"]
-        .iter()
-        .find_map(|fmt| NaiveDateTime::parse_from_str(s, fmt).ok())
-        .map(|t| t.and_utc().timestamp_millis())
-        .or_else(|| parse_date_ms(s))
-}
-
-fn parse_date_ms(s: &str) -> Option<TimestampMs> {
-    let d = NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok()?;
-    Some(d.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis())
+    let mut lines = open_source(path)?.lines();
+    let header = match lines.next() {
+        Some(h) => h.map_err(|e| io(path, e))?,
+        None => return Err(MarketError::Empty { path: path.into() }),
+    };
+    Ok((lines, header))
 }
 
 /// The most common spacing between consecutive rows, in seconds (60 when unknown).
@@ -202,80 +134,9 @@ fn infer_period_secs(bars: &[Bar]) -> u32 {
         .unwrap_or(60)
 }
 
-/// The lines of `path` after its header, and the header.
-fn open_with_header(path: &Path) -> Result<(Lines, String), MarketError> {
-    let mut lines = open_lines(path)?;
-    let header = match lines.next() {
-        Some(h) => h.map_err(|e| io(path, e))?,
-        None => return Err(MarketError::Empty { path: path.into() }),
-    };
-    Ok((lines, header))
-}
-
-/// The lines of a trades file after its header, the header, and its columns by name; any
-/// other layout is an error.
-pub(super) fn open_trades(
-    path: &Path,
-) -> Result<(Lines, String, HashMap<String, usize>), MarketError> {
-    let (lines, header) = open_with_header(path)?;
-    let (layout, cols) = layout_of(path, &header)?;
-    if layout != FileLayout::Trades {
-        return Err(MarketError::UnknownLayout {
-            path: path.into(),
-            header,
-        });
-    }
-    Ok((lines, header, cols))
-}
-
-/// The layout a header names, and its columns by lower-case name.
-fn layout_of(
-    path: &Path,
-    header: &str,
-) -> Result<(FileLayout, HashMap<String, usize>), MarketError> {
-    let cols: HashMap<String, usize> = header
-        .trim_start_matches('\u{feff}')
-        .split(',')
-        .enumerate()
-        .map(|(i, c)| (c.trim().to_ascii_lowercase(), i))
-        .collect();
-    let has = |names: &[&str]| names.iter().all(|n| cols.contains_key(*n));
-    let first = |n: &str| cols.get(n) == Some(&0);
-    let layout = if first("timestamp") && has(&["symbol", "price", "size"]) {
-        FileLayout::Trades
-    } else if first("timestamp") && has(&["open", "high", "low", "close"]) {
-        FileLayout::Bars
-    } else if first("date") && has(&["open", "high", "low", "close"]) {
-        FileLayout::DailyBars
-    } else {
-        return Err(MarketError::UnknownLayout {
-            path: path.into(),
-            header: header.to_string(),
-        });
-    };
-    Ok((layout, cols))
-}
-
-/// Lines of a plain or gzip file.
-type Lines = std::io::Lines<Box<dyn BufRead>>;
-
-fn open_lines(path: &Path) -> Result<Lines, MarketError> {
-    let file = std::fs::File::open(path).map_err(|e| io(path, e))?;
-    let gz = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
-    let reader: Box<dyn Read> = if gz {
-        Box::new(flate2::read::MultiGzDecoder::new(file))
-    } else {
-        Box::new(file)
-    };
-    let buffered: Box<dyn BufRead> = Box::new(BufReader::with_capacity(1 << 16, reader));
-    Ok(buffered.lines())
-}
-
 pub(super) fn io(path: &Path, source: std::io::Error) -> MarketError {
     MarketError::Io {
-        path: PathBuf::from(path),
+        path: path.into(),
         source,
     }
 }
@@ -284,26 +145,12 @@ pub(super) fn io(path: &Path, source: std::io::Error) -> MarketError {
 mod tests {
     use super::*;
     use std::io::Write;
+    use std::path::PathBuf;
 
     fn data(name: &str) -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("data")
             .join(name)
-    }
-
-    #[test]
-    fn times_in_every_layout_parse_to_utc_millis() {
-        // TC0: ISO with Z; TC1: ISO with millis; TC2: zoneless with micros; TC3: date only.
-        let cases = [
-            ("2020-02-11T17:00:00Z", 1_581_440_400_000),
-            ("2013-10-07T13:30:00.007Z", 1_381_152_600_007),
-            ("2021-12-31 23:01:00.000000", 1_640_991_660_000),
-            ("1998-01-02", 883_699_200_000),
-        ];
-        for (text, want) in cases {
-            assert_eq!(parse_time_ms(text), Some(want), "{text}");
-        }
-        assert_eq!(parse_time_ms("yesterday"), None);
     }
 
     #[test]
@@ -338,6 +185,19 @@ mod tests {
         .unwrap();
         let err = read_bars_csv(&bad, "X", None).unwrap_err();
         assert!(matches!(err, MarketError::Parse { line: 2, .. }), "{err}");
+        // FX bid/ask bars (the shared EURUSD files) read as mid prices, period inferred.
+        let fx = dir.path().join("fx.csv");
+        std::fs::write(
+            &fx,
+            "\u{feff}timestamp,bid_open,bid_high,bid_low,bid_close,ask_open,ask_high,ask_low,ask_close\n\
+             2007-03-30T05:00:00Z,1.0,1.2,0.9,1.1,1.2,1.4,1.1,1.3\n\
+             2007-03-30T06:00:00Z,1.0,1.2,0.9,1.1,1.2,1.4,1.1,1.3\n",
+        )
+        .unwrap();
+        assert_eq!(detect_layout(&fx).unwrap(), FileLayout::Bars);
+        let bars = read_bars_csv(&fx, "EURUSD", None).unwrap();
+        assert_eq!((bars[0].open, bars[0].period_secs), (1.1, 3600));
+        assert!((bars[0].close - 1.2).abs() < 1e-12, "{:?}", bars[0]);
         let odd = dir.path().join("odd.csv");
         std::fs::write(&odd, "a,b\n1,2\n").unwrap();
         assert!(matches!(

@@ -1,5 +1,6 @@
 //! Errors of the market subsystem: reading bar and trade files, writing snippets.
 
+use crate::feed::FeedError;
 use std::path::PathBuf;
 
 /// Something went wrong reading market data.
@@ -56,4 +57,31 @@ pub enum MarketError {
         /// The file.
         path: PathBuf,
     },
+    /// The header lacks a column the layout needs.
+    #[error("market data file {path}: {reason}")]
+    Header {
+        /// The file.
+        path: PathBuf,
+        /// What is missing, and what is expected.
+        reason: String,
+    },
+    /// Any other error of the feed's readers.
+    #[error(transparent)]
+    Feed(FeedError),
+}
+
+impl From<FeedError> for MarketError {
+    /// The feed's readers do the reading; their errors keep their file and line.
+    fn from(e: FeedError) -> Self {
+        match e {
+            FeedError::Io { path, source } => MarketError::Io { path, source },
+            FeedError::BadRow { path, line, reason } => MarketError::Parse {
+                path,
+                line: usize::try_from(line).unwrap_or(usize::MAX),
+                reason,
+            },
+            FeedError::BadHeader { path, reason } => MarketError::Header { path, reason },
+            other => MarketError::Feed(other),
+        }
+    }
 }

@@ -5,8 +5,8 @@
 //! - [`state`]: [`MarketState`] keeps the last trade and a bounded bar history per symbol.
 //! - [`cleaning`]: gaps (interpolation, imputation) and outliers (rolling median/MAD), shared by
 //!   the live path and the trainer.
-//! - [`bar_file`]: a minimal CSV reader of bar and trade files for tests and offline training
-//!   (the full replay source lives in `feed`).
+//! - [`bar_file`]: whole bar and trade files (layout told by the header) for offline training,
+//!   snippets and tests, read by the feed's streaming readers.
 //! - [`snippet`]: cutting a time window of trade files, and writing the bars the aggregator
 //!   builds from them (how the bundled demo data is made).
 //!

@@ -9,8 +9,10 @@
 //! same inputs give the same bytes.
 
 use super::aggregator::BarAggregator;
-use super::bar_file::{for_each_trade, io, open_trades, parse_time_ms};
+use super::bar_file::{for_each_trade, io, trade_rows};
 use super::error::MarketError;
+use crate::feed::replay::read_header;
+use crate::feed::timestamp::parse_timestamp_ms;
 use crate::types::{Bar, TimestampMs};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -50,7 +52,7 @@ pub fn cut_trades(files: &[PathBuf], window: Window, out: &Path) -> Result<usize
     let mut first_header: Option<String> = None;
     let mut rows: Vec<(TimestampMs, String)> = Vec::new();
     for path in files {
-        let (lines, header, cols) = open_trades(path)?;
+        let (lines, header) = trade_rows(path)?;
         match &first_header {
             Some(h) if *h != header => {
                 return Err(MarketError::Mismatch {
@@ -61,7 +63,7 @@ pub fn cut_trades(files: &[PathBuf], window: Window, out: &Path) -> Result<usize
             Some(_) => {}
             None => first_header = Some(header),
         }
-        let suspicious = cols.get("suspicious").copied();
+        let suspicious = read_header(path)?.iter().position(|c| c == "suspicious");
         for (i, line) in lines.enumerate() {
             let line = line.map_err(|e| io(path, e))?;
             if line.trim().is_empty() {
@@ -69,11 +71,13 @@ pub fn cut_trades(files: &[PathBuf], window: Window, out: &Path) -> Result<usize
             }
             let fields: Vec<&str> = line.split(',').collect();
             let time = fields.first().copied().unwrap_or_default();
-            let time_ms = parse_time_ms(time).ok_or_else(|| MarketError::Parse {
-                path: path.clone(),
-                line: i + 2,
-                reason: format!("cannot read the time {time:?}"),
-            })?;
+            // The reader's own timestamp parser: a row cut here is a row it reads.
+            let time_ms =
+                parse_timestamp_ms(time.trim().as_bytes()).ok_or_else(|| MarketError::Parse {
+                    path: path.clone(),
+                    line: i + 2,
+                    reason: format!("cannot read the time {time:?}"),
+                })?;
             let flagged = suspicious
                 .and_then(|c| fields.get(c))
                 .is_some_and(|v| v.trim() == "1");
@@ -267,8 +271,8 @@ mod tests {
 
         // A window keeps exactly the rows inside it.
         let window = Window {
-            from: parse_time_ms("2013-10-07T13:40:00Z"),
-            to: parse_time_ms("2013-10-07T13:41:00Z"),
+            from: parse_timestamp_ms(b"2013-10-07T13:40:00Z"),
+            to: parse_timestamp_ms(b"2013-10-07T13:41:00Z"),
         };
         let plain = dir.path().join("minute.csv");
         let n = cut_trades(&files, window, &plain).unwrap();
@@ -295,8 +299,8 @@ mod tests {
     fn written_bars_are_the_aggregators_and_read_back() {
         let dir = tempfile::tempdir().unwrap();
         let window = Window {
-            from: parse_time_ms("2013-10-07T13:35:00Z"),
-            to: parse_time_ms("2013-10-07T13:50:00Z"),
+            from: parse_timestamp_ms(b"2013-10-07T13:35:00Z"),
+            to: parse_timestamp_ms(b"2013-10-07T13:50:00Z"),
         };
         let written = write_bars(&[bundled()], window, 60, dir.path()).unwrap();
         let names: Vec<String> = written
