@@ -127,10 +127,7 @@ impl Pipeline {
                 }
                 let id = self.memo.intern(&symbols, &trade.symbol);
                 batch.trade(id, trade.price, trade.size, trade.time_ms);
-                let filled = broker.on_trade(trade);
-                if !filled.is_empty() {
-                    fills.extend(filled);
-                }
+                fills.extend(broker.on_trade(trade));
             }
         }
         // Nothing reads the clock inside the loop (the locks are held): advance it once.
@@ -240,19 +237,15 @@ impl Pipeline {
     /// Cancel the resting orders of plugins that are no longer running (unloaded, or
     /// quarantined after repeated faults): nobody would act on their fills.
     pub fn cancel_orphaned_orders(&mut self) {
-        let running: Vec<String> = self
-            .plugins
-            .statuses()
-            .into_iter()
-            .filter(|s| !s.stats.health.starts_with("quarantined"))
-            .map(|s| s.info.name)
-            .collect();
+        // Not `statuses()`: this runs every second on the engine thread, and copying the
+        // latency histograms' percentiles out is work nobody reads here.
+        let running = self.plugins.running();
         let now = self.clock.now_ms();
         let outcomes = self
             .broker
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .cancel_unmanaged_orders(|p| running.iter().any(|r| r == p), now);
+            .cancel_unmanaged_orders(|p| running.iter().any(|r| &**r == p), now);
         // A quarantined plugin that is later replaced hears of its cancelled orders.
         self.notify_cancellations(&outcomes, now);
     }

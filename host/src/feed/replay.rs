@@ -63,6 +63,14 @@ pub fn read_header(path: &Path) -> Result<Vec<String>, FeedError> {
     Lines::new(path.to_path_buf(), open_source(path)?).header()
 }
 
+/// The column names of a header line: trimmed, lower-case, a byte-order mark ignored.
+pub fn header_columns(line: &str) -> Vec<String> {
+    line.trim_start_matches('\u{feff}')
+        .split(',')
+        .map(|c| c.trim().to_ascii_lowercase())
+        .collect()
+}
+
 /// Line reading shared by both readers: the file name, line count and reused buffers.
 pub(super) struct Lines {
     pub(super) path: PathBuf,
@@ -167,11 +175,7 @@ impl Lines {
     /// The header's column names.
     pub(super) fn header(&mut self) -> Result<Vec<String>, FeedError> {
         match self.next_line() {
-            Some(Ok(())) => Ok(String::from_utf8_lossy(&self.buf)
-                .trim_start_matches('\u{feff}')
-                .split(',')
-                .map(|c| c.trim().to_ascii_lowercase())
-                .collect()),
+            Some(Ok(())) => Ok(header_columns(&String::from_utf8_lossy(&self.buf))),
             Some(Err(e)) => Err(e),
             None => Err(FeedError::BadHeader {
                 path: self.path.clone(),

@@ -9,7 +9,7 @@
 //! - trades: `timestamp,symbol,price,size,...` (rows with `suspicious=1` are skipped).
 
 use super::error::MarketError;
-use crate::feed::replay::{open_source, read_header};
+use crate::feed::replay::{Source, header_columns, open_source, read_header};
 use crate::feed::{BarReader, FeedError, TradeReader};
 use crate::types::{Bar, Trade};
 use std::collections::HashMap;
@@ -29,7 +29,11 @@ pub enum FileLayout {
 
 /// The layout of `path`, from its header line.
 pub fn detect_layout(path: &Path) -> Result<FileLayout, MarketError> {
-    let header = read_header(path)?;
+    layout_of(path, &read_header(path)?)
+}
+
+/// The layout `header` (column names, as [`header_columns`] gives them) names.
+fn layout_of(path: &Path, header: &[String]) -> Result<FileLayout, MarketError> {
     let has = |names: &[&str]| names.iter().all(|n| header.iter().any(|h| h == n));
     let first = |n: &str| header.first().is_some_and(|h| h == n);
     let bars = has(&["open", "high", "low", "close"]) || has(&["bid_open", "ask_open"]);
@@ -40,10 +44,14 @@ pub fn detect_layout(path: &Path) -> Result<FileLayout, MarketError> {
     } else if bars && first("date") {
         Ok(FileLayout::DailyBars)
     } else {
-        Err(MarketError::UnknownLayout {
-            path: path.into(),
-            header: header.join(","),
-        })
+        Err(unknown_layout(path, header))
+    }
+}
+
+fn unknown_layout(path: &Path, header: &[String]) -> MarketError {
+    MarketError::UnknownLayout {
+        path: path.into(),
+        header: header.join(","),
     }
 }
 
@@ -54,12 +62,10 @@ pub fn read_bars_csv(
     symbol: &str,
     period_secs: Option<u32>,
 ) -> Result<Vec<Bar>, MarketError> {
-    let layout = detect_layout(path)?;
+    let header = read_header(path)?;
+    let layout = layout_of(path, &header)?;
     if layout == FileLayout::Trades {
-        return Err(MarketError::UnknownLayout {
-            path: path.into(),
-            header: read_header(path)?.join(","),
-        });
+        return Err(unknown_layout(path, &header));
     }
     let mut bars = BarReader::open(path, symbol, period_secs.unwrap_or(0))?
         .collect::<Result<Vec<Bar>, FeedError>>()?;
@@ -99,23 +105,22 @@ pub fn for_each_trade(path: &Path, mut each: impl FnMut(Trade)) -> Result<usize,
     Ok(count)
 }
 
-/// The rows of a trades file as text, after its header, and the header: for tools that copy
-/// rows verbatim (snippets). Any other layout is an error.
+/// The rows of a trades file as text, after its header, with the header line as it is and
+/// its column names: for tools that copy rows verbatim (snippets). Any other layout is an
+/// error.
 pub(super) fn trade_rows(
     path: &Path,
-) -> Result<(std::io::Lines<crate::feed::replay::Source>, String), MarketError> {
-    if detect_layout(path)? != FileLayout::Trades {
-        return Err(MarketError::UnknownLayout {
-            path: path.into(),
-            header: read_header(path)?.join(","),
-        });
-    }
+) -> Result<(std::io::Lines<Source>, String, Vec<String>), MarketError> {
     let mut lines = open_source(path)?.lines();
     let header = match lines.next() {
         Some(h) => h.map_err(|e| io(path, e))?,
         None => return Err(MarketError::Empty { path: path.into() }),
     };
-    Ok((lines, header))
+    let columns = header_columns(&header);
+    if layout_of(path, &columns)? != FileLayout::Trades {
+        return Err(unknown_layout(path, &columns));
+    }
+    Ok((lines, header, columns))
 }
 
 /// The most common spacing between consecutive rows, in seconds (60 when unknown).

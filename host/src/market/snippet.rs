@@ -11,7 +11,6 @@
 use super::aggregator::BarAggregator;
 use super::bar_file::{for_each_trade, io, trade_rows};
 use super::error::MarketError;
-use crate::feed::replay::read_header;
 use crate::feed::timestamp::parse_timestamp_ms;
 use crate::types::{Bar, TimestampMs};
 use std::collections::BTreeMap;
@@ -52,7 +51,7 @@ pub fn cut_trades(files: &[PathBuf], window: Window, out: &Path) -> Result<usize
     let mut first_header: Option<String> = None;
     let mut rows: Vec<(TimestampMs, String)> = Vec::new();
     for path in files {
-        let (lines, header) = trade_rows(path)?;
+        let (lines, header, columns) = trade_rows(path)?;
         match &first_header {
             Some(h) if *h != header => {
                 return Err(MarketError::Mismatch {
@@ -63,7 +62,7 @@ pub fn cut_trades(files: &[PathBuf], window: Window, out: &Path) -> Result<usize
             Some(_) => {}
             None => first_header = Some(header),
         }
-        let suspicious = read_header(path)?.iter().position(|c| c == "suspicious");
+        let suspicious = columns.iter().position(|c| c == "suspicious");
         for (i, line) in lines.enumerate() {
             let line = line.map_err(|e| io(path, e))?;
             if line.trim().is_empty() {

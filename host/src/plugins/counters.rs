@@ -3,7 +3,7 @@
 use hdrhistogram::Histogram;
 use serde::Serialize;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Live counters of one plugin, updated by its worker thread.
@@ -29,6 +29,8 @@ pub struct PluginCounters {
     pub reloads_ok: AtomicU64,
     /// Failed hot reloads (the old version kept serving).
     pub reloads_failed: AtomicU64,
+    /// Stopped after repeated faults until the file is replaced.
+    quarantined: AtomicBool,
     last_error: Mutex<Option<String>>,
     health: Mutex<String>,
     latency_ns: Mutex<Option<Histogram<u64>>>,
@@ -47,6 +49,7 @@ impl Default for PluginCounters {
             restarts: AtomicU64::new(0),
             reloads_ok: AtomicU64::new(0),
             reloads_failed: AtomicU64::new(0),
+            quarantined: AtomicBool::new(false),
             last_error: Mutex::new(None),
             health: Mutex::new("running".to_string()),
             // 1 ns .. 60 s at 3 significant digits (valid constant bounds).
@@ -114,6 +117,17 @@ impl PluginCounters {
         if let Ok(mut e) = self.last_error.lock() {
             *e = Some(error.into());
         }
+    }
+
+    /// Mark the plugin quarantined (or not), with the health line to show.
+    pub fn set_quarantined(&self, quarantined: bool, health: impl Into<String>) {
+        self.quarantined.store(quarantined, Ordering::Relaxed);
+        self.set_health(health);
+    }
+
+    /// Whether the plugin is quarantined: loaded, but not running until replaced.
+    pub fn is_quarantined(&self) -> bool {
+        self.quarantined.load(Ordering::Relaxed)
     }
 
     /// Set the health line.

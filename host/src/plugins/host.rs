@@ -284,6 +284,15 @@ impl PluginHost {
         self.read_slots().keys().map(|k| k.to_string()).collect()
     }
 
+    /// Names of the plugins that are running: loaded and not quarantined.
+    pub fn running(&self) -> Vec<Arc<str>> {
+        self.read_slots()
+            .iter()
+            .filter(|(_, s)| !s.counters.is_quarantined())
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
     /// Info and counters of every plugin.
     pub fn statuses(&self) -> Vec<PluginStatus> {
         self.read_slots()

@@ -114,7 +114,6 @@ pub struct Worker {
     snapshot_at: Instant,
     retry_at: Option<Instant>,
     failures: VecDeque<Instant>,
-    quarantined: bool,
     scratch: wit::EventBatch,
 }
 
@@ -146,7 +145,6 @@ impl Worker {
             snapshot_at: Instant::now(),
             retry_at: None,
             failures: VecDeque::new(),
-            quarantined: false,
             scratch: batch::BatchBuilder::default().finish(),
         }
     }
@@ -297,10 +295,9 @@ impl Worker {
         }
         self.current = next;
         self.alive = true;
-        self.quarantined = false;
         self.retry_at = None;
         self.failures.clear();
-        self.counters.set_health("running");
+        self.counters.set_quarantined(false, "running");
         Ok(())
     }
 
@@ -318,10 +315,9 @@ impl Worker {
             self.failures.pop_front();
         }
         if self.failures.len() >= self.settings.max_failures {
-            self.quarantined = true;
             self.retry_at = None;
             self.counters
-                .set_health(format!("quarantined ({})", fault.kind));
+                .set_quarantined(true, format!("quarantined ({})", fault.kind));
             tracing::error!(
                 target: "tradehost::plugins", plugin = %self.name,
                 "plugin quarantined after {} faults in {:?}; last: {fault}. Fix it and replace the file to load it again",
@@ -345,7 +341,7 @@ impl Worker {
         if self.alive {
             return true;
         }
-        if self.quarantined || self.retry_at.is_some_and(|t| Instant::now() < t) {
+        if self.counters.is_quarantined() || self.retry_at.is_some_and(|t| Instant::now() < t) {
             return false;
         }
         match self.rebuild() {
