@@ -2,6 +2,7 @@
 //! plugins, a demo-mode daemon, temporary directories.
 
 pub mod daemon_harness;
+pub mod daemon_process;
 pub mod guests;
 pub mod mock_finnhub;
 pub mod plugin_harness;

@@ -37,8 +37,10 @@ pub struct Fault {
 /// Classes of plugin failure, for counters and log messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FaultKind {
-    /// The call ran past its deadline (an endless loop or far too much work).
+    /// The call used more than its deadline of CPU time (an endless loop or far too much work).
     Deadline,
+    /// The call waited in WASI (a sleep or poll) past its deadline of wall time.
+    WallDeadline,
     /// The call used up its fuel.
     OutOfFuel,
     /// The guest tried to grow memory past its cap.
@@ -56,7 +58,8 @@ pub enum FaultKind {
 impl fmt::Display for FaultKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            FaultKind::Deadline => "deadline exceeded",
+            FaultKind::Deadline => "CPU-time deadline exceeded",
+            FaultKind::WallDeadline => "wall-time deadline exceeded",
             FaultKind::OutOfFuel => "out of fuel",
             FaultKind::OutOfMemory => "memory limit exceeded",
             FaultKind::StackOverflow => "stack overflow",
@@ -171,7 +174,34 @@ impl PluginInstance {
         self.store.data().plugin()
     }
 
-    fn guarded<R>(
+    fn guarded<R: Send>(
+        &mut self,
+        deadline: Duration,
+        call: impl FnOnce(&StrategyPlugin, &mut Store<HostState>) -> wasmtime::Result<R> + Send,
+    ) -> Result<R, Fault> {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            // wasmtime-wasi's synchronous host functions (stderr, sleep) `block_on` a runtime,
+            // which panics on a thread inside a tokio runtime, so guest code never runs on one:
+            // the call moves to a thread of its own (a slow path; callers avoid it).
+            return std::thread::scope(|scope| {
+                let worker = std::thread::Builder::new()
+                    .name("plugin-call".into())
+                    .spawn_scoped(scope, || self.guarded_here(deadline, call));
+                match worker {
+                    Ok(handle) => handle
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                    Err(e) => Err(Fault {
+                        kind: FaultKind::Trap,
+                        detail: format!("cannot start a thread for the plugin call: {e}"),
+                    }),
+                }
+            });
+        }
+        self.guarded_here(deadline, call)
+    }
+
+    fn guarded_here<R>(
         &mut self,
         deadline: Duration,
         call: impl FnOnce(&StrategyPlugin, &mut Store<HostState>) -> wasmtime::Result<R>,
@@ -181,9 +211,11 @@ impl PluginInstance {
     }
 }
 
-/// Set the deadline (and fuel) for the next call, made on this thread.
+/// Set the deadline (and fuel) for the next call, made on this thread: `deadline` of CPU
+/// time, and as much wall time for waits in WASI.
 fn arm(store: &mut Store<HostState>, clock: &CallClock, deadline: Duration, fuel: Option<u64>) {
     clock.start(deadline);
+    store.data_mut().start_wait_budget(deadline);
     store.set_epoch_deadline(PluginRuntime::ticks_for(deadline));
     if let Some(fuel) = fuel {
         // Fuel is only enabled in the engine when configured, so this cannot fail.
@@ -195,6 +227,17 @@ fn arm(store: &mut Store<HostState>, clock: &CallClock, deadline: Duration, fuel
 fn classify(store: &Store<HostState>, err: &wasmtime::Error, deadline: Duration) -> Fault {
     let stderr = store.data().take_stderr();
     let message = super::error::chain(err);
+    if let Some(wait) = err.downcast_ref::<super::wait_limit::WaitTooLong>() {
+        let mut detail = wait.to_string();
+        if !stderr.is_empty() {
+            detail.push_str(" | guest stderr: ");
+            detail.push_str(&stderr);
+        }
+        return Fault {
+            kind: FaultKind::WallDeadline,
+            detail,
+        };
+    }
     let kind = match err.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => FaultKind::Deadline,
         Some(Trap::OutOfFuel) => FaultKind::OutOfFuel,

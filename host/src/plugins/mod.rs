@@ -24,6 +24,7 @@ pub mod symbols;
 pub mod validate;
 pub mod view;
 pub mod virtual_clock;
+pub mod wait_limit;
 pub mod watcher;
 pub mod worker;
 

@@ -55,6 +55,8 @@ impl PluginRuntime {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(|e| PluginError::Runtime(chain(&e)))?;
+        super::wait_limit::add_to_linker(&mut linker)
+            .map_err(|e| PluginError::Runtime(chain(&e)))?;
         super::bindings::StrategyPlugin::add_to_linker::<_, wasmtime::component::HasSelf<_>>(
             &mut linker,
             |state: &mut HostState| state,

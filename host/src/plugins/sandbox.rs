@@ -10,6 +10,7 @@ use super::bindings::{bar_to_wit, position_to_wit, tradehost::strategy, wit};
 use super::guest_output::GuestStderr;
 use super::symbols::SymbolTable;
 use super::view::MarketView;
+use super::wait_limit::WaitBudget;
 use super::virtual_clock::{MarketMonotonicClock, MarketWallClock};
 use std::sync::Arc;
 use std::time::Instant;
@@ -41,6 +42,7 @@ pub struct HostState {
     log_tokens: f64,
     log_refilled: Instant,
     logs_dropped: u64,
+    wait_budget: WaitBudget,
 }
 
 impl HostState {
@@ -87,12 +89,28 @@ impl HostState {
             log_tokens: LOG_LINES_PER_SEC,
             log_refilled: Instant::now(),
             logs_dropped: 0,
+            wait_budget: WaitBudget::default(),
         }
     }
 
     /// The plugin's name.
     pub fn plugin(&self) -> &Arc<str> {
         &self.plugin
+    }
+
+    /// How long the current call may still wait in WASI (sleep, poll).
+    pub fn wait_budget(&self) -> &WaitBudget {
+        &self.wait_budget
+    }
+
+    /// Start a call that may wait in WASI `allowance` in all.
+    pub fn start_wait_budget(&mut self, allowance: std::time::Duration) {
+        self.wait_budget.start(allowance);
+    }
+
+    /// The WASI resource table (pollables, streams).
+    pub fn table(&mut self) -> &mut ResourceTable {
+        &mut self.table
     }
 
     /// Recent stderr output (for trap reports), cleared.

@@ -2,6 +2,7 @@
 
 mod backfill;
 mod backtest;
+mod blocking;
 mod daemon;
 mod feed;
 mod operator;

@@ -1,0 +1,146 @@
+//! The `tradehost` binary as a child process, as the start/stop scripts run it: `run --demo`
+//! on files in a temporary folder, the status API on a free loopback port, stopped by SIGTERM.
+//!
+//! The binary is the one `cargo test` builds beside this test (target/debug/tradehost).
+
+use anyhow::{Context, bail};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// The `tradehost` binary built by this `cargo test`.
+pub fn binary() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    // target/debug/deps/it-HASH -> target/debug/tradehost
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|d| d.join("tradehost"))
+        .context("cannot locate the target directory")?;
+    if !bin.is_file() {
+        bail!(
+            "{} is missing: build it with `cargo build -p tradehost` (`cargo test` at the \
+             workspace root does)",
+            bin.display()
+        );
+    }
+    Ok(bin)
+}
+
+/// A running daemon process; killed if the test ends without stopping it.
+pub struct DaemonProcess {
+    child: Option<Child>,
+    /// The status API's port.
+    pub port: u16,
+    /// The folder holding plugins/, state/, logs/...
+    pub dir: PathBuf,
+}
+
+impl DaemonProcess {
+    /// Start `tradehost run --demo` with every path under `dir` and `env` on top.
+    pub fn start(dir: &Path, env: &[(&str, &str)]) -> anyhow::Result<DaemonProcess> {
+        let port = crate::daemon_harness::free_port();
+        let p = |sub: &str| dir.join(sub);
+        let mut command = Command::new(binary()?);
+        command
+            .args(["run", "--demo", "--env", "/dev/null"])
+            .current_dir(dir)
+            .env("PLUGIN_DIR", p("plugins"))
+            .env("STATE_DIR", p("state"))
+            .env("MODELS_DIR", p("models"))
+            .env("JOURNAL_PATH", p("journal/journal.bin"))
+            .env("LOG_DIR", p("logs"))
+            .env("STATUS_ADDR", format!("127.0.0.1:{port}"))
+            .env("DEMO_SPEED", "20")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let child = command.spawn().context("cannot start the tradehost binary")?;
+        Ok(DaemonProcess {
+            child: Some(child),
+            port,
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// The body of `GET path` on the status API, once it answers.
+    pub fn get(&self, path: &str) -> Option<String> {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        s.write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes())
+            .ok()?;
+        let mut response = String::new();
+        s.read_to_string(&mut response).ok()?;
+        response.split_once("\r\n\r\n").map(|(_, b)| b.to_string())
+    }
+
+    /// `/api/status` as JSON, once the daemon answers.
+    pub fn status(&self) -> Option<serde_json::Value> {
+        serde_json::from_str(&self.get("/api/status")?).ok()
+    }
+
+    /// Wait until `done` holds, checking every 100 ms; fails after `limit` or when the
+    /// process has exited.
+    pub fn wait_until(
+        &mut self,
+        what: &str,
+        limit: Duration,
+        mut done: impl FnMut(&DaemonProcess) -> bool,
+    ) -> anyhow::Result<()> {
+        let started = Instant::now();
+        while !done(self) {
+            if let Some(child) = self.child.as_mut()
+                && let Some(status) = child.try_wait()?
+            {
+                bail!("the daemon exited ({status}) while waiting for {what}");
+            }
+            if started.elapsed() > limit {
+                bail!("{what} did not happen within {limit:?}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(())
+    }
+
+    /// The text of a log file under `logs/` (empty while it does not exist).
+    pub fn log(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.join("logs").join(name)).unwrap_or_default()
+    }
+
+    /// Send SIGTERM and wait up to `limit` for the exit; the exit status and how long it took.
+    pub fn sigterm(mut self, limit: Duration) -> anyhow::Result<(ExitStatus, Duration)> {
+        let mut child = self.child.take().context("the daemon was already stopped")?;
+        let killed = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()?;
+        if !killed.success() {
+            bail!("kill -TERM failed");
+        }
+        let started = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait()? {
+                return Ok((status, started.elapsed()));
+            }
+            if started.elapsed() > limit {
+                let _ = child.kill();
+                let _ = child.wait();
+                bail!("no exit within {limit:?} of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for DaemonProcess {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
