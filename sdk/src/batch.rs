@@ -8,6 +8,7 @@
 //! send for a sequence of events (the test harness uses it).
 
 use crate::types::{Event, EventBatch, PlacedEvent, Trade, TradeColumns};
+use std::ops::ControlFlow;
 
 /// One event of a batch during a walk: a trade rebuilt from the columns, or another event.
 #[derive(Debug, Clone, PartialEq)]
@@ -122,6 +123,74 @@ impl EventBatch {
         }
         trades.for_each(|t| f(BatchItem::Trade(t)));
     }
+
+    /// Like [`walk`](Self::walk), with each event's index (its place in the batch, from 0),
+    /// until `f` breaks; returns how many events were handled, the one that broke included.
+    pub fn walk_until(&self, mut f: impl FnMut(u32, BatchItem<'_>) -> ControlFlow<()>) -> usize {
+        let n = self.trade_count();
+        let mut trades = self.trade_iter();
+        let (mut done, mut index) = (0usize, 0u32);
+        for placed in self.others() {
+            let until = (placed.after_trades as usize).clamp(done, n);
+            for trade in trades.by_ref().take(until - done) {
+                index += 1;
+                if f(index - 1, BatchItem::Trade(trade)).is_break() {
+                    return index as usize;
+                }
+            }
+            done = until;
+            index += 1;
+            if f(index - 1, BatchItem::Other(&placed.event)).is_break() {
+                return index as usize;
+            }
+        }
+        for trade in trades {
+            index += 1;
+            if f(index - 1, BatchItem::Trade(trade)).is_break() {
+                return index as usize;
+            }
+        }
+        index as usize
+    }
+
+    /// The events after the first `consumed` (in walk order), as a batch of their own: what
+    /// the host sends in its next call after a strategy returned early.
+    pub fn rest(&self, consumed: usize) -> EventBatch {
+        let n = self.trade_count();
+        let (mut trades_before, mut others_before) = (0usize, 0usize);
+        if consumed > 0 {
+            self.walk_until(|index, item| {
+                match item {
+                    BatchItem::Trade(_) => trades_before += 1,
+                    BatchItem::Other(_) => others_before += 1,
+                }
+                if index as usize + 1 >= consumed {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            });
+        }
+        let c = &self.trades;
+        let others: Vec<PlacedEvent> = self.others()[others_before..]
+            .iter()
+            .map(|p| PlacedEvent {
+                after_trades: (p.after_trades as usize)
+                    .clamp(trades_before, n)
+                    .saturating_sub(trades_before) as u32,
+                event: p.event.clone(),
+            })
+            .collect();
+        EventBatch {
+            trades: TradeColumns {
+                symbols: c.symbols[trades_before..n].to_vec(),
+                prices: c.prices[trades_before..n].to_vec(),
+                sizes: c.sizes[trades_before..n].to_vec(),
+                times: c.times[trades_before..n].to_vec(),
+            },
+            others: (!others.is_empty()).then_some(others),
+        }
+    }
 }
 
 impl Default for EventBatch {
@@ -185,6 +254,7 @@ mod tests {
             symbol: 1,
             tag: 9,
             reason: "risk".into(),
+            time: 0,
         });
         // TC: event sequences with other events first, between, together and last.
         let cases: Vec<Vec<Event>> = vec![
@@ -206,6 +276,24 @@ mod tests {
             let batch = EventBatch::from_events(events.clone());
             assert_eq!(batch.len(), events.len());
             assert_eq!(walked(&batch), events);
+            // Whatever was consumed, the rest holds exactly the events after it, and an
+            // indexed walk that stops after k events has seen the first k, numbered.
+            for k in 0..=events.len() {
+                assert_eq!(walked(&batch.rest(k)), events[k..], "rest after {k}");
+                let mut seen = Vec::new();
+                let handled = batch.walk_until(|i, item| {
+                    seen.push(i);
+                    let _ = item;
+                    if seen.len() == k {
+                        ControlFlow::Break(())
+                    } else {
+                        ControlFlow::Continue(())
+                    }
+                });
+                let want = if k == 0 { events.len() } else { k };
+                assert_eq!(handled, want, "{k}");
+                assert_eq!(seen, (0..want as u32).collect::<Vec<_>>());
+            }
         }
     }
 

@@ -1,8 +1,10 @@
 //! [`Context`]: what a strategy's hooks use to reach the host and to place orders.
 //!
-//! Host calls (prediction, position, recent bars, log, clock) go straight to the host. Symbol
-//! lookups are cached locally, because each string crossing the boundary costs ~100 ns. Orders
-//! are collected and handed to the host when the current batch of events is done.
+//! Host calls (prediction, position, recent bars, log, clock) go straight to the host, telling
+//! it which event of the batch is being handled, so that the answers are those at that event
+//! however the host batched the events. Symbol lookups are cached locally, because each
+//! string crossing the boundary costs ~100 ns. Orders are collected and handed to the host as
+//! soon as the hook that placed them returns.
 
 use crate::host;
 use crate::types::{
@@ -43,6 +45,8 @@ pub struct Context {
     pub(crate) book: OrderBook,
     ids: HashMap<String, SymbolId>,
     names: HashMap<SymbolId, String>,
+    /// Index of the event being handled in the current batch (what host calls are "at").
+    pub(crate) at: u32,
 }
 
 impl Context {
@@ -78,14 +82,15 @@ impl Context {
         self.log(LogLevel::Error, message)
     }
 
-    /// The current time in ms since the epoch: wall clock live, market time in replay.
+    /// The current time in ms since the epoch: the wall clock live; in replay and backtest,
+    /// market time, the time of the event being handled.
     pub fn now(&self) -> TimestampMs {
-        host::now()
+        host::now(self.at)
     }
 
     /// The model's latest forecast for `symbol`, stale or not.
     pub fn prediction(&self, symbol: SymbolId) -> Option<Prediction> {
-        host::prediction(symbol)
+        host::prediction(symbol, self.at)
     }
 
     /// The model's latest forecast for `symbol`, only if it is not stale.
@@ -93,14 +98,22 @@ impl Context {
         self.prediction(symbol).filter(|p| !p.stale)
     }
 
-    /// This strategy's position in `symbol` as the host's broker knows it (fills applied).
+    /// This strategy's position in `symbol` as the host's broker knows it: every fill the
+    /// strategy has been told of, unrealised PnL at the last trade it was given.
     pub fn position(&self, symbol: SymbolId) -> Position {
-        host::position(symbol)
+        host::position(symbol, self.at)
     }
 
-    /// Up to `count` most recent completed bars of `symbol`, oldest first.
+    /// Up to `count` most recent completed bars of `symbol` (the host's own period), oldest
+    /// first.
     pub fn recent_bars(&self, symbol: SymbolId, count: u32) -> Vec<Bar> {
-        host::recent_bars(symbol, count)
+        host::recent_bars(symbol, 0, count)
+    }
+
+    /// Up to `count` most recent completed bars of `symbol` of `period_secs` seconds, oldest
+    /// first; the period must be one [`Info::bar_period`](crate::Info::bar_period) asked for.
+    pub fn recent_bars_of(&self, symbol: SymbolId, period_secs: u32, count: u32) -> Vec<Bar> {
+        host::recent_bars(symbol, period_secs, count)
     }
 
     /// The id of a symbol in the user's notation (`SPY`, `FOREX:EUR/USD`), cached locally.
@@ -217,6 +230,11 @@ impl Context {
         &self.actions
     }
 
+    /// True when a hook has placed an action not yet handed to the host.
+    pub(crate) fn has_actions(&self) -> bool {
+        !self.actions.is_empty()
+    }
+
     /// Hands the collected actions over (the runtime does this after each batch).
     pub(crate) fn take_actions(&mut self) -> Vec<Action> {
         std::mem::take(&mut self.actions)
@@ -311,6 +329,7 @@ mod tests {
             symbol: spy,
             tag: sell,
             reason: "risk".into(),
+            time: 0,
         });
         assert_eq!(ctx.in_flight(spy), 6.0);
         with_host(|h| h.positions.remove(&spy));

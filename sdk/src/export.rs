@@ -17,10 +17,11 @@ use crate::batch::BatchItem;
 use crate::config::Config;
 use crate::context::{Context, OrderBook};
 use crate::strategy::{Info, Strategy};
-use crate::types::{Action, Event, EventBatch, LogLevel, StrategyInfo};
+use crate::types::{BatchOutcome, Event, EventBatch, LogLevel, StrategyInfo};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::marker::PhantomData;
+use std::ops::ControlFlow;
 
 /// One strategy instance with its context and settings, as kept by the exported component.
 pub struct Runtime<S: Strategy> {
@@ -73,20 +74,50 @@ impl<S: Strategy> Runtime<S> {
         self.strategy.start(&mut self.ctx, &self.config)
     }
 
-    /// `on-events`: each event of the batch to its hook, in order; returns the actions
-    /// they placed.
-    pub fn on_events(&mut self, batch: EventBatch) -> Vec<Action> {
+    /// `on-events`: each event of the batch to its hook, in order, stopping after the first
+    /// hook that placed an action (the host settles it and sends the rest); returns how many
+    /// events were handled and the actions placed.
+    pub fn on_events(&mut self, batch: &EventBatch) -> BatchOutcome {
         let (s, ctx) = (&mut self.strategy, &mut self.ctx);
-        if batch.others().is_empty() {
+        let consumed = if batch.others().is_empty() {
             // Trades only (most batches): straight down the columns.
-            batch.trades(|t| s.on_trade(ctx, t));
+            let c = &batch.trades;
+            let n = batch.trade_count();
+            let mut handled = n;
+            for i in 0..n {
+                let trade = crate::types::Trade {
+                    symbol: c.symbols[i],
+                    price: c.prices[i],
+                    size: c.sizes[i],
+                    time: c.times[i],
+                };
+                ctx.at = i as u32;
+                s.on_trade(ctx, &trade);
+                if ctx.has_actions() {
+                    handled = i + 1;
+                    break;
+                }
+            }
+            handled
         } else {
-            batch.walk(|item| match item {
-                BatchItem::Trade(t) => s.on_trade(ctx, &t),
-                BatchItem::Other(event) => dispatch(s, ctx, event),
-            });
+            batch.walk_until(|index, item| {
+                ctx.at = index;
+                match item {
+                    BatchItem::Trade(t) => s.on_trade(ctx, &t),
+                    BatchItem::Other(event) => dispatch(s, ctx, event),
+                }
+                if ctx.has_actions() {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            })
+        };
+        ctx.at = 0;
+        BatchOutcome {
+            consumed: consumed as u32,
+            actions: ctx.take_actions(),
         }
-        ctx.take_actions()
     }
 }
 
@@ -250,8 +281,8 @@ macro_rules! export_strategy {
                     RUNTIME.with_borrow_mut(|rt| rt.init(config))
                 }
 
-                fn on_events(batch: wit::EventBatch) -> ::std::vec::Vec<wit::Action> {
-                    RUNTIME.with_borrow_mut(|rt| rt.on_events(batch))
+                fn on_events(batch: wit::EventBatch) -> wit::BatchOutcome {
+                    RUNTIME.with_borrow_mut(|rt| rt.on_events(&batch))
                 }
 
                 fn snapshot() -> ::std::vec::Vec<u8> {
@@ -340,22 +371,55 @@ mod tests {
         }))
     }
 
+    /// Every action of a batch, calling again with the rest after each early return as the
+    /// host does.
+    fn run_all<S: Strategy>(rt: &mut Runtime<S>, batch: EventBatch) -> Vec<crate::Action> {
+        let mut batch = batch;
+        let mut actions = Vec::new();
+        while !batch.is_empty() {
+            let outcome = rt.on_events(&batch);
+            assert!(outcome.consumed >= 1, "no progress");
+            actions.extend(outcome.actions);
+            batch = batch.rest(outcome.consumed as usize);
+        }
+        actions
+    }
+
+    #[test]
+    fn returns_after_the_first_event_that_placed_an_order() {
+        reset_host();
+        let mut rt = Runtime::<Counting>::new();
+        rt.init([("step", "3")]).unwrap();
+        let batch = trades(7);
+        let first = rt.on_events(&batch);
+        assert_eq!(first.consumed, 3, "stops at the 3rd trade");
+        assert!(matches!(first.actions.as_slice(), [crate::Action::Place(o)] if o.tag == 1));
+        let rest = batch.rest(3);
+        assert_eq!(rest.trades.times, vec![3, 4, 5, 6]);
+        let second = rt.on_events(&rest);
+        assert_eq!(second.consumed, 3, "then at the 6th");
+        let last = rt.on_events(&rest.rest(3));
+        assert_eq!((last.consumed, last.actions.len()), (1, 0), "the 7th places nothing");
+        let empty = rt.on_events(&EventBatch::new());
+        assert_eq!((empty.consumed, empty.actions.len()), (0, 0));
+    }
+
     #[test]
     fn dispatches_in_order_and_returns_the_batch_actions() {
         reset_host();
         let mut rt = Runtime::<Counting>::new();
         rt.init([("step", "3")]).unwrap();
-        let actions = rt.on_events(trades(7));
+        let actions = run_all(&mut rt, trades(7));
         let tags: Vec<u32> = actions
             .iter()
             .map(|a| match a {
-                Action::Place(o) => o.tag,
-                Action::Cancel(t) => *t,
+                crate::Action::Place(o) => o.tag,
+                crate::Action::Cancel(t) => *t,
             })
             .collect();
         assert_eq!(tags, vec![1, 2], "orders at the 3rd and 6th trade");
         assert!(
-            rt.on_events(EventBatch::new()).is_empty(),
+            run_all(&mut rt, EventBatch::new()).is_empty(),
             "actions are handed over once"
         );
     }
@@ -376,7 +440,7 @@ mod tests {
         reset_host();
         let mut old = Runtime::<Counting>::new();
         old.init([("step", "2")]).unwrap();
-        old.on_events(trades(5)); // orders with tags 1 and 2, both in flight
+        run_all(&mut old, trades(5)); // orders with tags 1 and 2, both in flight
         let fill = Fill {
             symbol: 0,
             side: Side::Buy,
@@ -386,7 +450,7 @@ mod tests {
             time: 9,
             tag: 1,
         };
-        old.on_events(EventBatch::from_events([Event::Fill(fill)]));
+        run_all(&mut old, EventBatch::from_events([Event::Fill(fill)]));
         let bytes = (&&Probe::<Counting>::new()).snapshot(&old);
         assert!(!bytes.is_empty());
 
@@ -398,9 +462,9 @@ mod tests {
         assert_eq!((new.strategy.trades, new.strategy.fills), (5, 1));
         assert_eq!(new.strategy.step, 1, "on_restore applied the new settings");
         assert_eq!(new.ctx.in_flight(0), 1.0, "tag 2 is still on its way");
-        let actions = new.on_events(trades(1));
+        let actions = run_all(&mut new, trades(1));
         assert!(
-            matches!(actions.as_slice(), [Action::Place(o)] if o.tag == 3),
+            matches!(actions.as_slice(), [crate::Action::Place(o)] if o.tag == 3),
             "{actions:?}"
         );
     }
@@ -410,7 +474,7 @@ mod tests {
         reset_host();
         let mut rt = Runtime::<Counting>::new();
         rt.init([("step", "2")]).unwrap();
-        rt.on_events(trades(3));
+        run_all(&mut rt, trades(3));
         (&&Probe::<Counting>::new()).restore(&mut rt, &[]).unwrap();
         assert_eq!(rt.strategy.trades, 3);
         let err = (&&Probe::<Counting>::new())
@@ -431,7 +495,7 @@ mod tests {
         reset_host();
         let mut rt = Runtime::<Plain>::new();
         rt.init(std::iter::empty::<(String, String)>()).unwrap();
-        rt.on_events(trades(4));
+        run_all(&mut rt, trades(4));
         assert!((&&Probe::<Plain>::new()).snapshot(&rt).is_empty());
         (&&Probe::<Plain>::new())
             .restore(&mut rt, b"old state")

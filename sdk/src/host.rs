@@ -12,20 +12,20 @@ mod imp {
         wit::log(level, message)
     }
 
-    pub(crate) fn now() -> TimestampMs {
-        wit::now()
+    pub(crate) fn now(at: u32) -> TimestampMs {
+        wit::now(at)
     }
 
-    pub(crate) fn prediction(symbol: SymbolId) -> Option<Prediction> {
-        wit::latest_prediction(symbol)
+    pub(crate) fn prediction(symbol: SymbolId, at: u32) -> Option<Prediction> {
+        wit::latest_prediction(symbol, at)
     }
 
-    pub(crate) fn position(symbol: SymbolId) -> Position {
-        wit::position_of(symbol)
+    pub(crate) fn position(symbol: SymbolId, at: u32) -> Position {
+        wit::position_of(symbol, at)
     }
 
-    pub(crate) fn recent_bars(symbol: SymbolId, count: u32) -> Vec<Bar> {
-        wit::recent_bars(symbol, count)
+    pub(crate) fn recent_bars(symbol: SymbolId, period_secs: u32, count: u32) -> Vec<Bar> {
+        wit::recent_bars(symbol, period_secs, count)
     }
 
     pub(crate) fn symbol_id(name: &str) -> SymbolId {
@@ -46,15 +46,15 @@ mod imp {
         with_host(|h| h.logs.push((level, message.to_string())))
     }
 
-    pub(crate) fn now() -> TimestampMs {
-        with_host(|h| h.now)
+    pub(crate) fn now(at: u32) -> TimestampMs {
+        with_host(|h| h.time_at(at))
     }
 
-    pub(crate) fn prediction(symbol: SymbolId) -> Option<Prediction> {
+    pub(crate) fn prediction(symbol: SymbolId, _at: u32) -> Option<Prediction> {
         with_host(|h| h.predictions.get(&symbol).cloned())
     }
 
-    pub(crate) fn position(symbol: SymbolId) -> Position {
+    pub(crate) fn position(symbol: SymbolId, _at: u32) -> Position {
         with_host(|h| {
             h.positions
                 .get(&symbol)
@@ -63,9 +63,14 @@ mod imp {
         })
     }
 
-    pub(crate) fn recent_bars(symbol: SymbolId, count: u32) -> Vec<Bar> {
+    pub(crate) fn recent_bars(symbol: SymbolId, period_secs: u32, count: u32) -> Vec<Bar> {
         with_host(|h| {
             let bars = h.bars.get(&symbol).map(Vec::as_slice).unwrap_or(&[]);
+            let bars: Vec<Bar> = bars
+                .iter()
+                .filter(|b| period_secs == 0 || b.period_secs == period_secs)
+                .cloned()
+                .collect();
             let from = bars.len().saturating_sub(count as usize);
             bars[from..].to_vec()
         })

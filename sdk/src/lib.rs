@@ -82,4 +82,4 @@ pub mod __private {
 }
 
 /// The WIT package this SDK was built against; the host refuses other major versions.
-pub const WIT_PACKAGE: &str = "tradehost:strategy@0.2.0";
+pub const WIT_PACKAGE: &str = "tradehost:strategy@0.3.0";

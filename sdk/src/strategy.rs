@@ -8,7 +8,9 @@ use crate::types::{Bar, Fill, ParameterInfo, Prediction, Rejection, StrategyInfo
 ///
 /// Every hook has a no-op default, so a strategy implements only what it uses. The instance is
 /// created with [`Default`], then [`start`](Strategy::start) receives the settings. Orders are
-/// placed through the [`Context`] and sent to the host when the current batch of events is done.
+/// placed through the [`Context`]; the host receives them as soon as the hook that placed them
+/// returns, before the strategy sees the next event, so an order placed on trade *i* fills
+/// against the trades after *i* however the host batched them.
 ///
 /// State survives hot reloads and restarts when the type derives `Serialize` and `Deserialize`:
 /// [`export_strategy!`](crate::export_strategy) detects it and snapshots the whole value with
@@ -124,6 +126,8 @@ pub struct Info {
     pub symbols: Vec<String>,
     /// Parameters accepted, with defaults.
     pub parameters: Vec<Parameter>,
+    /// Periods (seconds) of extra bars wanted from the host, besides its own.
+    pub bar_periods: Vec<u32>,
 }
 
 impl Info {
@@ -135,6 +139,7 @@ impl Info {
             description: String::new(),
             symbols: Vec::new(),
             parameters: Vec::new(),
+            bar_periods: Vec::new(),
         }
     }
 
@@ -169,6 +174,16 @@ impl Info {
         self
     }
 
+    /// Asks the host for bars of `period_secs` seconds too (besides its own `UPDATE_INTERVAL`
+    /// bars): they arrive through `on_bar` with that `period_secs`, and
+    /// [`Context::recent_bars_of`](crate::Context::recent_bars_of) reads their history.
+    pub fn bar_period(mut self, period_secs: u32) -> Info {
+        if !self.bar_periods.contains(&period_secs) {
+            self.bar_periods.push(period_secs);
+        }
+        self
+    }
+
     /// The declared parameter called `name`, if any.
     pub fn find_parameter(&self, name: &str) -> Option<&Parameter> {
         self.parameters.iter().find(|p| p.name == name)
@@ -190,6 +205,7 @@ impl Info {
                     default_value: p.default.clone(),
                 })
                 .collect(),
+            bar_periods: self.bar_periods.clone(),
         }
     }
 }

@@ -5,6 +5,7 @@
 //! host and this module is unused. [`Harness`] drives a strategy like the host does: `init`,
 //! then batches of events.
 
+use crate::batch::BatchItem;
 use crate::export::Runtime;
 use crate::strategy::Strategy;
 use crate::types::{
@@ -17,8 +18,10 @@ use std::collections::HashMap;
 /// What the host calls return in native builds; tests set its fields.
 #[derive(Debug, Default)]
 pub struct MockHost {
-    /// Returned by `now()`.
+    /// Returned by `now()` outside a batch, and for events without a time of their own.
     pub now: TimestampMs,
+    /// The time of each event of the batch being handled, by index (set by [`Harness`]).
+    pub event_times: Vec<TimestampMs>,
     /// Returned by `prediction(symbol)`.
     pub predictions: HashMap<SymbolId, Prediction>,
     /// Returned by `position(symbol)` (flat when absent).
@@ -38,6 +41,12 @@ impl MockHost {
         }
         self.symbols.push(name.to_string());
         (self.symbols.len() - 1) as SymbolId
+    }
+
+    /// The time at event `at` of the current batch, as the host answers `now(at)` on market
+    /// time; `now` when there is no such event.
+    pub fn time_at(&self, at: u32) -> TimestampMs {
+        self.event_times.get(at as usize).copied().unwrap_or(self.now)
     }
 
     /// The name of an interned id.
@@ -117,21 +126,37 @@ impl<S: Strategy> Harness<S> {
 
     /// Delivers one batch of events; returns the actions the strategy placed.
     pub fn events(&mut self, events: Vec<Event>) -> Vec<Action> {
-        if let Some(last) = events.iter().map(event_time).max() {
-            self.time = self.time.max(last);
-            with_host(|h| h.now = self.time);
-        }
-        self.runtime.on_events(EventBatch::from_events(events))
+        self.batch(EventBatch::from_events(events))
     }
 
-    /// Delivers one batch exactly as given (trades by column, other events placed).
+    /// Delivers one batch exactly as given (trades by column, other events placed), calling
+    /// again with the rest each time the strategy returns early, as the host does; returns
+    /// every action placed.
     pub fn batch(&mut self, batch: EventBatch) -> Vec<Action> {
-        let others = batch.others().iter().map(|p| event_time(&p.event));
-        if let Some(last) = batch.trades.times.iter().copied().chain(others).max() {
-            self.time = self.time.max(last);
-            with_host(|h| h.now = self.time);
+        let mut batch = batch;
+        let mut actions = Vec::new();
+        while !batch.is_empty() {
+            let mut times = Vec::with_capacity(batch.len());
+            batch.walk(|item| {
+                let t = match item {
+                    BatchItem::Trade(t) => t.time,
+                    BatchItem::Other(e) => event_time(e),
+                };
+                self.time = self.time.max(t);
+                times.push(self.time);
+            });
+            with_host(|h| {
+                h.event_times = times;
+                h.now = self.time;
+            });
+            let outcome = self.runtime.on_events(&batch);
+            actions.extend(outcome.actions);
+            // A strategy built on this SDK always makes progress; stop rather than spin.
+            let consumed = (outcome.consumed as usize).max(1);
+            batch = batch.rest(consumed);
         }
-        self.runtime.on_events(batch)
+        with_host(|h| h.event_times.clear());
+        actions
     }
 
     /// Delivers one trade per price, one second apart, as a single batch.
@@ -192,6 +217,6 @@ fn event_time(e: &Event) -> TimestampMs {
         Event::Bar(b) => b.end(),
         Event::Prediction(p) => p.time,
         Event::Fill(f) => f.time,
-        Event::Rejected(_) => TimestampMs::MIN,
+        Event::Rejected(r) => r.time,
     }
 }

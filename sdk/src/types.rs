@@ -7,7 +7,7 @@
 use crate::bindings::tradehost::strategy::types as wit;
 
 pub use wit::{
-    Action, Bar, Event, EventBatch, Fill, LogLevel, OrderKind, OrderRequest,
+    Action, Bar, BatchOutcome, Event, EventBatch, Fill, LogLevel, OrderKind, OrderRequest,
     Parameter as ParameterInfo, PlacedEvent, Position, Prediction, Rejection, Side, StrategyInfo,
     SymbolId, TimestampMs, Trade, TradeColumns,
 };

@@ -266,6 +266,7 @@ mod tests {
                 symbol: spy,
                 tag,
                 reason: "no trade seen yet".into(),
+                time: 0,
             })
         };
         let trade = Event::Trade(Trade {
