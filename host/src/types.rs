@@ -214,3 +214,13 @@ pub struct Position {
     /// Unrealised PnL at the last price.
     pub unrealised_pnl: f64,
 }
+
+impl Position {
+    /// Unrealised PnL at `price` (zero while no price is known, or when flat).
+    pub fn unrealised_at(&self, price: Option<f64>) -> f64 {
+        match price {
+            Some(p) if self.quantity != 0.0 => self.quantity * (p - self.average_price),
+            _ => 0.0,
+        }
+    }
+}

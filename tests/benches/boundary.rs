@@ -224,8 +224,11 @@ impl MarketView for BenchView {
             ..Default::default()
         }
     }
-    fn recent_bars(&self, _symbol: &str, _count: usize) -> Vec<tradehost::types::Bar> {
+    fn recent_bars(&self, _symbol: &str, _period: u32, _count: usize) -> Vec<tradehost::types::Bar> {
         Vec::new()
+    }
+    fn last_price(&self, _symbol: &str) -> Option<f64> {
+        None
     }
 }
 
@@ -233,7 +236,7 @@ impl MarketView for BenchView {
 struct Component {
     instance: PluginInstance,
     view: Arc<BenchView>,
-    batches: Vec<(usize, wit::EventBatch)>,
+    batches: Vec<(usize, Arc<wit::EventBatch>)>,
 }
 
 impl Component {
@@ -261,7 +264,7 @@ impl Component {
             .chunks(batch)
             .map(|chunk| {
                 let b: BatchBuilder = chunk.iter().map(|t| trade_event(t, &symbols)).collect();
-                (chunk.len(), b.finish())
+                (chunk.len(), Arc::new(b.finish()))
             })
             .collect();
         Component {
@@ -281,11 +284,11 @@ impl Component {
         *view.position.lock().expect("position") = 0.0;
         let mut fills: Vec<wit::Event> = Vec::new();
         time_batches(&self.batches, |b| {
-            let actions = if fills.is_empty() {
-                instance.on_events(b, 100_000)
+            let mut batch = if fills.is_empty() {
+                b.clone()
             } else {
                 // Same as the native side: a copy with last batch's fills first.
-                let mut batch = b.clone();
+                let mut batch = (**b).clone();
                 let placed = fills.drain(..).map(|event| wit::PlacedEvent {
                     after_trades: 0,
                     event,
@@ -295,10 +298,20 @@ impl Component {
                         .chain(batch.others.take().unwrap_or_default())
                         .collect(),
                 );
-                instance.on_events(&batch, 100_000)
+                Arc::new(batch)
             };
+            // As the worker does: call again with the rest after each early return.
+            let mut actions = Vec::new();
+            loop {
+                let outcome = instance.on_events(&batch, 100_000).expect("call");
+                actions.extend(outcome.actions);
+                if outcome.consumed >= tradehost::plugins::batch::len(&batch) {
+                    break;
+                }
+                batch = Arc::new(tradehost::plugins::event_index::rest(&batch, outcome.consumed));
+            }
             let (price, time) = last_trade(&b.trades.prices, &b.trades.times);
-            for action in actions.expect("call") {
+            for action in actions {
                 if let wit::Action::Place(o) = action
                     && matches!(o.kind, wit::OrderKind::Market)
                 {

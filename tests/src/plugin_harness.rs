@@ -79,13 +79,18 @@ impl Harness {
         Arc::new(batch.finish())
     }
 
-    /// Collect answers until `expected` have arrived or `timeout` passes.
+    /// Collect answers until `expected` commands are done (a batch answered in several
+    /// outputs, one per early return, counts once) or `timeout` passes.
     pub fn collect(&self, expected: usize, timeout: Duration) -> Vec<PluginOutput> {
         let deadline = Instant::now() + timeout;
         let mut out = Vec::new();
-        while out.len() < expected {
+        let mut done = 0;
+        while done < expected {
             match self.outputs.recv_deadline(deadline) {
-                Ok(o) => out.push(o),
+                Ok(o) => {
+                    done += usize::from(o.done);
+                    out.push(o);
+                }
                 Err(_) => break,
             }
         }

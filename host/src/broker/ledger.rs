@@ -49,10 +49,7 @@ pub fn apply_fill(pos: &mut Position, side: Side, quantity: f64, price: f64, fee
 
 /// Unrealised PnL of `pos` at `last_price` (zero while no trade has been seen).
 pub fn unrealised(pos: &Position, last_price: Option<f64>) -> f64 {
-    match last_price {
-        Some(p) if pos.quantity != 0.0 => pos.quantity * (p - pos.average_price),
-        _ => 0.0,
-    }
+    pos.unrealised_at(last_price)
 }
 
 /// Every plugin's positions.

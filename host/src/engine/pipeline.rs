@@ -171,7 +171,9 @@ impl Pipeline {
 
     /// Hand a plugin's orders to the broker; refusals go back to the plugin.
     pub fn on_output(&mut self, output: PluginOutput) {
-        self.outstanding = self.outstanding.saturating_sub(1);
+        if output.done {
+            self.outstanding = self.outstanding.saturating_sub(1);
+        }
         if output.actions.is_empty() {
             return;
         }
@@ -298,9 +300,13 @@ impl Pipeline {
     pub fn settle(&mut self, outputs: &Receiver<PluginOutput>, timeout: Duration) -> bool {
         while self.outstanding > 0 {
             let mut round = Vec::with_capacity(self.outstanding);
-            while round.len() < self.outstanding {
+            let mut done = 0;
+            while done < self.outstanding {
                 match outputs.recv_timeout(timeout) {
-                    Ok(output) => round.push(output),
+                    Ok(output) => {
+                        done += usize::from(output.done);
+                        round.push(output);
+                    }
                     Err(_) => return false,
                 }
             }

@@ -70,10 +70,16 @@ impl MarketView for EngineView {
             .unwrap_or_default()
     }
 
-    fn recent_bars(&self, symbol: &str, count: usize) -> Vec<Bar> {
+    fn recent_bars(&self, symbol: &str, period_secs: u32, count: usize) -> Vec<Bar> {
         self.market
             .read()
-            .map(|m| m.recent_bars(symbol, count))
+            .map(|m| m.recent_bars_of(symbol, period_secs, count))
             .unwrap_or_default()
+    }
+    fn last_price(&self, symbol: &str) -> Option<f64> {
+        self.market
+            .read()
+            .ok()
+            .and_then(|m| m.last_trade(symbol).map(|t| t.price))
     }
 }

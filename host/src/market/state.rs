@@ -105,6 +105,16 @@ impl MarketState {
         state.bars.iter().skip(skip).cloned().collect()
     }
 
+    /// The last `n` completed bars of `symbol` of `period_secs` (0: the host's own period),
+    /// oldest first; empty for a period this state does not build.
+    pub fn recent_bars_of(&self, symbol: &str, period_secs: u32, n: usize) -> Vec<Bar> {
+        if period_secs == 0 || period_secs == self.aggregator.period_secs() {
+            self.recent_bars(symbol, n)
+        } else {
+            Vec::new()
+        }
+    }
+
     /// The bar being built for `symbol`, if any.
     pub fn open_bar(&self, symbol: &str) -> Option<&Bar> {
         self.aggregator.open_bar(symbol)

@@ -120,5 +120,6 @@ pub fn rejection_event(r: &types::Rejection, symbols: &SymbolTable) -> wit::Even
         symbol: symbols.intern(&r.symbol),
         tag: r.tag,
         reason: r.reason.clone(),
+        time: r.time_ms,
     })
 }

@@ -241,6 +241,7 @@ impl PluginHost {
                 let command = WorkerCommand::Events {
                     seq,
                     batch: batch.clone(),
+                    shared: true,
                 };
                 self.send(name, slot, command)
             })
@@ -252,8 +253,23 @@ impl PluginHost {
     pub fn deliver(&self, plugin: &str, events: wit::EventBatch) -> bool {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         let slots = self.read_slots();
+        let command = WorkerCommand::Events {
+            seq,
+            batch: Arc::new(events),
+            shared: false,
+        };
         match slots.get_key_value(plugin) {
-            Some((name, slot)) => self.send(name, slot, WorkerCommand::Private { seq, events }),
+            Some((name, slot)) => self.send(name, slot, command),
+            None => false,
+        }
+    }
+
+    /// One `on-events` call of one plugin with `events` (already chosen for it); true when
+    /// it will answer, with one [`PluginOutput`] saying how many events it handled.
+    pub fn call(&self, plugin: &str, seq: u64, events: Arc<wit::EventBatch>) -> bool {
+        let slots = self.read_slots();
+        match slots.get_key_value(plugin) {
+            Some((name, slot)) => self.send(name, slot, WorkerCommand::Call { seq, batch: events }),
             None => false,
         }
     }

@@ -51,6 +51,8 @@ pub enum FaultKind {
     Panic,
     /// The guest returned more than the host accepts in one call.
     OutputTooLarge,
+    /// The guest broke the interface's rules (consumed no event, or more than it was given).
+    Protocol,
     /// Any other trap.
     Trap,
 }
@@ -65,6 +67,7 @@ impl fmt::Display for FaultKind {
             FaultKind::StackOverflow => "stack overflow",
             FaultKind::Panic => "panic",
             FaultKind::OutputTooLarge => "output too large",
+            FaultKind::Protocol => "protocol violation",
             FaultKind::Trap => "trap",
         })
     }
@@ -74,6 +77,15 @@ impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.kind, self.detail)
     }
+}
+
+/// What one `on-events` call did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallOutcome {
+    /// Events of the batch handled, from the first (all of them unless it returned early).
+    pub consumed: usize,
+    /// The orders and cancellations placed.
+    pub actions: Vec<wit::Action>,
 }
 
 /// A running plugin instance.
@@ -130,27 +142,47 @@ impl PluginInstance {
         })
     }
 
-    /// Call `on-events` with a batch; returns the guest's actions.
+    /// Call `on-events` with a batch; returns how many events the guest handled and the
+    /// actions it placed. The batch is the call's context for host functions that answer
+    /// "at" one of its events.
     pub fn on_events(
         &mut self,
-        batch: &wit::EventBatch,
+        batch: &Arc<wit::EventBatch>,
         max_actions: usize,
-    ) -> Result<Vec<wit::Action>, Fault> {
+    ) -> Result<CallOutcome, Fault> {
         let limit = self.limits.call;
-        let actions = self.guarded(limit, |b, s| {
+        self.store.data_mut().begin_call(batch.clone());
+        let outcome = self.guarded(limit, |b, s| {
             b.tradehost_strategy_strategy().call_on_events(s, batch)
-        })?;
-        if actions.len() > max_actions {
+        });
+        self.store.data_mut().end_call();
+        let outcome = outcome?;
+        let len = super::batch::len(batch);
+        let consumed = outcome.consumed as usize;
+        if len > 0 && consumed == 0 || consumed > len {
+            return Err(Fault {
+                kind: FaultKind::Protocol,
+                detail: format!(
+                    "on-events said it handled {consumed} of the batch's {len} events; it must \
+                     handle at least one and at most all (see batch-outcome in wit/strategy.wit)"
+                ),
+            });
+        }
+        if outcome.actions.len() > max_actions {
             return Err(Fault {
                 kind: FaultKind::OutputTooLarge,
                 detail: format!(
                     "returned {} actions in one call; the limit is {max_actions} \
                      (PLUGIN_MAX_ACTIONS_PER_CALL): all of them were dropped",
-                    actions.len()
+                    outcome.actions.len()
                 ),
             });
         }
-        Ok(actions)
+        self.store.data_mut().delivered(batch, consumed);
+        Ok(CallOutcome {
+            consumed,
+            actions: outcome.actions,
+        })
     }
 
     /// Call `snapshot`.

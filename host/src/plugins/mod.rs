@@ -13,6 +13,7 @@ pub mod cache;
 pub mod call_clock;
 pub mod counters;
 pub mod error;
+pub mod event_index;
 pub mod guest_output;
 pub mod host;
 pub mod instance;

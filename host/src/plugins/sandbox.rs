@@ -7,11 +7,13 @@
 //! time, so runs are deterministic. Stderr is captured into the host log.
 
 use super::bindings::{bar_to_wit, position_to_wit, tradehost::strategy, wit};
+use super::event_index;
 use super::guest_output::GuestStderr;
 use super::symbols::SymbolTable;
 use super::view::MarketView;
 use super::wait_limit::WaitBudget;
-use super::virtual_clock::{MarketMonotonicClock, MarketWallClock};
+use super::virtual_clock::{GuestTime, MarketMonotonicClock, MarketWallClock};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 use wasmtime::component::ResourceTable;
@@ -43,6 +45,13 @@ pub struct HostState {
     log_refilled: Instant,
     logs_dropped: u64,
     wait_budget: WaitBudget,
+    /// The batch of the `on-events` call under way: host functions answer "at" its events.
+    call: Option<Arc<wit::EventBatch>>,
+    /// On market time: the last price of each symbol among the trades delivered before the
+    /// current call, so `position-of` marks at the strategy's place in its stream.
+    marks: HashMap<u32, f64>,
+    /// On market time: what the guest's WASI clocks read.
+    guest_time: GuestTime,
 }
 
 impl HostState {
@@ -66,10 +75,12 @@ impl HostState {
                 random_seed ^ 0x5eed,
             )))
             .insecure_random_seed(u128::from(random_seed));
+        let guest_time = GuestTime::default();
         if view.market_time() {
+            guest_time.set(view.now_ms());
             builder
-                .wall_clock(MarketWallClock(view.clone()))
-                .monotonic_clock(MarketMonotonicClock::new(view.clone()));
+                .wall_clock(MarketWallClock(guest_time.clone()))
+                .monotonic_clock(MarketMonotonicClock::new(guest_time.clone()));
         }
         HostState {
             plugin,
@@ -90,6 +101,9 @@ impl HostState {
             log_refilled: Instant::now(),
             logs_dropped: 0,
             wait_budget: WaitBudget::default(),
+            call: None,
+            marks: HashMap::new(),
+            guest_time,
         }
     }
 
@@ -106,6 +120,53 @@ impl HostState {
     /// Start a call that may wait in WASI `allowance` in all.
     pub fn start_wait_budget(&mut self, allowance: std::time::Duration) {
         self.wait_budget.start(allowance);
+        if self.view.market_time() {
+            // A call starts at its batch's first event (or the host's time outside a batch).
+            let t = self
+                .call
+                .as_deref()
+                .and_then(|b| event_index::time_at(b, 0))
+                .unwrap_or_else(|| self.view.now_ms());
+            self.guest_time.set(t);
+        }
+    }
+
+    /// An `on-events` call with `batch` starts.
+    pub fn begin_call(&mut self, batch: Arc<wit::EventBatch>) {
+        self.call = Some(batch);
+    }
+
+    /// The `on-events` call is over.
+    pub fn end_call(&mut self) {
+        self.call = None;
+    }
+
+    /// The first `consumed` events of `batch` were handled: on market time, remember the
+    /// last price of each symbol among their trades.
+    pub fn delivered(&mut self, batch: &wit::EventBatch, consumed: usize) {
+        if !self.view.market_time() || consumed == 0 {
+            return;
+        }
+        let c = &batch.trades;
+        let upto = event_index::trades_through(batch, consumed - 1);
+        for i in 0..upto {
+            self.marks.insert(c.symbols[i], c.prices[i]);
+        }
+    }
+
+    /// The time at event `at` of the current call on market time, else the view's clock.
+    fn time_at(&self, at: u32) -> i64 {
+        if self.view.market_time()
+            && let Some(t) = self
+                .call
+                .as_deref()
+                .and_then(|b| event_index::time_at(b, at as usize))
+        {
+            // The guest is at this event: its WASI clocks say so too.
+            self.guest_time.set(t);
+            return t;
+        }
+        self.view.now_ms()
     }
 
     /// The WASI resource table (pollables, streams).
@@ -176,14 +237,14 @@ impl strategy::host::Host for HostState {
         }
     }
 
-    fn now(&mut self) -> i64 {
-        self.view.now_ms()
+    fn now(&mut self, at: u32) -> i64 {
+        self.time_at(at)
     }
 
-    fn latest_prediction(&mut self, symbol: u32) -> Option<wit::Prediction> {
+    fn latest_prediction(&mut self, symbol: u32, at: u32) -> Option<wit::Prediction> {
         let name = self.symbols.name(symbol)?;
         let p = self.view.prediction(&name)?;
-        let stale = p.is_stale(self.view.now_ms());
+        let stale = p.is_stale(self.time_at(at));
         Some(wit::Prediction {
             symbol,
             expected_return: p.expected_return,
@@ -194,20 +255,30 @@ impl strategy::host::Host for HostState {
         })
     }
 
-    fn position_of(&mut self, symbol: u32) -> wit::Position {
-        let position = match self.symbols.name(symbol) {
-            Some(name) => self.view.position(&self.plugin, &name),
-            None => Default::default(),
+    fn position_of(&mut self, symbol: u32, at: u32) -> wit::Position {
+        let Some(name) = self.symbols.name(symbol) else {
+            return position_to_wit(&Default::default(), symbol);
         };
+        let mut position = self.view.position(&self.plugin, &name);
+        if self.view.market_time() {
+            // Marked at the last trade this strategy was given, wherever the host is.
+            let mark = self
+                .call
+                .as_deref()
+                .and_then(|b| event_index::mark_at(b, at as usize, symbol))
+                .or_else(|| self.marks.get(&symbol).copied())
+                .or_else(|| self.view.last_price(&name));
+            position.unrealised_pnl = position.unrealised_at(mark);
+        }
         position_to_wit(&position, symbol)
     }
 
-    fn recent_bars(&mut self, symbol: u32, count: u32) -> Vec<wit::Bar> {
+    fn recent_bars(&mut self, symbol: u32, period_secs: u32, count: u32) -> Vec<wit::Bar> {
         let Some(name) = self.symbols.name(symbol) else {
             return Vec::new();
         };
         self.view
-            .recent_bars(&name, count.min(MAX_RECENT_BARS) as usize)
+            .recent_bars(&name, period_secs, count.min(MAX_RECENT_BARS) as usize)
             .iter()
             .map(|b| bar_to_wit(b, symbol))
             .collect()

@@ -175,6 +175,7 @@ mod tests {
                     default_value: "long".into(),
                 },
             ],
+            bar_periods: Vec::new(),
         }
     }
 

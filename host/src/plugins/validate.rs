@@ -11,7 +11,7 @@ use std::path::Path;
 use wasmparser::{Parser, Payload};
 
 /// The version of `tradehost:strategy` this host implements (see `wit/strategy.wit`).
-pub const HOST_INTERFACE_VERSION: &str = "0.2.0";
+pub const HOST_INTERFACE_VERSION: &str = "0.3.0";
 
 /// The package every strategy interface lives in.
 const PACKAGE_PREFIX: &str = "tradehost:strategy/";
@@ -283,6 +283,7 @@ mod tests {
             ("0.1.0", "0.1.7", true),
             ("0.2.0", "0.1.0", false),
             ("0.1.0", "0.2.0", false),
+            ("0.2.0", "0.3.0", false),
             ("1.0.0", "0.1.0", false),
             ("1.2.0", "1.5.1", true),
             ("2.0.0", "1.5.1", false),

@@ -15,8 +15,11 @@ pub trait MarketView: Send + Sync + 'static {
     fn prediction(&self, symbol: &str) -> Option<Prediction>;
     /// A plugin's position in a symbol.
     fn position(&self, plugin: &str, symbol: &str) -> Position;
-    /// Up to `count` most recent completed bars, oldest first.
-    fn recent_bars(&self, symbol: &str, count: usize) -> Vec<Bar>;
+    /// Up to `count` most recent completed bars of `period_secs` (0: the host's own period),
+    /// oldest first.
+    fn recent_bars(&self, symbol: &str, period_secs: u32, count: usize) -> Vec<Bar>;
+    /// The last trade price of a symbol the host has seen.
+    fn last_price(&self, symbol: &str) -> Option<f64>;
     /// True when `now_ms` is market time (replay, backtest): the guests' WASI clocks then
     /// read it too, so a run does not depend on when it ran.
     fn market_time(&self) -> bool {
@@ -38,8 +41,11 @@ impl MarketView for EmptyView {
     fn position(&self, _plugin: &str, _symbol: &str) -> Position {
         Position::default()
     }
-    fn recent_bars(&self, _symbol: &str, _count: usize) -> Vec<Bar> {
+    fn recent_bars(&self, _symbol: &str, _period_secs: u32, _count: usize) -> Vec<Bar> {
         Vec::new()
+    }
+    fn last_price(&self, _symbol: &str) -> Option<f64> {
+        None
     }
 }
 

@@ -3,16 +3,36 @@
 //! A guest can read time without the `now` host import: Rust's `SystemTime::now()` and
 //! `Instant::now()` go to `wasi:clocks`. In a backtest those must say market time too, or a
 //! strategy that uses them would behave differently on every run. Live, the host's own clocks
-//! are kept (see [`MarketView::market_time`]).
+//! are kept (see [`MarketView::market_time`](super::MarketView::market_time)).
+//!
+//! The time they read is the instance's [`GuestTime`]: the time of the first event of the
+//! batch in the call, moved to the event the strategy asks about whenever it calls `now(at)`
+//! (or another host function that takes `at`). So `ctx.now()` and `SystemTime::now()` agree,
+//! and a strategy that reads only the WASI clocks sees its batch's first event's time.
 
-use super::view::MarketView;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock};
 
-/// `wasi:clocks/wall-clock` at the view's time (milliseconds since the epoch).
-pub struct MarketWallClock(pub Arc<dyn MarketView>);
+/// Market time as one instance sees it, in milliseconds since the epoch.
+#[derive(Debug, Clone, Default)]
+pub struct GuestTime(Arc<AtomicI64>);
+
+impl GuestTime {
+    /// The time now.
+    pub fn get(&self) -> i64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// Move to `t`.
+    pub fn set(&self, t: i64) {
+        self.0.store(t, Ordering::Relaxed);
+    }
+}
+
+/// `wasi:clocks/wall-clock` at the instance's market time (milliseconds since the epoch).
+pub struct MarketWallClock(pub GuestTime);
 
 impl HostWallClock for MarketWallClock {
     fn resolution(&self) -> Duration {
@@ -20,21 +40,22 @@ impl HostWallClock for MarketWallClock {
     }
 
     fn now(&self) -> Duration {
-        Duration::from_millis(u64::try_from(self.0.now_ms()).unwrap_or(0))
+        Duration::from_millis(u64::try_from(self.0.get()).unwrap_or(0))
     }
 }
 
-/// `wasi:clocks/monotonic-clock` at the view's time in nanoseconds, never going back.
+/// `wasi:clocks/monotonic-clock` at the instance's market time in nanoseconds, never going
+/// back.
 pub struct MarketMonotonicClock {
-    view: Arc<dyn MarketView>,
+    time: GuestTime,
     last_ns: AtomicU64,
 }
 
 impl MarketMonotonicClock {
-    /// A monotonic clock over `view`'s time.
-    pub fn new(view: Arc<dyn MarketView>) -> Self {
+    /// A monotonic clock over `time`.
+    pub fn new(time: GuestTime) -> Self {
         MarketMonotonicClock {
-            view,
+            time,
             last_ns: AtomicU64::new(0),
         }
     }
@@ -46,7 +67,7 @@ impl HostMonotonicClock for MarketMonotonicClock {
     }
 
     fn now(&self) -> u64 {
-        let ns = u64::try_from(self.view.now_ms())
+        let ns = u64::try_from(self.time.get())
             .unwrap_or(0)
             .saturating_mul(1_000_000);
         // Market time only moves forward, but a clock reading must never go back even if
@@ -58,36 +79,18 @@ impl HostMonotonicClock for MarketMonotonicClock {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::{Bar, Position, Prediction, TimestampMs};
-    use std::sync::atomic::AtomicI64;
-
-    struct At(AtomicI64);
-
-    impl MarketView for At {
-        fn now_ms(&self) -> TimestampMs {
-            self.0.load(Ordering::Relaxed)
-        }
-        fn prediction(&self, _: &str) -> Option<Prediction> {
-            None
-        }
-        fn position(&self, _: &str, _: &str) -> Position {
-            Position::default()
-        }
-        fn recent_bars(&self, _: &str, _: usize) -> Vec<Bar> {
-            Vec::new()
-        }
-    }
 
     #[test]
     fn clocks_read_market_time_and_the_monotonic_one_never_goes_back() {
-        let view = Arc::new(At(AtomicI64::new(1_381_152_600_007)));
-        let wall = MarketWallClock(view.clone());
-        let mono = MarketMonotonicClock::new(view.clone());
+        let time = GuestTime::default();
+        time.set(1_381_152_600_007);
+        let wall = MarketWallClock(time.clone());
+        let mono = MarketMonotonicClock::new(time.clone());
         assert_eq!(wall.now(), Duration::from_millis(1_381_152_600_007));
         assert_eq!(mono.now(), 1_381_152_600_007_000_000);
-        view.0.store(1_381_152_600_500, Ordering::Relaxed);
+        time.set(1_381_152_600_500);
         assert_eq!(mono.now(), 1_381_152_600_500_000_000);
-        view.0.store(1_381_152_600_000, Ordering::Relaxed);
+        time.set(1_381_152_600_000);
         assert_eq!(wall.now(), Duration::from_millis(1_381_152_600_000));
         assert_eq!(mono.now(), 1_381_152_600_500_000_000, "went back");
     }

@@ -5,9 +5,15 @@
 //! before it reaches the old instance and every batch after it the new one — none lost,
 //! none twice. A fault disables only this instance; the worker rebuilds it from the last
 //! snapshot after a backoff, and quarantines the plugin after repeated faults.
+//!
+//! A guest returns from `on-events` as soon as an event made it place an order (WIT 0.3.0).
+//! For [`WorkerCommand::Events`] the worker sends those orders out at once and calls again
+//! with the rest of the batch; for [`WorkerCommand::Call`] it makes that one call and reports
+//! how far the guest got, and the engine decides what comes next (exact backtests).
 
 use super::batch;
 use super::bindings::{action_from_wit, wit};
+use super::event_index;
 use super::counters::PluginCounters;
 use super::instance::{CallLimits, Fault, PluginInstance};
 use super::runtime::{PluginRuntime, Prepared};
@@ -22,19 +28,23 @@ use std::time::{Duration, Instant};
 
 /// What a worker is asked to do.
 pub enum WorkerCommand {
-    /// Market events shared by all plugins (filtered to the plugin's symbols).
+    /// Events to handle to the end, each call's orders sent out as soon as it returns
+    /// (live). Shared batches are filtered to the plugin's symbols first.
     Events {
-        /// Batch sequence number, echoed in the output.
+        /// Batch sequence number, echoed in the outputs.
         seq: u64,
         /// The events, in order.
         batch: Arc<wit::EventBatch>,
+        /// True for a batch sent to every plugin (to be filtered), false for this plugin's own.
+        shared: bool,
     },
-    /// Events for this plugin only: its fills and rejections.
-    Private {
+    /// One call with events already chosen for this plugin; the one output says how many it
+    /// handled (the lockstep engine of backtests).
+    Call {
         /// Sequence number, echoed in the output.
         seq: u64,
         /// The events, in order.
-        events: wit::EventBatch,
+        batch: Arc<wit::EventBatch>,
     },
     /// Replace the running instance with a prepared one, carrying the state across.
     Swap {
@@ -55,15 +65,19 @@ pub enum WorkerCommand {
     },
 }
 
-/// What a worker sends back for each batch it handled.
+/// What a worker sends back: the actions of one call, and whether the command is done.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PluginOutput {
     /// The plugin's name.
     pub plugin: Arc<str>,
-    /// The batch's sequence number.
+    /// The command's sequence number.
     pub seq: u64,
+    /// Events of the call's batch the guest handled (all of them when the plugin is down).
+    pub consumed: usize,
     /// Orders and cancellations, in the order the guest returned them.
     pub actions: Vec<PluginAction>,
+    /// The last output for this command: it is fully handled.
+    pub done: bool,
 }
 
 /// A started plugin version: instance plus what is needed to rebuild it.
@@ -114,7 +128,6 @@ pub struct Worker {
     snapshot_at: Instant,
     retry_at: Option<Instant>,
     failures: VecDeque<Instant>,
-    scratch: wit::EventBatch,
 }
 
 impl Worker {
@@ -145,7 +158,6 @@ impl Worker {
             snapshot_at: Instant::now(),
             retry_at: None,
             failures: VecDeque::new(),
-            scratch: batch::BatchBuilder::default().finish(),
         }
     }
 
@@ -166,13 +178,13 @@ impl Worker {
     /// Handle one command (and take a snapshot when one is due); false after `Stop`.
     pub fn handle(&mut self, command: WorkerCommand) -> bool {
         match command {
-            WorkerCommand::Events { seq, batch } => {
-                let actions = self.deliver_shared(&batch);
-                self.emit(seq, actions);
+            WorkerCommand::Events { seq, batch, shared } => {
+                let batch = if shared { self.filtered(batch) } else { batch };
+                self.handle_all(seq, batch);
             }
-            WorkerCommand::Private { seq, events } => {
-                let actions = self.deliver(&events);
-                self.emit(seq, actions);
+            WorkerCommand::Call { seq, batch } => {
+                let (consumed, actions) = self.deliver(&batch);
+                self.emit(seq, consumed, actions, true);
             }
             WorkerCommand::Swap { next, reply } => {
                 let _ = reply.send(self.swap(*next));
@@ -192,39 +204,55 @@ impl Worker {
         true
     }
 
-    fn emit(&self, seq: u64, actions: Vec<PluginAction>) {
+    fn emit(&self, seq: u64, consumed: usize, actions: Vec<PluginAction>, done: bool) {
         // The receiver only goes away when the engine shuts down; nothing to do then.
         let _ = self.out.send(PluginOutput {
             plugin: self.name.clone(),
             seq,
+            consumed,
             actions,
+            done,
         });
     }
 
-    /// Deliver a shared batch, filtered to this plugin's symbols without copying when
-    /// every event is wanted.
-    fn deliver_shared(&mut self, shared: &wit::EventBatch) -> Vec<PluginAction> {
-        match &self.current.symbols {
-            Some(wanted) if !batch::all_wanted(shared, |s| wanted.contains(&s)) => {
-                let mut scratch =
-                    std::mem::replace(&mut self.scratch, batch::BatchBuilder::default().finish());
-                batch::filter_into(shared, |s| wanted.contains(&s), &mut scratch);
-                let actions = self.deliver(&scratch);
-                self.scratch = scratch;
-                actions
+    /// Handle `batch` to its end: call, send the orders, call again with the rest.
+    fn handle_all(&mut self, seq: u64, mut batch: Arc<wit::EventBatch>) {
+        loop {
+            let (consumed, actions) = self.deliver(&batch);
+            let done = consumed >= batch::len(&batch);
+            if done || !actions.is_empty() {
+                self.emit(seq, consumed, actions, done);
             }
-            _ => self.deliver(shared),
+            if done {
+                return;
+            }
+            batch = Arc::new(event_index::rest(&batch, consumed));
         }
     }
 
-    fn deliver(&mut self, events: &wit::EventBatch) -> Vec<PluginAction> {
-        let count = batch::len(events) as u64;
+    /// A shared batch filtered to this plugin's symbols, without copying when every event
+    /// is wanted.
+    fn filtered(&mut self, shared: Arc<wit::EventBatch>) -> Arc<wit::EventBatch> {
+        match &self.current.symbols {
+            Some(wanted) if !batch::all_wanted(&shared, |s| wanted.contains(&s)) => {
+                let mut scratch = batch::BatchBuilder::default().finish();
+                batch::filter_into(&shared, |s| wanted.contains(&s), &mut scratch);
+                Arc::new(scratch)
+            }
+            _ => shared,
+        }
+    }
+
+    /// One call with `events`; how many it handled and the actions it placed. A plugin that
+    /// is down skips them all.
+    fn deliver(&mut self, events: &Arc<wit::EventBatch>) -> (usize, Vec<PluginAction>) {
+        let count = batch::len(events);
         if count == 0 {
-            return Vec::new();
+            return (0, Vec::new());
         }
         if !self.ensure_alive() {
-            PluginCounters::bump(&self.counters.events_skipped, count);
-            return Vec::new();
+            PluginCounters::bump(&self.counters.events_skipped, count as u64);
+            return (count, Vec::new());
         }
         let started = Instant::now();
         let result = self
@@ -233,14 +261,16 @@ impl Worker {
             .on_events(events, self.settings.max_actions);
         self.counters.record_call(started.elapsed());
         match result {
-            Ok(actions) => {
-                PluginCounters::bump(&self.counters.events, count);
-                PluginCounters::bump(&self.counters.actions, actions.len() as u64);
-                self.convert(actions)
+            Ok(outcome) => {
+                PluginCounters::bump(&self.counters.events, outcome.consumed as u64);
+                PluginCounters::bump(&self.counters.actions, outcome.actions.len() as u64);
+                (outcome.consumed, self.convert(outcome.actions))
             }
             Err(fault) => {
                 self.fault(fault);
-                Vec::new()
+                // The events of a failed call are not delivered again: count them skipped.
+                PluginCounters::bump(&self.counters.events_skipped, count as u64);
+                (count, Vec::new())
             }
         }
     }
