@@ -1,0 +1,140 @@
+//! The `tradehost` subcommands, one file each, and what they share: the settings file flag,
+//! trade files with a time window, console-only logging, and the shutdown signal.
+
+pub mod backtest;
+pub mod check;
+pub mod feed;
+pub mod kill_switch;
+pub mod run;
+pub mod snippets;
+pub mod train;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+use tradehost::config::Config;
+
+/// Every subcommand.
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the daemon: feed, market state, trainer, plugins, paper broker, status API.
+    Run(run::RunArgs),
+    /// Validate a plugin: bytes, interface version, compile, start; print what it says
+    /// about itself, or why it is refused.
+    Check(check::CheckArgs),
+    /// Connect to the feed and print every event, one per line, until interrupted.
+    Feed(feed::FeedArgs),
+    /// Run one training cycle on a CSV of bars or trades and print the evaluation table.
+    Train(train::TrainArgs),
+    /// Write the trades of a time window of trade files to one file, every column kept,
+    /// suspicious prints removed, merged in time order (`.gz` output is compressed).
+    Cut(snippets::CutArgs),
+    /// Aggregate the trades of a time window into bars with the daemon's own bar aggregator;
+    /// writes `SYMBOL_<period>_<first day>_<last day>.csv.gz` per symbol into --out.
+    Bars(snippets::BarsArgs),
+    /// Replay trade files through plugins with the live engine's market state and broker,
+    /// on market time; writes report.json, equity.svg and the journal to --out.
+    Backtest(backtest::BacktestArgs),
+    /// Halt (`on`) or resume (`off`) trading in a running daemon, or show the kill switch
+    /// (`status`). Halting cancels every resting order; the change is journaled and
+    /// survives restarts.
+    KillSwitch(kill_switch::KillSwitchArgs),
+}
+
+impl Command {
+    /// Carry the command out.
+    pub fn execute(self) -> anyhow::Result<()> {
+        match self {
+            Command::Run(a) => a.execute(),
+            Command::Check(a) => a.execute(),
+            Command::Feed(a) => a.execute(),
+            Command::Train(a) => a.execute(),
+            Command::Cut(a) => a.execute(),
+            Command::Bars(a) => a.execute(),
+            Command::Backtest(a) => a.execute(),
+            Command::KillSwitch(a) => a.execute(),
+        }
+    }
+}
+
+/// The settings file flag every command that reads settings takes.
+#[derive(Args, Clone)]
+pub struct SettingsFile {
+    /// Settings file to read instead of ./.env.
+    #[arg(long, value_name = "FILE")]
+    pub env: Option<PathBuf>,
+}
+
+impl SettingsFile {
+    /// The settings: this file (or ./.env), then the environment, then `overrides`.
+    pub fn load(&self, overrides: &[(String, String)], demo: bool) -> anyhow::Result<Config> {
+        Ok(Config::load(self.env.as_deref(), overrides, demo)?)
+    }
+}
+
+/// Log to the console only (commands other than `run` write no log files).
+pub fn console_logs(config: &Config) -> anyhow::Result<tradehost::logging::LogGuard> {
+    tradehost::logging::init(&tradehost::logging::LogConfig {
+        dir: None,
+        ..config.log.clone()
+    })
+    .context("cannot start logging")
+}
+
+/// Trade files and a time window, shared by the commands that read trades.
+#[derive(Args)]
+pub struct TradeWindow {
+    /// Trade files (`timestamp,symbol,price,size,...`, `.csv` or `.csv.gz`).
+    #[arg(long, value_name = "FILE", num_args = 1.., required = true)]
+    pub data: Vec<PathBuf>,
+    /// Start time (RFC 3339, e.g. 2013-10-07T13:30:00Z).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// End time (RFC 3339, exclusive).
+    #[arg(long)]
+    pub to: Option<String>,
+}
+
+impl TradeWindow {
+    /// The window in milliseconds.
+    pub fn window(&self) -> anyhow::Result<tradehost::market::snippet::Window> {
+        Ok(tradehost::market::snippet::Window {
+            from: parse_time(&self.from)?,
+            to: parse_time(&self.to)?,
+        })
+    }
+}
+
+fn parse_time(s: &Option<String>) -> anyhow::Result<Option<i64>> {
+    s.as_deref()
+        .map(|t| {
+            chrono::DateTime::parse_from_rfc3339(t)
+                .map(|d| d.timestamp_millis())
+                .with_context(|| {
+                    format!("invalid time {t:?}: use RFC 3339, e.g. 2013-10-07T13:30:00Z")
+                })
+        })
+        .transpose()
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
