@@ -11,6 +11,7 @@ use crate::logging::LogConfig;
 use crate::market::MarketConfig;
 use crate::plugins::PluginConfig;
 use crate::settings::{Secret, SettingError, Settings};
+use crate::status::HealthPolicy;
 use crate::trainer::TrainerConfig;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -49,6 +50,9 @@ pub struct Config {
     /// Bearer token required to change anything through the status API (`CONTROL_TOKEN`;
     /// unset: changes are accepted from loopback only).
     pub control_token: Option<Secret>,
+    /// When `/health` answers 503: the feed down longer than `HEALTH_FEED_DOWN_SECS`
+    /// (seconds, default 60).
+    pub health: HealthPolicy,
     /// Logging.
     pub log: LogConfig,
     /// The market-data feed.
@@ -146,6 +150,12 @@ impl Config {
             state_save_interval: s.secs("STATE_SAVE_INTERVAL", Duration::from_secs(60))?,
             status_addr,
             control_token: s.raw("CONTROL_TOKEN").map(Secret::new),
+            health: HealthPolicy {
+                feed_down_limit: s.secs(
+                    "HEALTH_FEED_DOWN_SECS",
+                    HealthPolicy::default().feed_down_limit,
+                )?,
+            },
             log: LogConfig::from_settings(s)?,
             feed,
             trainer: TrainerConfig::from_settings(s)?,
@@ -229,6 +239,8 @@ mod tests {
             ("PLUGIN_WATCH", "perhaps"),
             ("LOG_FORMAT", "xml"),
             ("REAL_TIME_MODE", "yes please"),
+            ("HEALTH_FEED_DOWN_SECS", "0"),
+            ("HEALTH_FEED_DOWN_SECS", "a while"),
         ];
         for (name, value) in cases {
             match load(&[(name, value)], true) {

@@ -15,13 +15,17 @@
 //!    broker (risk checks, journal); fills reach the plugins with the next trades.
 //!
 //! Around it: [`config`] and [`settings`] (every setting, validated), [`logging`], the
-//! [`status`] API, [`backtest`] (the same pipeline on market time), and [`types`], the plain
-//! values that cross between subsystems.
+//! [`status`] API and the live [`dashboard`] (fed by the engine through its event hub; it
+//! also renders backtest reports as HTML), [`backtest`] (the same engine on market time),
+//! [`bus`] (scale-out over NATS JetStream: one feed host, many strategy hosts, one broker),
+//! and [`types`], the plain values that cross between subsystems.
 
 pub mod atomic_file;
 pub mod backtest;
 pub mod broker;
+pub mod bus;
 pub mod config;
+pub mod dashboard;
 pub mod engine;
 pub mod feed;
 pub mod logging;

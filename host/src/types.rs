@@ -202,6 +202,43 @@ pub struct Rejection {
     pub time_ms: TimestampMs,
 }
 
+/// What a strategy hears of besides trades, in the order it happened: the engine places these
+/// among the trades of a batch, and the plugin layer turns them into WIT events.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StrategyEvent {
+    /// A completed bar.
+    Bar(Bar),
+    /// A forecast, with whether it is already stale where it is delivered.
+    Prediction {
+        /// The forecast.
+        prediction: Prediction,
+        /// True when it is older than its horizon at delivery.
+        stale: bool,
+    },
+    /// A fill of one of the strategy's orders.
+    Fill(Fill),
+    /// A refusal of one of the strategy's orders (or a cancellation by the host).
+    Rejection(Rejection),
+}
+
+impl StrategyEvent {
+    /// The symbol the event is about.
+    pub fn symbol(&self) -> &Symbol {
+        match self {
+            StrategyEvent::Bar(b) => &b.symbol,
+            StrategyEvent::Prediction { prediction, .. } => &prediction.symbol,
+            StrategyEvent::Fill(f) => &f.symbol,
+            StrategyEvent::Rejection(r) => &r.symbol,
+        }
+    }
+
+    /// True for events every strategy of the symbol receives (bars, forecasts); false for
+    /// a strategy's own (fills, refusals).
+    pub fn is_market(&self) -> bool {
+        matches!(self, StrategyEvent::Bar(_) | StrategyEvent::Prediction { .. })
+    }
+}
+
 /// A position of one plugin in one symbol.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Position {

@@ -224,7 +224,12 @@ impl MarketView for BenchView {
             ..Default::default()
         }
     }
-    fn recent_bars(&self, _symbol: &str, _period: u32, _count: usize) -> Vec<tradehost::types::Bar> {
+    fn recent_bars(
+        &self,
+        _symbol: &str,
+        _period: u32,
+        _count: usize,
+    ) -> Vec<tradehost::types::Bar> {
         Vec::new()
     }
     fn last_price(&self, _symbol: &str) -> Option<f64> {
@@ -308,7 +313,10 @@ impl Component {
                 if outcome.consumed >= tradehost::plugins::batch::len(&batch) {
                     break;
                 }
-                batch = Arc::new(tradehost::plugins::event_index::rest(&batch, outcome.consumed));
+                batch = Arc::new(tradehost::plugins::event_index::rest(
+                    &batch,
+                    outcome.consumed,
+                ));
             }
             let (price, time) = last_trade(&b.trades.prices, &b.trades.times);
             for action in actions {

@@ -24,6 +24,16 @@ pub fn free_port() -> u16 {
 /// Demo-mode settings with every path under `dir` and the status API on `port`; `extra`
 /// pairs override them.
 pub fn demo_config(dir: &Path, port: u16, extra: &[(&str, &str)]) -> anyhow::Result<Config> {
+    config_with(dir, port, extra, true)
+}
+
+/// [`demo_config`], or live mode when `demo` is false (then `extra` must name the feed).
+pub fn config_with(
+    dir: &Path,
+    port: u16,
+    extra: &[(&str, &str)],
+    demo: bool,
+) -> anyhow::Result<Config> {
     let p = |sub: &str| dir.join(sub).display().to_string();
     let mut pairs: Vec<(String, String)> = vec![
         ("PLUGIN_DIR".into(), p("plugins")),
@@ -37,7 +47,18 @@ pub fn demo_config(dir: &Path, port: u16, extra: &[(&str, &str)]) -> anyhow::Res
         ("PLUGIN_CALL_DEADLINE_MS".into(), "500".into()),
     ];
     pairs.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    Ok(Config::from_settings(&Settings::from_pairs(pairs), true)?)
+    Ok(Config::from_settings(&Settings::from_pairs(pairs), demo)?)
+}
+
+/// Put the `counter` test plugin in `dir/plugins`, trading SPY every `every` trades.
+pub fn counter_plugin(dir: &Path, every: u32) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir.join("plugins"))?;
+    std::fs::copy(crate::guests::COUNTER, dir.join("plugins/counter.wasm"))?;
+    std::fs::write(
+        dir.join("plugins/counter.toml"),
+        format!("symbols = [\"SPY\"]\n[parameters]\nevery = {every}\n"),
+    )?;
+    Ok(())
 }
 
 /// Every record of the journal at `path` (empty while it does not exist yet).
@@ -169,4 +190,39 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> anyhow::Result<String> {
         .map(|(_, b)| b.to_string())
         .unwrap_or(response);
     Ok(body)
+}
+
+/// `method path` with an optional JSON body and extra headers, over plain HTTP/1.0; the
+/// status code and the body.
+pub async fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    headers: &[(&str, &str)],
+) -> anyhow::Result<(u16, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await?;
+    let mut request = format!("{method} {path} HTTP/1.0\r\nHost: {addr}\r\n");
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    let body = body.unwrap_or("");
+    if !body.is_empty() {
+        request.push_str("Content-Type: application/json\r\n");
+    }
+    request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    s.write_all(request.as_bytes()).await?;
+    let mut response = String::new();
+    s.read_to_string(&mut response).await?;
+    let code = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .context("no status line in the answer")?;
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Ok((code, body))
 }

@@ -60,7 +60,9 @@ impl DaemonProcess {
         for (k, v) in env {
             command.env(k, v);
         }
-        let child = command.spawn().context("cannot start the tradehost binary")?;
+        let child = command
+            .spawn()
+            .context("cannot start the tradehost binary")?;
         Ok(DaemonProcess {
             child: Some(child),
             port,
@@ -114,7 +116,10 @@ impl DaemonProcess {
 
     /// Send SIGTERM and wait up to `limit` for the exit; the exit status and how long it took.
     pub fn sigterm(mut self, limit: Duration) -> anyhow::Result<(ExitStatus, Duration)> {
-        let mut child = self.child.take().context("the daemon was already stopped")?;
+        let mut child = self
+            .child
+            .take()
+            .context("the daemon was already stopped")?;
         let killed = Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
             .status()?;

@@ -9,21 +9,23 @@
 //! every completed bar from a model folder or walk-forward retraining, and the forecasts
 //! reach the plugins as live.
 
+pub mod diagnosis;
+pub mod equity_svg;
 pub mod report;
 
 use crate::broker::{BrokerConfig, BrokerError, FsyncPolicy, PaperBroker};
-use crate::engine::pipeline::Pipeline;
-use crate::engine::view::{Clock, EngineView};
+use crate::engine::core::{Core, EngineStats, Forecasts};
+use crate::engine::lockstep::Lockstep;
+use crate::engine::snapshot::{Clock, SnapshotWriter};
 use crate::feed::{FeedError, TradeReader};
 use crate::market::{MarketConfig, MarketState};
 use crate::plugins::{PluginConfig, PluginError, PluginHost, SymbolTable};
-use crate::trainer::{PredictionBoard, ReplayModels, ReplayTrainer, TrainerConfig, TrainerError};
+use crate::trainer::{ReplayModels, ReplayTrainer, TrainerConfig, TrainerError};
 use crate::types::{TimestampMs, Trade};
 use report::{BacktestReport, EquityTracker, PluginResult};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicI64;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The shortest per-call deadline in a backtest (see [`run`]).
@@ -46,6 +48,9 @@ pub struct BacktestConfig {
     pub out_dir: PathBuf,
     /// Forecasts for the plugins, if any.
     pub predictions: Option<BacktestPredictions>,
+    /// Run plugins on the backtest's thread (true) or each on its own thread; the results
+    /// are the same.
+    pub inline: bool,
 }
 
 /// Where a backtest's forecasts come from.
@@ -76,8 +81,8 @@ pub enum BacktestError {
     #[error("no plugin loaded from {0}: nothing to backtest")]
     NoPlugins(PathBuf),
     /// A plugin stopped answering.
-    #[error("plugins stopped answering (a worker is stuck or gone)")]
-    Stalled,
+    #[error(transparent)]
+    Stalled(#[from] crate::engine::lockstep::Stalled),
     /// The output folder could not be written.
     #[error("cannot write backtest results to {path}: {source}")]
     Output {
@@ -108,6 +113,10 @@ pub fn load_trades(
     Ok(all)
 }
 
+/// Market time between two equity samples: the curve (and the Sharpe ratio, drawdown and
+/// exposure computed from it) is sampled on this grid, so it does not depend on batching.
+pub const EQUITY_SAMPLE_MS: i64 = 1_000;
+
 /// Replay `trades` through `plugins` with the given broker and market settings.
 pub fn run(
     bt: &BacktestConfig,
@@ -135,7 +144,9 @@ pub fn run(
     };
     plugin_config.watch = false;
     plugin_config.block_when_full = true;
-    plugin_config.inline_workers = true;
+    // Plugins run on the backtest's thread unless asked otherwise: the lockstep waits for
+    // every answer anyway (see `plugins::mailbox`). Results are the same either way.
+    plugin_config.inline_workers = bt.inline;
     // Wall-clock limits would make results depend on the machine's load: a call preempted
     // past a 10 ms deadline faulted, and events went unseen for the wall-clock backoff
     // (measured: 2,117 fills instead of 3,789 on a busy machine). Runaway guests are still
@@ -144,18 +155,12 @@ pub fn run(
     plugin_config.restart_backoff = Duration::ZERO;
 
     let (broker, _) = PaperBroker::open(broker_config)?;
-    let broker = Arc::new(Mutex::new(broker));
-    let market = Arc::new(RwLock::new(MarketState::new(market_config)));
-    let clock = Clock::Market(Arc::new(AtomicI64::new(
-        trades.first().map(|t| t.time_ms).unwrap_or(0),
-    )));
-    let board = PredictionBoard::new();
-    let view = Arc::new(EngineView {
-        market: market.clone(),
-        broker: broker.clone(),
-        board: board.clone(),
-        clock: clock.clone(),
-    });
+    let market = MarketState::new(market_config);
+    let clock = Clock::market(trades.first().map(|t| t.time_ms).unwrap_or(0));
+    let mut snapshot = SnapshotWriter::new(market_config.history_bars, market.period_secs());
+    snapshot.positions_from(&broker);
+    snapshot.publish();
+    let view = Arc::new(snapshot.reader(clock.clone()));
     let replay_trainer = match &bt.predictions {
         Some(p) => {
             if p.models.walk_forward_every.is_some() {
@@ -189,37 +194,58 @@ pub fn run(
     if host.names().is_empty() {
         return Err(BacktestError::NoPlugins(bt.plugins.clone()));
     }
-    let mut pipeline = Pipeline::new(market, broker.clone(), host.clone(), None, clock);
-    pipeline.keep_fills = Some(Vec::new());
-    if let Some(trainer) = &replay_trainer {
-        let (trainer, board) = (trainer.clone(), board.clone());
-        pipeline.forecaster = Some(Box::new(move |bar| {
-            let p = trainer
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .on_bar(bar)?;
-            board.publish(p.clone());
-            Some(p)
-        }));
-    }
-    let mut equity = EquityTracker::default();
+    let forecasts = match &replay_trainer {
+        Some(trainer) => {
+            let trainer = trainer.clone();
+            Forecasts::Replay(Box::new(move |bar| {
+                trainer
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .on_bar(bar)
+            }))
+        }
+        None => Forecasts::Off,
+    };
+    let mut core = Core {
+        market,
+        broker,
+        plugins: host.clone(),
+        outputs,
+        snapshot,
+        clock,
+        stats: Arc::new(EngineStats::default()),
+        forecasts,
+        kept_fills: Some(Vec::new()),
+        kept_refusals: Some(Vec::new()),
+        before_commit: None,
+    };
     let names = host.names();
+    let equity = Arc::new(Mutex::new(EquitySampler::new(&names, EQUITY_SAMPLE_MS)));
+    let sampler = equity.clone();
+    core.before_commit = Some(Box::new(move |broker, trade| {
+        sampler
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .before(broker, trade)
+    }));
+    let mut lockstep = Lockstep::new(Duration::from_secs(30));
     let started = Instant::now();
     for chunk in trades.chunks(bt.batch_size.max(1)) {
-        pipeline.on_trades(chunk);
-        if !pipeline.settle(&outputs, Duration::from_secs(30)) {
-            return Err(BacktestError::Stalled);
-        }
-        let time = chunk[chunk.len() - 1].time_ms;
-        sample_equity(&broker, &names, time, &mut equity);
+        lockstep.run(&mut core, chunk)?;
     }
+    let last_time = trades.last().map(|t| t.time_ms).unwrap_or(0);
+    lockstep.finish(&mut core, last_time)?;
+    core.before_commit = None;
+    let mut equity = equity.lock().unwrap_or_else(|p| p.into_inner());
+    equity.finish(&core.broker, last_time);
     let elapsed = started.elapsed().as_secs_f64();
     let names = host.names();
+    let statuses = host.statuses(); // For report.html: the plugins' symbols and counters.
     host.shutdown();
-    let fills = pipeline.keep_fills.take().unwrap_or_default();
-    let mut broker = broker.lock().unwrap_or_else(|p| p.into_inner());
+    let fills = core.kept_fills.take().unwrap_or_default();
+    let broker = &mut core.broker;
     broker.flush()?;
-    let curves = equity.finish();
+    let curves = std::mem::take(&mut equity.tracker).finish();
     let mut per_plugin: BTreeMap<String, PluginResult> = BTreeMap::new();
     for fill in &fills {
         let r = per_plugin.entry(fill.plugin.to_string()).or_default();
@@ -248,7 +274,7 @@ pub fn run(
             r
         })
         .collect();
-    let report = BacktestReport {
+    let mut report = BacktestReport {
         trades: trades.len() as u64,
         range_ms: (
             trades.first().map(|t| t.time_ms).unwrap_or(0),
@@ -266,23 +292,74 @@ pub fn run(
             })
             .unwrap_or_default(),
         fill_log: fills,
+        currency: report::CURRENCY.to_string(),
+        ..Default::default()
     };
+    // What report.html shows beyond the numbers: prices, fills, why each plugin traded.
+    diagnosis::diagnose(
+        &mut report,
+        trades,
+        &statuses,
+        &bt.out_dir.join("journal.bin"),
+    );
     let json_path = bt.out_dir.join("report.json");
     let json = serde_json::to_vec_pretty(&report)
         .map_err(|e| output(json_path.clone(), std::io::Error::other(e)))?;
-    std::fs::write(&json_path, json).map_err(|e| output(json_path, e))?;
+    std::fs::write(&json_path, &json).map_err(|e| output(json_path, e))?;
     let svg_path = bt.out_dir.join("equity.svg");
     std::fs::write(&svg_path, report::equity_svg(&report)).map_err(|e| output(svg_path, e))?;
+    let html_path = bt.out_dir.join("report.html");
+    let html = crate::dashboard::report_page::render_one(&bt.out_dir, &json)
+        .map_err(|e| output(html_path.clone(), std::io::Error::other(e)))?;
+    std::fs::write(&html_path, html).map_err(|e| output(html_path, e))?;
     Ok(report)
 }
 
+/// Samples every plugin's equity on a fixed grid of market time, whatever the batching:
+/// just before the broker processes the first trade at or after a grid time, it holds the
+/// equity as of that time.
+struct EquitySampler {
+    names: Vec<String>,
+    every_ms: i64,
+    next_ms: Option<i64>,
+    tracker: EquityTracker,
+}
+
+impl EquitySampler {
+    fn new(names: &[String], every_ms: i64) -> Self {
+        EquitySampler {
+            names: names.to_vec(),
+            every_ms: every_ms.max(1),
+            next_ms: None,
+            tracker: EquityTracker::default(),
+        }
+    }
+
+    /// The broker is about to process `trade`.
+    fn before(&mut self, broker: &PaperBroker, trade: &Trade) {
+        let every = self.every_ms;
+        let next = *self
+            .next_ms
+            .get_or_insert(trade.time_ms - trade.time_ms.rem_euclid(every) + every);
+        if trade.time_ms >= next {
+            sample_equity(broker, &self.names, next, &mut self.tracker);
+            let passed = (trade.time_ms - next) / every + 1;
+            self.next_ms = Some(next + passed * every);
+        }
+    }
+
+    /// The last sample, at the end of the run.
+    fn finish(&mut self, broker: &PaperBroker, time_ms: i64) {
+        sample_equity(broker, &self.names, time_ms, &mut self.tracker);
+    }
+}
+
 fn sample_equity(
-    broker: &Mutex<PaperBroker>,
+    broker: &PaperBroker,
     plugins: &[String],
     time: TimestampMs,
     equity: &mut EquityTracker,
 ) {
-    let broker = broker.lock().unwrap_or_else(|p| p.into_inner());
     let mut totals: BTreeMap<&str, (f64, bool)> =
         plugins.iter().map(|p| (p.as_str(), (0.0, false))).collect();
     for entry in broker.positions() {

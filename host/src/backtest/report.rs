@@ -39,6 +39,8 @@ pub struct PluginResult {
     pub exposure: f64,
     /// Equity samples (one per batch with a change, bounded).
     pub equity: Vec<EquityPoint>,
+    /// Why it traded or did not (for the HTML report).
+    pub diagnosis: PluginDiagnosis,
 }
 
 /// The whole backtest.
@@ -59,7 +61,78 @@ pub struct BacktestReport {
     /// Every fill, in order.
     #[serde(skip)]
     pub fill_log: Vec<Fill>,
+    // What the HTML report draws (filled by `diagnosis::diagnose`).
+    /// The currency PnL is in.
+    pub currency: String,
+    /// Per symbol, bars of the replayed trades (bounded, for the price charts).
+    pub prices: BTreeMap<String, PriceSeries>,
+    /// Fills for the price charts (all, or evenly thinned to a few thousand).
+    pub fills: Vec<Fill>,
+    /// Fills in the whole run.
+    pub fills_total: usize,
 }
+
+/// Bars of one symbol, for a chart.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PriceSeries {
+    /// Bar length in seconds.
+    pub bar_secs: u32,
+    /// The bars, in time order.
+    pub bars: Vec<PriceBar>,
+}
+
+/// One bar of trade prices.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct PriceBar {
+    /// Start of the bar (market time).
+    pub start_ms: TimestampMs,
+    /// First price.
+    pub open: f64,
+    /// Highest price.
+    pub high: f64,
+    /// Lowest price.
+    pub low: f64,
+    /// Last price.
+    pub close: f64,
+}
+
+/// Why a plugin made the fills it made.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PluginDiagnosis {
+    /// Symbols it asked for (`*`: every symbol).
+    pub symbols: Vec<String>,
+    /// Those the data held.
+    pub symbols_with_data: Vec<String>,
+    /// Events delivered to it.
+    pub events: u64,
+    /// Forecasts made for its symbols.
+    pub forecasts: u64,
+    /// Faults (traps, deadlines).
+    pub faults: u64,
+    /// Orders the broker accepted.
+    pub orders: u64,
+    /// Orders the broker refused.
+    pub refusals: u64,
+    /// The most frequent refusal reasons (reasons that differ only in numbers count as one).
+    pub refusal_reasons: Vec<RefusalReason>,
+    /// The answer, in words.
+    pub verdict: String,
+}
+
+/// One reason orders were refused.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RefusalReason {
+    /// The first refusal's text.
+    pub reason: String,
+    /// Refusals of this kind.
+    pub count: u64,
+    /// When the first happened (market time).
+    pub first_ms: TimestampMs,
+}
+
+/// The currency of every PnL figure: the paper broker converts nothing, so prices are
+/// taken to be in the account currency (the bundled and shared data are US equities).
+pub const CURRENCY: &str = "USD";
 
 /// Builds per-plugin results from equity samples taken during the run.
 #[derive(Debug, Default)]
@@ -177,58 +250,7 @@ impl fmt::Display for BacktestReport {
     }
 }
 
-/// The equity curves as an SVG line chart.
-pub fn equity_svg(report: &BacktestReport) -> String {
-    let (w, h, pad) = (900.0, 400.0, 50.0);
-    let points: Vec<&EquityPoint> = report
-        .plugins
-        .iter()
-        .flat_map(|p| p.equity.iter())
-        .collect();
-    let (t0, t1) = report.range_ms;
-    let (lo, hi) = points.iter().fold((0.0f64, 0.0f64), |(lo, hi), p| {
-        (lo.min(p.equity), hi.max(p.equity))
-    });
-    let span_t = ((t1 - t0).max(1)) as f64;
-    let span_v = (hi - lo).max(1e-9);
-    let x = |t: TimestampMs| pad + (t - t0) as f64 / span_t * (w - 2.0 * pad);
-    let y = |v: f64| h - pad - (v - lo) / span_v * (h - 2.0 * pad);
-    let colours = [
-        "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
-    ];
-    let mut svg = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"12\">\n\
-         <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
-         <line x1=\"{pad}\" y1=\"{y0:.1}\" x2=\"{x1:.1}\" y2=\"{y0:.1}\" stroke=\"#999\" stroke-dasharray=\"4\"/>\n\
-         <text x=\"{pad}\" y=\"20\">Equity (realised + unrealised PnL), {lo:.2} .. {hi:.2}</text>\n",
-        y0 = y(0.0),
-        x1 = w - pad
-    );
-    for (i, p) in report.plugins.iter().enumerate() {
-        let colour = colours[i % colours.len()];
-        let path: Vec<String> = p
-            .equity
-            .iter()
-            .map(|e| format!("{:.1},{:.1}", x(e.time_ms), y(e.equity)))
-            .collect();
-        svg.push_str(&format!(
-            "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"1.5\" points=\"{}\"/>\n\
-             <text x=\"{:.1}\" y=\"{}\" fill=\"{colour}\">{}</text>\n",
-            path.join(" "),
-            w - pad - 150.0,
-            40 + 16 * i,
-            xml_escape(&p.plugin)
-        ));
-    }
-    svg.push_str("</svg>\n");
-    svg
-}
-
-fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
+pub use super::equity_svg::equity_svg;
 
 #[cfg(test)]
 mod tests {

@@ -2,8 +2,9 @@
 //! rule deciding whether and at what price a trade fills a resting order.
 //!
 //! # Fill rule (conservative)
-//! - A market order fills whole at the first trade after it was placed, at the trade's price
-//!   moved against it by the slippage (`price × (1 ± bps/10 000)`, buys up, sells down).
+//! - A market order fills whole at the first trade of its symbol after it was placed (and, with
+//!   a latency, at or after `placed + latency` in market time), at the trade's price moved
+//!   against it by the slippage (`price × (1 ± bps/10 000)`, buys up, sells down).
 //! - A buy limit fills only when a trade prints strictly below its limit (a sell limit: strictly
 //!   above): at a print equal to the limit the order might still be behind others in the queue.
 //!   It fills at the market order's price for that trade, capped at the limit, so a limit order
@@ -34,6 +35,8 @@ pub struct RestingOrder {
     pub kind: OrderKind,
     /// When it was accepted (engine time).
     pub placed_ms: TimestampMs,
+    /// The earliest trade time that can fill it: `placed_ms` plus the broker's latency.
+    pub active_ms: TimestampMs,
 }
 
 /// The price a trade at `trade_price` fills `order` at, or `None` when it does not fill it.
@@ -81,6 +84,14 @@ impl OrderBook {
     /// The last trade price seen for `symbol`.
     pub fn last_price(&self, symbol: &str) -> Option<f64> {
         self.symbols.get(symbol).and_then(|b| b.last_price)
+    }
+
+    /// The last trade price of every symbol seen.
+    pub fn last_prices(&self) -> SymbolMap<f64> {
+        self.symbols
+            .iter()
+            .filter_map(|(s, b)| Some((s.clone(), b.last_price?)))
+            .collect()
     }
 
     /// Number of resting orders.
@@ -162,7 +173,34 @@ impl OrderBook {
 
     /// Records a trade's price without filling anything.
     pub fn record_price(&mut self, symbol: &Symbol, price: f64) {
-        self.match_trade(symbol, price, 0.0, |_, _| None);
+        self.match_trade(symbol, price, TimestampMs::MIN, 0.0, |_, _| None);
+    }
+
+    /// The position in `trades` of the first trade that would fill one of `plugin`'s resting
+    /// orders, without filling anything; `None` when no trade would. The engine uses it to
+    /// end a plugin's batch before its next fill, which the plugin must hear of first.
+    pub fn first_fill<'t>(
+        &self,
+        plugin: &str,
+        trades: impl IntoIterator<Item = (&'t Symbol, f64, TimestampMs)>,
+        slippage_bps: f64,
+    ) -> Option<usize> {
+        if self.open_orders(plugin) == 0 {
+            return None;
+        }
+        let mine: Vec<&RestingOrder> = self
+            .index
+            .iter()
+            .filter(|(_, r)| &*r.plugin == plugin)
+            .filter_map(|(id, _)| self.get(*id))
+            .collect();
+        trades.into_iter().position(|(symbol, price, time)| {
+            mine.iter().any(|o| {
+                o.symbol == *symbol
+                    && time >= o.active_ms
+                    && fill_price(o.side, o.kind, price, slippage_bps).is_some()
+            })
+        })
     }
 
     /// Records a trade's price and offers each of the symbol's resting orders that this trade
@@ -175,6 +213,7 @@ impl OrderBook {
         &mut self,
         symbol: &Symbol,
         price: f64,
+        time_ms: TimestampMs,
         slippage_bps: f64,
         mut on_fill: impl FnMut(&RestingOrder, f64) -> Option<bool>,
     ) {
@@ -191,7 +230,12 @@ impl OrderBook {
         let mut i = 0;
         while i < book.orders.len() {
             let o = &book.orders[i];
-            let Some(p) = fill_price(o.side, o.kind, price, slippage_bps) else {
+            let fills = if time_ms >= o.active_ms {
+                fill_price(o.side, o.kind, price, slippage_bps)
+            } else {
+                None
+            };
+            let Some(p) = fills else {
                 i += 1;
                 continue;
             };
@@ -237,6 +281,7 @@ mod tests {
             quantity: qty,
             kind,
             placed_ms: 0,
+            active_ms: 0,
         }
     }
 
@@ -284,7 +329,7 @@ mod tests {
         assert_eq!(book.resting_quantity("a", "SPY", Side::Buy), 5.0);
 
         let mut seen = Vec::new();
-        book.match_trade(&"SPY".into(), 100.0, 0.0, |o, p| {
+        book.match_trade(&"SPY".into(), 100.0, 0, 0.0, |o, p| {
             seen.push((o.order_id, p));
             Some(true)
         });
@@ -296,9 +341,9 @@ mod tests {
 
         // An order the callback declines stays; `None` stops the walk.
         book.insert(order(4, "a", 9, Side::Buy, 1.0, OrderKind::Market));
-        book.match_trade(&"SPY".into(), 98.0, 0.0, |_, _| None);
+        book.match_trade(&"SPY".into(), 98.0, 0, 0.0, |_, _| None);
         assert_eq!(book.all_ids(), [1, 4]);
-        book.match_trade(&"SPY".into(), 98.0, 0.0, |o, _| Some(o.order_id == 4));
+        book.match_trade(&"SPY".into(), 98.0, 0, 0.0, |o, _| Some(o.order_id == 4));
         assert_eq!(book.all_ids(), [1]);
     }
 

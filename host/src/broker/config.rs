@@ -56,6 +56,9 @@ pub struct BrokerConfig {
     pub fee_bps: f64,
     /// Fee per unit filled, added to the bps fee (`BROKER_FEE_PER_SHARE`, 0).
     pub fee_per_share: f64,
+    /// Market time from an order's acceptance to the first trade that may fill it, in
+    /// milliseconds (`BROKER_LATENCY_MS`, 0: the next trade of its symbol).
+    pub latency_ms: i64,
     /// Largest absolute position per plugin and symbol, resting orders included
     /// (`RISK_MAX_POSITION`, 1000).
     pub max_position: f64,
@@ -81,6 +84,7 @@ impl Default for BrokerConfig {
             slippage_bps: 1.0,
             fee_bps: 1.0,
             fee_per_share: 0.0,
+            latency_ms: 0,
             max_position: 1000.0,
             max_order_qty: 500.0,
             max_order_notional: 100_000.0,
@@ -101,6 +105,7 @@ impl BrokerConfig {
             slippage_bps: non_negative(s, "BROKER_SLIPPAGE_BPS", d.slippage_bps, 1000.0)?,
             fee_bps: non_negative(s, "BROKER_FEE_BPS", d.fee_bps, 1000.0)?,
             fee_per_share: non_negative(s, "BROKER_FEE_PER_SHARE", d.fee_per_share, 1e6)?,
+            latency_ms: s.int_in("BROKER_LATENCY_MS", d.latency_ms, 0, 3_600_000)?,
             max_position: positive(s, "RISK_MAX_POSITION", d.max_position)?,
             max_order_qty: positive(s, "RISK_MAX_ORDER_QTY", d.max_order_qty)?,
             max_order_notional: positive(s, "RISK_MAX_ORDER_NOTIONAL", d.max_order_notional)?,
@@ -169,12 +174,14 @@ mod tests {
             ("KILL_SWITCH", "on"),
             ("JOURNAL_PATH", "/tmp/j.bin"),
             ("JOURNAL_FSYNC", "every_n:64"),
+            ("BROKER_LATENCY_MS", "250"),
         ]);
         let c = BrokerConfig::from_settings(&s).unwrap();
         let want = BrokerConfig {
             slippage_bps: 2.5,
             fee_bps: 0.0,
             fee_per_share: 0.005,
+            latency_ms: 250,
             max_position: 50.0,
             max_order_qty: 10.0,
             max_order_notional: 2000.0,

@@ -348,6 +348,7 @@ mod tests {
                 kind: OrderKind::Limit(168.25),
                 tag: id as u32,
             },
+            origin: None,
             time_ms: 1_381_152_600_000 + id as i64,
         }
     }

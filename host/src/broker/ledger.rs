@@ -71,6 +71,17 @@ impl Ledger {
         apply_fill(pos, fill.side, fill.quantity, fill.price, fill.fee);
     }
 
+    /// Every plugin's positions by symbol (unrealised PnL left at zero).
+    pub fn map(&self) -> HashMap<Arc<str>, crate::types::SymbolMap<Position>> {
+        self.plugins
+            .iter()
+            .map(|(plugin, symbols)| {
+                let by_symbol = symbols.iter().map(|(s, p)| (s.clone(), p.clone())).collect();
+                (plugin.clone(), by_symbol)
+            })
+            .collect()
+    }
+
     /// Signed quantity `plugin` holds in `symbol`.
     pub fn quantity(&self, plugin: &str, symbol: &str) -> f64 {
         self.get(plugin, symbol).map_or(0.0, |p| p.quantity)

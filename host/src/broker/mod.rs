@@ -9,6 +9,7 @@
 //! - [`book`]: resting orders and last prices per symbol, and the fill rule.
 //! - [`ledger`]: positions, average prices, realised and unrealised PnL.
 //! - [`record`]: [`JournalRecord`], the entries of the journal.
+//! - [`refusal_log`]: refusals in the log, summarised per reason.
 //! - [`frame`]: the journal's on-disk format and torn-tail detection.
 //! - [`journal`]: [`Journal`], the append-only file, its fsync policy and recovery.
 //! - [`report`]: [`RecoveryReport`] and [`BrokerTotals`], what the broker tells the engine.
@@ -28,6 +29,7 @@ pub mod journal;
 pub mod ledger;
 pub mod paper;
 pub mod record;
+pub mod refusal_log;
 pub mod report;
 pub mod risk;
 

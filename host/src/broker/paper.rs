@@ -12,6 +12,7 @@ use super::error::BrokerError;
 use super::journal::Journal;
 use super::ledger::{Ledger, PositionEntry, unrealised};
 use super::record::{CancelReason, JournalRecord};
+use super::refusal_log::RefusalLog;
 use super::report::{BrokerTotals, KillSwitchState, RecoveryReport};
 use super::risk::{self, OrderContext, RateWindow, RiskLimits};
 use crate::types::{
@@ -21,7 +22,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 /// What became of one action a plugin submitted (or of its orders on a kill switch).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum BrokerOutcome {
     /// The order passed the risk checks, was journaled and rests until a trade fills it.
     Accepted {
@@ -91,28 +92,41 @@ pub struct PaperBroker {
     kill_switch: KillSwitchState,
     /// Counters for metrics.
     totals: BrokerTotals,
+    /// Refusals per reason, so the log summarises repeats.
+    refusal_log: RefusalLog,
 }
 
 impl PaperBroker {
     /// Opens (or creates) the journal and rebuilds positions, realised PnL and resting orders
     /// from it, cutting off a torn tail; see the report for what was found.
     pub fn open(config: BrokerConfig) -> Result<(PaperBroker, RecoveryReport), BrokerError> {
+        PaperBroker::open_with(config, |_| {})
+    }
+
+    /// Like [`open`](Self::open), and shows every replayed record to `observe` first: the
+    /// bus's broker role rebuilds the orders it already handled from their origins.
+    pub fn open_with(
+        config: BrokerConfig,
+        mut observe: impl FnMut(&JournalRecord),
+    ) -> Result<(PaperBroker, RecoveryReport), BrokerError> {
         let mut book = OrderBook::default();
         let mut ledger = Ledger::default();
         let mut totals = BrokerTotals::default();
         let mut next_order_id = 1;
         let mut journaled_switch: Option<KillSwitchState> = None;
-        let (journal, scan) =
-            Journal::open(&config.journal_path, config.fsync, |record| match record {
+        let (journal, scan) = Journal::open(&config.journal_path, config.fsync, |record| {
+            observe(&record);
+            match record {
                 JournalRecord::Order {
                     order_id,
                     plugin,
                     request,
                     time_ms,
+                    ..
                 } => {
                     totals.orders += 1;
                     next_order_id = next_order_id.max(order_id + 1);
-                    book.insert(resting(order_id, plugin, request, time_ms));
+                    book.insert(resting(order_id, plugin, request, time_ms, config.latency_ms));
                 }
                 JournalRecord::Rejected { .. } => totals.refusals += 1,
                 JournalRecord::Fill { fill } => {
@@ -136,7 +150,8 @@ impl PaperBroker {
                         since_ms: Some(time_ms),
                     })
                 }
-            })?;
+            }
+        })?;
         let report = RecoveryReport {
             journal: config.journal_path.clone(),
             created: scan.created,
@@ -181,6 +196,7 @@ impl PaperBroker {
             rates: HashMap::new(),
             next_order_id,
             totals,
+            refusal_log: RefusalLog::default(),
         };
         Ok((broker, report))
     }
@@ -194,11 +210,37 @@ impl PaperBroker {
         actions: Vec<PluginAction>,
         now_ms: TimestampMs,
     ) -> Vec<BrokerOutcome> {
+        self.submit_inner(plugin, actions, now_ms, None)
+    }
+
+    /// Like [`submit`](Self::submit) for one action that came over the message bus: `origin`,
+    /// its bus order id, is journaled with the order or refusal it becomes, so a restarted
+    /// broker knows it handled it ([`open_with`](Self::open_with)).
+    pub fn submit_from(
+        &mut self,
+        origin: &Arc<str>,
+        plugin: &str,
+        action: PluginAction,
+        now_ms: TimestampMs,
+    ) -> Vec<BrokerOutcome> {
+        self.submit_inner(plugin, vec![action], now_ms, Some(origin))
+    }
+
+    /// `submit`, with the bus origin of the actions if any.
+    fn submit_inner(
+        &mut self,
+        plugin: &str,
+        actions: Vec<PluginAction>,
+        now_ms: TimestampMs,
+        origin: Option<&Arc<str>>,
+    ) -> Vec<BrokerOutcome> {
         let plugin = self.intern(plugin);
         let mut out = Vec::with_capacity(actions.len());
         for action in actions {
             match action {
-                PluginAction::Place(request) => out.push(self.place(&plugin, request, now_ms)),
+                PluginAction::Place(request) => {
+                    out.push(self.place(&plugin, request, now_ms, origin))
+                }
                 PluginAction::Cancel(tag) => {
                     let ids = self.book.ids_of(&plugin, Some(tag));
                     if ids.is_empty() {
@@ -236,7 +278,7 @@ impl PaperBroker {
             &self.config,
         );
         self.book
-            .match_trade(&trade.symbol, trade.price, config.slippage_bps, |order, price| {
+            .match_trade(&trade.symbol, trade.price, trade.time_ms, config.slippage_bps, |order, price| {
                 let fill = Fill {
                     plugin: order.plugin.clone(),
                     order_id: order.order_id,
@@ -323,9 +365,19 @@ impl PaperBroker {
         plugin: &str,
         now_ms: TimestampMs,
     ) -> Vec<BrokerOutcome> {
+        self.cancel_orders_of(plugin, CancelReason::PluginRemoved, now_ms)
+    }
+
+    /// Cancels (journaled, with `reason`) every resting order of `plugin`.
+    pub fn cancel_orders_of(
+        &mut self,
+        plugin: &str,
+        reason: CancelReason,
+        now_ms: TimestampMs,
+    ) -> Vec<BrokerOutcome> {
         let ids = self.book.ids_of(plugin, None);
         let mut out = Vec::new();
-        self.cancel(&ids, CancelReason::PluginRemoved, now_ms, &mut out);
+        self.cancel(&ids, reason, now_ms, &mut out);
         out
     }
 
@@ -382,9 +434,29 @@ impl PaperBroker {
             .unwrap_or_default()
     }
 
+    /// Every plugin's positions by symbol, unrealised PnL left at zero (for snapshots).
+    pub fn position_map(&self) -> HashMap<Arc<str>, crate::types::SymbolMap<Position>> {
+        self.ledger.map()
+    }
+
+    /// The last trade price of every symbol seen.
+    pub fn last_prices(&self) -> crate::types::SymbolMap<f64> {
+        self.book.last_prices()
+    }
+
     /// Every position ever opened, sorted by plugin then symbol.
     pub fn positions(&self) -> Vec<PositionEntry> {
         self.ledger.entries(|s| self.book.last_price(s))
+    }
+
+    /// The position in `trades` of the first trade that would fill one of `plugin`'s resting
+    /// orders (nothing is filled); see [`OrderBook::first_fill`].
+    pub fn first_fill<'t>(
+        &self,
+        plugin: &str,
+        trades: impl IntoIterator<Item = (&'t Symbol, f64, TimestampMs)>,
+    ) -> Option<usize> {
+        self.book.first_fill(plugin, trades, self.config.slippage_bps)
     }
 
     /// `plugin`'s resting orders, by ascending id.
@@ -443,6 +515,7 @@ impl PaperBroker {
         plugin: &Arc<str>,
         request: OrderRequest,
         now_ms: TimestampMs,
+        origin: Option<&Arc<str>>,
     ) -> BrokerOutcome {
         let orders_in_window = self.rates.get_mut(&**plugin).map_or(0, |w| w.count(now_ms));
         let ctx = OrderContext {
@@ -456,7 +529,7 @@ impl PaperBroker {
             orders_in_window,
         };
         if let Err(reason) = risk::check(&self.limits, &request, &ctx) {
-            return self.refuse(plugin, request, reason, now_ms);
+            return self.refuse(plugin, request, reason, now_ms, origin);
         }
         let order_id = self.next_order_id;
         let record = JournalRecord::Order {
@@ -464,6 +537,7 @@ impl PaperBroker {
             plugin: plugin.clone(),
             request: request.clone(),
             time_ms: now_ms,
+            origin: origin.cloned(),
         };
         if let Err(e) = self.journal.append(&record) {
             self.totals.journal_errors += 1;
@@ -490,7 +564,7 @@ impl PaperBroker {
         };
         tracing::debug!(target: "tradehost::broker", %plugin, order_id, tag = request.tag, symbol = %request.symbol, "order accepted");
         self.book
-            .insert(resting(order_id, plugin.clone(), request, now_ms));
+            .insert(resting(order_id, plugin.clone(), request, now_ms, self.config.latency_ms));
         outcome
     }
 
@@ -501,6 +575,7 @@ impl PaperBroker {
         request: OrderRequest,
         reason: String,
         now_ms: TimestampMs,
+        origin: Option<&Arc<str>>,
     ) -> BrokerOutcome {
         let rejection = Rejection {
             plugin: plugin.clone(),
@@ -509,11 +584,14 @@ impl PaperBroker {
             reason,
             time_ms: now_ms,
         };
-        tracing::warn!(target: "tradehost::broker", %plugin, tag = rejection.tag, symbol = %rejection.symbol, "order refused: {}", rejection.reason);
+        if let Some(line) = self.refusal_log.record(plugin, &rejection.reason) {
+            tracing::warn!(target: "tradehost::broker", %plugin, tag = rejection.tag, symbol = %rejection.symbol, "{line}");
+        }
         self.totals.refusals += 1;
         let record = JournalRecord::Rejected {
             request,
             rejection: rejection.clone(),
+            origin: origin.cloned(),
         };
         if let Err(e) = self.journal.append(&record) {
             // A refusal changes no state; it is still returned so the plugin knows.
@@ -575,6 +653,7 @@ fn resting(
     plugin: Arc<str>,
     request: OrderRequest,
     placed_ms: TimestampMs,
+    latency_ms: TimestampMs,
 ) -> RestingOrder {
     RestingOrder {
         order_id,
@@ -585,5 +664,6 @@ fn resting(
         quantity: request.quantity,
         kind: request.kind,
         placed_ms,
+        active_ms: placed_ms.saturating_add(latency_ms),
     }
 }

@@ -4,6 +4,15 @@ use super::{SettingsFile, TradeWindow, console_logs};
 use clap::Args;
 use std::path::PathBuf;
 
+/// Where plugins run during a backtest.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum Execution {
+    /// On the backtest's own thread.
+    Inline,
+    /// Each on a thread of its own.
+    Threads,
+}
+
 /// Flags of `tradehost backtest`.
 #[derive(Args)]
 pub struct BacktestArgs {
@@ -13,9 +22,14 @@ pub struct BacktestArgs {
     /// A plugin file or a folder of plugins.
     #[arg(long, value_name = "DIR|FILE")]
     plugins: PathBuf,
-    /// Trades per batch across the plugin boundary.
+    /// Trades per batch across the plugin boundary (a speed setting: the journal is the same
+    /// at every size).
     #[arg(long, default_value_t = 256)]
     batch: usize,
+    /// Run plugins on the backtest's thread (`inline`) or each on a thread of its own
+    /// (`threads`); the journal is the same either way.
+    #[arg(long, value_enum, default_value_t = Execution::Inline)]
+    execution: Execution,
     /// Forecast with the deployed models of this folder (a daemon's MODELS_DIR).
     #[arg(long, value_name = "DIR")]
     models: Option<PathBuf>,
@@ -60,6 +74,7 @@ impl BacktestArgs {
                 }
             }),
             out_dir: out,
+            inline: matches!(self.execution, Execution::Inline),
         };
         let started = std::time::Instant::now();
         let trades = tradehost::backtest::load_trades(&bt.data, bt.from_ms, bt.to_ms)?;

@@ -5,6 +5,7 @@ pub mod backtest;
 pub mod check;
 pub mod feed;
 pub mod kill_switch;
+pub mod report;
 pub mod run;
 pub mod snippets;
 pub mod train;
@@ -35,6 +36,9 @@ pub enum Command {
     /// Replay trade files through plugins with the live engine's market state and broker,
     /// on market time; writes report.json, equity.svg and the journal to --out.
     Backtest(backtest::BacktestArgs),
+    /// The HTML view of one or more backtests side by side (from each folder's report.json),
+    /// written to a file or served over HTTP.
+    Report(report::ReportArgs),
     /// Halt (`on`) or resume (`off`) trading in a running daemon, or show the kill switch
     /// (`status`). Halting cancels every resting order; the change is journaled and
     /// survives restarts.
@@ -52,6 +56,7 @@ impl Command {
             Command::Cut(a) => a.execute(),
             Command::Bars(a) => a.execute(),
             Command::Backtest(a) => a.execute(),
+            Command::Report(a) => a.execute(),
             Command::KillSwitch(a) => a.execute(),
         }
     }

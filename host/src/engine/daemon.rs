@@ -3,6 +3,7 @@
 
 use super::control::{EngineCommand, EngineControl};
 use super::pipeline::Pipeline;
+use super::plugin_control::PluginControl;
 use super::state_store::StateStore;
 use super::status_source::{EngineStatus, FeedState};
 use super::view::{Clock, EngineView};
@@ -118,7 +119,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         .then(|| FinnhubClient::spawn(feed_config, event_tx));
     let feed_stats = feed.as_ref().map(|f| f.stats_handle()).unwrap_or_default();
 
-    let feed_state = Arc::new(Mutex::new(FeedState::default()));
+    let feed_state = Arc::new(Mutex::new(FeedState::new(config.real_time)));
     let mut pipeline = Pipeline::new(
         market.clone(),
         broker.clone(),
@@ -160,7 +161,11 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     }
     let status = Arc::new(EngineStatus {
         started,
-        mode: mode.to_string(),
+        started_ms: crate::plugins::view::wall_clock_ms(),
+        mode: match config.mode {
+            Mode::Live => crate::status::report::RunMode::Live,
+            Mode::Demo => crate::status::report::RunMode::Demo,
+        },
         feed_stats,
         feed_state: feed_state.clone(),
         pipeline: pipeline.stats.clone(),
@@ -173,20 +178,28 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let (command_tx, command_rx) = crossbeam_channel::bounded::<EngineCommand>(16);
     let (status_stop_tx, status_stop_rx) = tokio::sync::oneshot::channel::<()>();
     let status_server = if let Some(addr) = config.status_addr {
-        let access = crate::status::ControlAccess {
-            token: config.control_token.clone(),
-        };
-        let control = Arc::new(EngineControl::new(
-            command_tx.clone(),
-            pipeline.stats.clone(),
+        // Dashboard hook: the engine feeds the page's live events through the hub.
+        let hub = Arc::new(crate::dashboard::EventHub::new(
+            config.market.update_interval_secs,
         ));
-        let (bound, server) =
-            crate::status::serve(addr, status.clone(), Some(control), access, async move {
-                let _ = status_stop_rx.await;
-            })
-            .await?;
+        pipeline.events = Some(hub.clone());
+        let control = EngineControl::new(command_tx.clone(), pipeline.stats.clone())
+            .with_plugins(PluginControl::new(plugins.clone(), state.clone()));
+        let api = crate::status::ApiConfig {
+            source: status.clone(),
+            control: Some(Arc::new(control)),
+            access: crate::status::ControlAccess {
+                token: config.control_token.clone(),
+            },
+            health: config.health,
+            hub,
+        };
+        let (bound, server) = crate::status::serve(addr, api, async move {
+            let _ = status_stop_rx.await;
+        })
+        .await?;
         tracing::info!(
-            "status API on http://{bound} (/health, /metrics, /api/status, /api/kill-switch)"
+            "dashboard on http://{bound}/ (API: /health, /metrics, /api/status, /api/events, /api/kill-switch)"
         );
         Some(tokio::spawn(server))
     } else {
@@ -391,6 +404,13 @@ fn handle_command(pipeline: &mut Pipeline, command: EngineCommand) {
             reply,
         } => {
             let _ = reply.send(pipeline.set_kill_switch(engaged, &reason));
+        }
+        EngineCommand::Flatten {
+            plugin,
+            actor,
+            reply,
+        } => {
+            let _ = reply.send(super::control::flatten(pipeline, &plugin, &actor));
         }
     }
 }

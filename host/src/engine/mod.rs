@@ -8,10 +8,14 @@
 
 pub mod backfill;
 pub mod control;
+pub mod core;
 pub mod daemon;
 pub mod demo_history;
 pub mod latency;
+pub mod lockstep;
 pub mod pipeline;
+pub mod snapshot;
+pub mod plugin_control;
 pub mod state_store;
 pub mod status_source;
 pub mod view;

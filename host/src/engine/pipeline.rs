@@ -8,6 +8,7 @@
 use super::latency::{FrameTimes, LatencyHistogram};
 use super::view::Clock;
 use crate::broker::{BrokerOutcome, CancelReason, PaperBroker};
+use crate::dashboard::EventHub;
 use crate::feed::TradeBatch;
 use crate::market::MarketState;
 use crate::plugins::bindings::{bar_event, fill_event, prediction_event, rejection_event};
@@ -67,6 +68,9 @@ pub struct Pipeline {
     pub forecaster: Option<Forecaster>,
     /// When the frame of the trades being processed was read (live feed batches).
     received: Option<std::time::Instant>,
+    /// Dashboard hook: the live dashboard's events (trades, fills, orders, refusals,
+    /// forecasts), when a status server runs.
+    pub events: Option<Arc<EventHub>>,
     /// Frame times of recently dispatched batches, to time the answers.
     frames: FrameTimes,
 }
@@ -92,6 +96,7 @@ impl Pipeline {
             keep_fills: None,
             forecaster: None,
             received: None,
+            events: None,
             frames: FrameTimes::default(),
         }
     }
@@ -132,6 +137,11 @@ impl Pipeline {
         }
         // Nothing reads the clock inside the loop (the locks are held): advance it once.
         self.clock.advance_to(latest);
+        if let Some(hub) = &self.events {
+            // Dashboard hook.
+            hub.trades(trades);
+            hub.fills(&fills);
+        }
         self.stats
             .trades
             .fetch_add(trades.len() as u64, Ordering::Relaxed);
@@ -164,6 +174,9 @@ impl Pipeline {
 
     /// Forward a new prediction to the plugins.
     pub fn on_prediction(&mut self, p: &Prediction) {
+        if let Some(hub) = &self.events {
+            hub.prediction(p); // Dashboard hook.
+        }
         let event = prediction_event(p, self.plugins.symbols(), self.clock.now_ms());
         self.stats.predictions.fetch_add(1, Ordering::Relaxed);
         self.dispatch(std::iter::once(event).collect());
@@ -183,11 +196,36 @@ impl Pipeline {
                 .tick_to_order
                 .record(u64::try_from(ns).unwrap_or(u64::MAX));
         }
+        self.submit(&output.plugin, output.actions);
+    }
+
+    /// Submit a plugin's actions to the broker; refusals go back to the plugin. Returns
+    /// the broker's outcomes (an operator's flatten reads them).
+    pub(crate) fn submit(
+        &mut self,
+        plugin: &Arc<str>,
+        actions: Vec<crate::types::PluginAction>,
+    ) -> Vec<BrokerOutcome> {
+        // Dashboard hook: the orders, to show accepted ones with their details.
+        let requests: Vec<crate::types::OrderRequest> = match &self.events {
+            Some(_) => actions
+                .iter()
+                .filter_map(|a| match a {
+                    crate::types::PluginAction::Place(r) => Some(r.clone()),
+                    _ => None,
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        let now = self.clock.now_ms();
         let outcomes = self
             .broker
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .submit(&output.plugin, output.actions, self.clock.now_ms());
+            .submit(plugin, actions, now);
+        if let Some(hub) = &self.events {
+            hub.outcomes(&requests, &outcomes, now);
+        }
         let symbols = self.plugins.symbols().clone();
         let refusals: BatchBuilder = outcomes
             .iter()
@@ -197,9 +235,10 @@ impl Pipeline {
                 _ => None,
             })
             .collect();
-        if !refusals.is_empty() && self.plugins.deliver(&output.plugin, refusals.finish()) {
+        if !refusals.is_empty() && self.plugins.deliver(plugin, refusals.finish()) {
             self.outstanding += 1;
         }
+        outcomes
     }
 
     /// Engage or release the kill switch (journaled); the plugins whose resting orders it
@@ -253,8 +292,15 @@ impl Pipeline {
     }
 
     /// Tell each plugin about its orders the broker cancelled on its own (kill switch,
-    /// plugin removal); returns how many there were.
-    fn notify_cancellations(&mut self, outcomes: &[BrokerOutcome], now_ms: i64) -> usize {
+    /// plugin removal, an operator's flatten); returns how many there were.
+    pub(crate) fn notify_cancellations(
+        &mut self,
+        outcomes: &[BrokerOutcome],
+        now_ms: i64,
+    ) -> usize {
+        if let Some(hub) = &self.events {
+            hub.outcomes(&[], outcomes, now_ms); // Dashboard hook.
+        }
         let symbols = self.plugins.symbols().clone();
         let mut by_plugin: BTreeMap<Arc<str>, BatchBuilder> = BTreeMap::new();
         let mut count = 0;
@@ -271,6 +317,7 @@ impl Pipeline {
                 count += 1;
                 let why = match reason {
                     CancelReason::KillSwitch => "cancelled: the kill switch was engaged",
+                    CancelReason::Flattened => "cancelled: an operator flattened this strategy",
                     _ => "cancelled: the plugin stopped running",
                 };
                 let rejection = Rejection {

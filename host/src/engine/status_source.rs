@@ -3,11 +3,12 @@
 
 use super::pipeline::PipelineStats;
 use crate::broker::PaperBroker;
-use crate::feed::{FeedStats, FeedStatus};
+use crate::feed::FeedStats;
 use crate::market::MarketState;
 use crate::plugins::PluginHost;
 use crate::status::report::{
-    BrokerReport, EngineReport, FeedReport, ModelReport, PositionReport, SymbolReport,
+    BrokerReport, EngineReport, FeedReport, JournalReport, ModelCycle, ModelReport, PositionReport,
+    RunMode, SymbolReport,
 };
 use crate::status::{StatusReport, StatusSource};
 use crate::trainer::{PredictionBoard, TrainerStatus};
@@ -15,43 +16,17 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
-/// The feed's latest status, updated by the engine thread.
-#[derive(Debug, Default, Clone)]
-pub struct FeedState {
-    /// `connected`, `reconnecting`...
-    pub state: String,
-    /// Details of the latest change.
-    pub detail: String,
-    /// Reconnections so far.
-    pub reconnects: u64,
-    /// Symbols subscribed.
-    pub subscriptions: Vec<String>,
-}
-
-impl FeedState {
-    /// Fold a status event into the state.
-    pub fn apply(&mut self, status: &FeedStatus) {
-        let text = format!("{status:?}");
-        match status {
-            FeedStatus::Connected { .. } => self.state = "connected".into(),
-            FeedStatus::Disconnected { .. } => self.state = "disconnected".into(),
-            FeedStatus::Reconnecting { .. } => {
-                self.state = "reconnecting".into();
-                self.reconnects += 1;
-            }
-            FeedStatus::Terminated { .. } => self.state = "stopped".into(),
-            _ => {}
-        }
-        self.detail = text;
-    }
-}
+// The typed feed state lives with the status API, which defines what it shows.
+pub use crate::status::feed::FeedState;
 
 /// Everything the status report is built from.
 pub struct EngineStatus {
     /// When the daemon started.
     pub started: Instant,
-    /// `live`, `demo` or `backtest`.
-    pub mode: String,
+    /// Wall-clock start time (ms), so clients tell a restart apart.
+    pub started_ms: i64,
+    /// Live, demo or backtest.
+    pub mode: RunMode,
     /// Feed counters.
     pub feed_stats: Arc<FeedStats>,
     /// Feed connection state.
@@ -73,10 +48,14 @@ pub struct EngineStatus {
 impl StatusSource for EngineStatus {
     fn report(&self) -> StatusReport {
         let feed = self.feed_stats.snapshot();
-        let state = self
+        let now_ms = crate::plugins::view::wall_clock_ms();
+        let (state, trades_per_sec) = self
             .feed_state
             .lock()
-            .map(|s| s.clone())
+            .map(|mut s| {
+                let rate = s.sample_trades(feed.trades, now_ms);
+                (s.clone(), rate)
+            })
             .unwrap_or_default();
         let market: Vec<SymbolReport> = self
             .market
@@ -92,6 +71,9 @@ impl StatusSource for EngineStatus {
                             bars: m.recent_bars(s, usize::MAX).len(),
                             prediction: prediction.as_ref().map(|p| p.expected_return),
                             prediction_model: prediction.as_ref().map(|p| p.model_version),
+                            prediction_horizon_bars: prediction.as_ref().map(|p| p.horizon_bars),
+                            prediction_bar_secs: prediction.as_ref().map(|p| p.bar_secs),
+                            prediction_time_ms: prediction.as_ref().map(|p| p.time_ms),
                         }
                     })
                     .collect()
@@ -106,6 +88,8 @@ impl StatusSource for EngineStatus {
                     orders: t.orders,
                     fills: t.fills,
                     refusals: t.refusals,
+                    cancels: t.cancels,
+                    resting_orders: t.resting_orders,
                     realised_pnl: t.realised_pnl,
                     unrealised_pnl: t.unrealised_pnl,
                     kill_switch: b.kill_switch_state().into(),
@@ -121,6 +105,12 @@ impl StatusSource for EngineStatus {
                             unrealised_pnl: p.position.unrealised_pnl,
                         })
                         .collect(),
+                    journal: JournalReport {
+                        path: b.config().journal_path.display().to_string(),
+                        bytes: t.journal_bytes,
+                        write_errors: t.journal_errors,
+                        failure: b.journal_failure().map(str::to_string),
+                    },
                 }
             })
             .unwrap_or_default();
@@ -130,16 +120,24 @@ impl StatusSource for EngineStatus {
             .map(|status| model_reports(&status()))
             .unwrap_or_default();
         StatusReport {
+            started_ms: self.started_ms,
             uptime_secs: self.started.elapsed().as_secs_f64(),
-            mode: self.mode.clone(),
+            mode: self.mode,
+            // Judged by the status API, which knows the policy.
+            health: Default::default(),
             feed: FeedReport {
-                state: state.state,
-                detail: state.detail,
+                link: state.link,
+                since_ms: state.since_ms,
+                down_since_ms: state.down_since_ms,
                 reconnects: state.reconnects,
+                gaps: state.gaps,
                 trades_in: feed.trades,
+                trades_per_sec,
                 malformed_frames: feed.malformed_frames,
                 dropped_events: feed.dropped_trades,
                 subscriptions: state.subscriptions,
+                rejected: state.rejected,
+                server_error: state.server_error,
             },
             market,
             plugins: self.plugins.statuses(),
@@ -166,11 +164,13 @@ fn model_reports(status: &TrainerStatus) -> Vec<ModelReport> {
             version: s.deployed_version,
             mse: s.deployed_metrics.as_ref().map(|m| m.mse),
             directional_accuracy: s.deployed_metrics.as_ref().map(|m| m.directional_accuracy),
-            last_cycle: s
-                .last_cycle
-                .as_ref()
-                .map(|(_, c)| serde_json::to_string(c).unwrap_or_default())
-                .unwrap_or_default(),
+            scored_rows: s.deployed_metrics.as_ref().map(|m| m.samples),
+            bars: s.bars,
+            predictions: s.predictions,
+            last_cycle: s.last_cycle.as_ref().map(|(ended_ms, outcome)| ModelCycle {
+                ended_ms: *ended_ms,
+                outcome: outcome.clone(),
+            }),
         })
         .collect()
 }

@@ -6,37 +6,11 @@
 use crate::broker::PaperBroker;
 use crate::market::MarketState;
 use crate::plugins::MarketView;
-use crate::plugins::view::wall_clock_ms;
 use crate::trainer::PredictionBoard;
 use crate::types::{Bar, Position, Prediction, TimestampMs};
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-/// Where "now" comes from.
-#[derive(Debug, Clone)]
-pub enum Clock {
-    /// The system clock (live and demo).
-    Wall,
-    /// Market time: the time of the last event processed (replay and backtest).
-    Market(Arc<AtomicI64>),
-}
-
-impl Clock {
-    /// The current time in milliseconds.
-    pub fn now_ms(&self) -> TimestampMs {
-        match self {
-            Clock::Wall => wall_clock_ms(),
-            Clock::Market(t) => t.load(Ordering::Relaxed),
-        }
-    }
-
-    /// Advance market time (no-op for the wall clock).
-    pub fn advance_to(&self, t: TimestampMs) {
-        if let Clock::Market(now) = self {
-            now.fetch_max(t, Ordering::Relaxed);
-        }
-    }
-}
+pub use super::snapshot::Clock;
 
 /// Shared engine state as seen by plugins.
 pub struct EngineView {

@@ -4,11 +4,20 @@
 //! ([`MarketState::apply_trade`]) and one per timer tick ([`MarketState::flush_until`]); both
 //! return the bars that just closed, already recorded in the history. A symbol's last trade
 //! and history live in the aggregator's entry for it: one map lookup per trade.
+//!
+//! Strategies may ask for bars of other periods too (`bar-periods` in the WIT): each extra
+//! period has an aggregator of its own, keeping each symbol's history of that period.
 
 use super::MarketConfig;
 use super::aggregator::BarAggregator;
 use crate::types::{Bar, Symbol, TimestampMs, Trade};
 use std::collections::VecDeque;
+
+/// Bars of one extra period, with each symbol's history.
+#[derive(Debug)]
+struct ExtraPeriod {
+    aggregator: BarAggregator<VecDeque<Bar>>,
+}
 
 /// What is known of one symbol.
 #[derive(Debug, Default)]
@@ -22,18 +31,7 @@ struct SymbolState {
 impl SymbolState {
     /// Appends a completed bar, keeping at most `capacity`.
     fn push_bar(&mut self, bar: Bar, capacity: usize) {
-        if self
-            .bars
-            .back()
-            .is_some_and(|last| last.start_ms >= bar.start_ms)
-        {
-            // History is time-ordered; an older or repeated bar would break that.
-            return;
-        }
-        if self.bars.len() == capacity {
-            self.bars.pop_front();
-        }
-        self.bars.push_back(bar);
+        push_bounded(&mut self.bars, bar, capacity);
     }
 }
 
@@ -44,6 +42,8 @@ pub struct MarketState {
     aggregator: BarAggregator<SymbolState>,
     /// Bars kept per symbol.
     capacity: usize,
+    /// Other periods strategies asked for, ascending.
+    extra: Vec<ExtraPeriod>,
 }
 
 impl MarketState {
@@ -52,6 +52,47 @@ impl MarketState {
         MarketState {
             aggregator: BarAggregator::with_state(config.update_interval_secs),
             capacity: config.history_bars.max(1),
+            extra: Vec::new(),
+        }
+    }
+
+    /// The host's own bar period, in seconds.
+    pub fn period_secs(&self) -> u32 {
+        self.aggregator.period_secs()
+    }
+
+    /// Also build bars of `period_secs` (a no-op for the host's own period, or one already
+    /// built); they start with the next trade of each symbol.
+    pub fn add_period(&mut self, period_secs: u32) {
+        if period_secs == 0
+            || period_secs == self.period_secs()
+            || self.extra.iter().any(|e| e.aggregator.period_secs() == period_secs)
+        {
+            return;
+        }
+        self.extra.push(ExtraPeriod {
+            aggregator: BarAggregator::with_state(period_secs),
+        });
+        self.extra.sort_by_key(|e| e.aggregator.period_secs());
+    }
+
+    /// The periods built besides the host's own, ascending.
+    pub fn extra_periods(&self) -> Vec<u32> {
+        self.extra.iter().map(|e| e.aggregator.period_secs()).collect()
+    }
+
+    /// Records a trade in every period; appends the bars it closed to `closed` (the host's
+    /// period first, then the others ascending), already in their histories.
+    pub fn apply_trade_into(&mut self, trade: &Trade, closed: &mut Vec<Bar>) {
+        if let Some(bar) = self.apply_trade(trade) {
+            closed.push(bar);
+        }
+        let capacity = self.capacity;
+        for extra in &mut self.extra {
+            if let Some((Some(bar), history)) = extra.aggregator.push_with_state(trade) {
+                push_bounded(history, bar.clone(), capacity);
+                closed.push(bar);
+            }
         }
     }
 
@@ -77,9 +118,16 @@ impl MarketState {
 
     /// Closes the bars whose period ended by `now_ms`; returns them (already in the history).
     pub fn flush_until(&mut self, now_ms: TimestampMs) -> Vec<Bar> {
-        let bars = self.aggregator.flush_until(now_ms);
+        let mut bars = self.aggregator.flush_until(now_ms);
         for bar in &bars {
             self.push_bar(bar.clone());
+        }
+        let capacity = self.capacity;
+        for extra in &mut self.extra {
+            for bar in extra.aggregator.flush_until(now_ms) {
+                push_bounded(extra.aggregator.state_mut(&bar.symbol), bar.clone(), capacity);
+                bars.push(bar);
+            }
         }
         bars
     }
@@ -109,10 +157,18 @@ impl MarketState {
     /// oldest first; empty for a period this state does not build.
     pub fn recent_bars_of(&self, symbol: &str, period_secs: u32, n: usize) -> Vec<Bar> {
         if period_secs == 0 || period_secs == self.aggregator.period_secs() {
-            self.recent_bars(symbol, n)
-        } else {
-            Vec::new()
+            return self.recent_bars(symbol, n);
         }
+        let Some(history) = self
+            .extra
+            .iter()
+            .find(|e| e.aggregator.period_secs() == period_secs)
+            .and_then(|e| e.aggregator.state(symbol))
+        else {
+            return Vec::new();
+        };
+        let skip = history.len().saturating_sub(n);
+        history.iter().skip(skip).cloned().collect()
     }
 
     /// The bar being built for `symbol`, if any.
@@ -129,6 +185,18 @@ impl MarketState {
     pub fn rejected_trades(&self) -> u64 {
         self.aggregator.rejected()
     }
+}
+
+/// Appends a completed bar to a time-ordered history of at most `capacity` bars (an older or
+/// repeated bar would break the order: it is dropped).
+fn push_bounded(history: &mut VecDeque<Bar>, bar: Bar, capacity: usize) {
+    if history.back().is_some_and(|last| last.start_ms >= bar.start_ms) {
+        return;
+    }
+    if history.len() == capacity {
+        history.pop_front();
+    }
+    history.push_back(bar);
 }
 
 #[cfg(test)]
@@ -161,6 +229,35 @@ mod tests {
         assert_eq!(state.recent_bars("A", 2)[0].close, 14.0);
         assert_eq!(state.last_trade("A").map(|t| t.price), Some(15.0));
         assert!(state.recent_bars("B", 5).is_empty());
+    }
+
+    #[test]
+    fn extra_periods_build_their_own_bars_and_histories() {
+        let mut state = MarketState::new(&MarketConfig {
+            update_interval_secs: 60,
+            history_bars: 10,
+        });
+        state.add_period(300);
+        state.add_period(60); // the host's own: nothing added
+        assert_eq!(state.extra_periods(), [300]);
+        let mut closed = Vec::new();
+        for minute in 0..11i64 {
+            let t = Trade {
+                symbol: "A".into(),
+                price: 100.0 + minute as f64,
+                size: 1.0,
+                time_ms: minute * 60_000,
+            };
+            state.apply_trade_into(&t, &mut closed);
+        }
+        let five: Vec<&Bar> = closed.iter().filter(|b| b.period_secs == 300).collect();
+        assert_eq!(five.len(), 2, "0-5 and 5-10 minutes closed by minute 5 and 10");
+        assert_eq!((five[0].open, five[0].close, five[0].high), (100.0, 104.0, 104.0));
+        assert_eq!(closed.iter().filter(|b| b.period_secs == 60).count(), 10);
+        let history = state.recent_bars_of("A", 300, 5);
+        assert_eq!(history.iter().map(|b| b.start_ms).collect::<Vec<_>>(), [0, 300_000]);
+        assert_eq!(state.recent_bars_of("A", 0, 2).len(), 2);
+        assert!(state.recent_bars_of("A", 120, 2).is_empty(), "nobody asked for 2 minutes");
     }
 
     #[test]

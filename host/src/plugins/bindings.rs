@@ -114,6 +114,25 @@ pub fn fill_event(f: &types::Fill, symbols: &SymbolTable) -> wit::Event {
     })
 }
 
+/// Any event other than a trade, as a strategy event.
+pub fn strategy_event(e: &types::StrategyEvent, symbols: &SymbolTable) -> wit::Event {
+    match e {
+        types::StrategyEvent::Bar(b) => bar_event(b, symbols),
+        types::StrategyEvent::Prediction { prediction, stale } => {
+            wit::Event::Prediction(wit::Prediction {
+                symbol: symbols.intern(&prediction.symbol),
+                expected_return: prediction.expected_return,
+                horizon_bars: prediction.horizon_bars,
+                model_version: prediction.model_version,
+                time: prediction.time_ms,
+                stale: *stale,
+            })
+        }
+        types::StrategyEvent::Fill(f) => fill_event(f, symbols),
+        types::StrategyEvent::Rejection(r) => rejection_event(r, symbols),
+    }
+}
+
 /// A refusal as a strategy event.
 pub fn rejection_event(r: &types::Rejection, symbols: &SymbolTable) -> wit::Event {
     wit::Event::Rejected(wit::Rejection {

@@ -1,7 +1,7 @@
 //! Per-plugin counters and call-latency histogram, for logs, `/metrics` and `/api/status`.
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -58,9 +58,26 @@ impl Default for PluginCounters {
     }
 }
 
+/// Whether a plugin runs, as status pages show it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PluginRunState {
+    /// Loaded and answering.
+    #[default]
+    Running,
+    /// Its instance faulted; it is rebuilt from its last snapshot after a backoff.
+    Faulted,
+    /// Stopped after repeated faults until its file is replaced (or it is enabled again).
+    Quarantined,
+    /// Unloaded by an operator; its state is saved and it can be enabled again.
+    Disabled,
+}
+
 /// A point-in-time copy of a plugin's counters.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct PluginStats {
+    /// Running, faulted, quarantined or disabled.
+    pub state: PluginRunState,
     /// Calls into the guest.
     pub calls: u64,
     /// Events delivered.
@@ -155,7 +172,17 @@ impl PluginCounters {
                 })
             })
             .unwrap_or_default();
+        let health = self.health.lock().map(|h| h.clone()).unwrap_or_default();
+        // The worker sets the health line to exactly "running" when the instance serves.
+        let state = if self.is_quarantined() {
+            PluginRunState::Quarantined
+        } else if health == "running" {
+            PluginRunState::Running
+        } else {
+            PluginRunState::Faulted
+        };
         PluginStats {
+            state,
             calls: get(&self.calls),
             events: get(&self.events),
             events_skipped: get(&self.events_skipped),
@@ -167,7 +194,7 @@ impl PluginCounters {
             reloads_ok: get(&self.reloads_ok),
             reloads_failed: get(&self.reloads_failed),
             last_error: self.last_error.lock().ok().and_then(|e| e.clone()),
-            health: self.health.lock().map(|h| h.clone()).unwrap_or_default(),
+            health,
             latency_p50_ns: p50,
             latency_p99_ns: p99,
             latency_p999_ns: p999,

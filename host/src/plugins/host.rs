@@ -15,6 +15,7 @@ use super::runtime::PluginRuntime;
 use super::sandbox::HostState;
 use super::settings_file::PluginSettings;
 use super::symbols::SymbolTable;
+use super::tape::EventFilter;
 use super::view::MarketView;
 use super::worker::{Loaded, PluginOutput, Worker, WorkerCommand, WorkerSettings};
 use crossbeam_channel::Sender;
@@ -52,6 +53,8 @@ pub struct PluginInfo {
     pub compile_ms: f64,
     /// Whether the compiled artifact came from the cache.
     pub cached: bool,
+    /// Bar periods (seconds) it asked for besides the host's own.
+    pub bar_periods: Vec<u32>,
 }
 
 /// A plugin's info and counters, for status pages.
@@ -65,6 +68,8 @@ pub struct PluginStatus {
 
 struct Slot {
     info: PluginInfo,
+    /// Ids of the symbols it receives (`None`: all).
+    symbol_ids: Option<HashSet<u32>>,
     mailbox: Mailbox,
     thread: Option<JoinHandle<()>>,
     counters: Arc<PluginCounters>,
@@ -170,6 +175,7 @@ impl PluginHost {
                 return Err(e);
             }
         };
+        let symbol_ids = loaded.symbols.clone();
         match running {
             Some((mailbox, counters, old)) => {
                 let (reply_tx, reply_rx) = crossbeam_channel::bounded(1);
@@ -195,6 +201,7 @@ impl PluginHost {
                 PluginCounters::bump(&counters.reloads_ok, 1);
                 if let Some(slot) = self.write_slots().get_mut(&name) {
                     slot.info = info.clone();
+                    slot.symbol_ids = symbol_ids;
                 }
                 tracing::info!(
                     target: "tradehost::plugins", plugin = %name,
@@ -298,6 +305,31 @@ impl PluginHost {
     /// Names of the loaded plugins.
     pub fn names(&self) -> Vec<String> {
         self.read_slots().keys().map(|k| k.to_string()).collect()
+    }
+
+    /// The running plugins (loaded, not quarantined) in name order, with the events each
+    /// receives; `host_period` is the host's own bar period, which all of them receive.
+    pub fn lanes(&self, host_period: u32) -> Vec<(Arc<str>, EventFilter)> {
+        self.read_slots()
+            .iter()
+            .filter(|(_, s)| !s.counters.is_quarantined())
+            .map(|(name, s)| {
+                let filter = EventFilter {
+                    symbols: s.symbol_ids.clone(),
+                    bar_periods: s.info.bar_periods.clone(),
+                    host_period,
+                };
+                (name.clone(), filter)
+            })
+            .collect()
+    }
+
+    /// Every bar period some loaded plugin asked for besides the host's own.
+    pub fn wanted_bar_periods(&self) -> BTreeSet<u32> {
+        self.read_slots()
+            .values()
+            .flat_map(|s| s.info.bar_periods.iter().copied())
+            .collect()
     }
 
     /// Names of the plugins that are running: loaded and not quarantined.
@@ -445,6 +477,7 @@ impl PluginHost {
             interface_version: prepared.facts.interface_version.clone(),
             compile_ms: prepared.compile_time.as_secs_f64() * 1e3,
             cached: prepared.cached,
+            bar_periods: described.bar_periods.clone(),
         };
         let loaded = Loaded {
             instance,
@@ -464,6 +497,7 @@ impl PluginHost {
         info: PluginInfo,
         saved_state: Option<Vec<u8>>,
     ) -> Result<(), PluginError> {
+        let loaded_ids = loaded.symbols.clone();
         let counters = Arc::new(PluginCounters::default());
         let worker = Worker::new(
             name.clone(),
@@ -493,6 +527,7 @@ impl PluginHost {
         self.write_slots().insert(
             name,
             Slot {
+                symbol_ids: loaded_ids,
                 info,
                 mailbox,
                 thread,

@@ -22,6 +22,7 @@ pub mod runtime;
 pub mod sandbox;
 pub mod settings_file;
 pub mod symbols;
+pub mod tape;
 pub mod validate;
 pub mod view;
 pub mod virtual_clock;
@@ -31,6 +32,7 @@ pub mod worker;
 
 pub use batch::BatchBuilder;
 pub use bindings::wit;
+pub use counters::{PluginRunState, PluginStats};
 pub use error::PluginError;
 pub use host::{PluginHost, PluginInfo, PluginStatus, check_file};
 pub use symbols::SymbolTable;

@@ -1,39 +1,95 @@
-//! The status API: `/health`, `/metrics` (Prometheus text), `/api/status` (JSON), and the
-//! kill switch at `/api/kill-switch`.
+//! The status API and the dashboard's server: `/health` (200, or 503 with reasons),
+//! `/metrics` (OpenMetrics text), `/api/status` (typed JSON, schema in `docs/api.md`), the
+//! operator's controls (`/api/kill-switch`, `/api/plugins/{name}/{action}`), and the
+//! dashboard itself (`/`, `/assets/…`, the event stream `/api/events`, see [`crate::dashboard`]).
 //!
-//! Reading: the engine publishes a fresh [`StatusReport`] through a [`StatusSource`] and the
-//! handlers serialise it. Changing: requests go to the engine through a [`Control`], guarded
-//! by [`ControlAccess`] (see [`control`]).
+//! Reading: the engine publishes a fresh [`StatusReport`] through a [`StatusSource`]; the
+//! [`Reporter`] adds what the control knows (disabled plugins) and the health verdict, and
+//! the handlers serialise it. Changing: requests go to the engine through a [`Control`],
+//! guarded by [`ControlAccess`] (see [`control`] and [`actions`]).
 
+pub mod actions;
 pub mod client;
 pub mod control;
-pub mod prometheus;
+pub mod feed;
+pub mod health;
+pub mod metrics;
 pub mod report;
 
-pub use control::{Control, ControlAccess, KillSwitchChange, KillSwitchRequest, KillSwitchView};
+pub use control::{
+    Actor, Answer, Control, ControlAccess, ControlError, FlattenOutcome, KillSwitchChange,
+    KillSwitchRequest, KillSwitchView, PluginChange, PluginCommand,
+};
+pub use health::{HealthPolicy, HealthReport};
 pub use report::StatusReport;
 
-use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use crate::dashboard::{Dashboard, EventHub};
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-
-/// What the handlers share.
-#[derive(Clone)]
-struct Api {
-    source: Arc<dyn StatusSource>,
-    control: Option<Arc<dyn Control>>,
-    access: ControlAccess,
-}
+use tokio::sync::watch;
 
 /// Something that can produce the current status.
 pub trait StatusSource: Send + Sync + 'static {
     /// The current report.
     fn report(&self) -> StatusReport;
+}
+
+/// Makes the status document every reader sees: the source's report, the plugins an
+/// operator disabled, and the health verdict.
+pub struct Reporter {
+    /// The engine's report.
+    pub source: Arc<dyn StatusSource>,
+    /// The engine's control, which knows the disabled plugins.
+    pub control: Option<Arc<dyn Control>>,
+    /// What counts as unhealthy.
+    pub health: HealthPolicy,
+}
+
+impl Reporter {
+    /// The status document now.
+    pub fn report(&self) -> StatusReport {
+        let mut r = self.source.report();
+        if let Some(control) = &self.control {
+            for d in control.disabled_plugins() {
+                if !r.plugins.iter().any(|p| p.info.name == d.info.name) {
+                    r.plugins.push(d);
+                }
+            }
+        }
+        r.health = self
+            .health
+            .assess(&r, crate::plugins::view::wall_clock_ms());
+        r
+    }
+}
+
+/// What the server is built from.
+pub struct ApiConfig {
+    /// The engine's status.
+    pub source: Arc<dyn StatusSource>,
+    /// The engine's control (without it, changes answer 503).
+    pub control: Option<Arc<dyn Control>>,
+    /// Who may change things.
+    pub access: ControlAccess,
+    /// What counts as unhealthy.
+    pub health: HealthPolicy,
+    /// The dashboard's live events, fed by the engine.
+    pub hub: Arc<EventHub>,
+}
+
+/// What the handlers share.
+#[derive(Clone)]
+pub(crate) struct Api {
+    pub(crate) reporter: Arc<Reporter>,
+    pub(crate) control: Option<Arc<dyn Control>>,
+    pub(crate) access: ControlAccess,
+    pub(crate) hub: Arc<EventHub>,
 }
 
 /// The status server could not start.
@@ -48,33 +104,47 @@ pub struct StatusError {
     pub source: std::io::Error,
 }
 
-/// The router; serve it with `into_make_service_with_connect_info::<SocketAddr>()` (control
-/// checks the peer address). Without a `control`, changes answer 503.
-pub fn router(
-    source: Arc<dyn StatusSource>,
-    control: Option<Arc<dyn Control>>,
-    access: ControlAccess,
-) -> Router {
-    Router::new()
+/// The router, and the dashboard state whose pump must run beside it; serve it with
+/// `into_make_service_with_connect_info::<SocketAddr>()` (control checks the peer address).
+/// Event streams end when `closing` turns true.
+pub fn router(config: ApiConfig, closing: watch::Receiver<bool>) -> (Router, Dashboard) {
+    let reporter = Arc::new(Reporter {
+        source: config.source,
+        control: config.control.clone(),
+        health: config.health,
+    });
+    let dashboard = Dashboard {
+        hub: config.hub.clone(),
+        reporter: reporter.clone(),
+        closing,
+    };
+    let api = Router::new()
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/api/status", get(status))
-        .route("/api/kill-switch", get(kill_switch).post(set_kill_switch))
-        .route("/api/latency/reset", axum::routing::post(reset_latency))
+        .route(
+            "/api/kill-switch",
+            get(actions::kill_switch).post(actions::set_kill_switch),
+        )
+        .route("/api/latency/reset", post(actions::reset_latency))
+        .route("/api/plugins/{name}/{action}", post(actions::plugin))
         .with_state(Api {
-            source,
-            control,
-            access,
-        })
+            reporter,
+            control: config.control,
+            access: config.access,
+            hub: config.hub,
+        });
+    (
+        api.merge(crate::dashboard::router(dashboard.clone())),
+        dashboard,
+    )
 }
 
 /// Bind `addr` and serve until `shutdown` completes. Returns the bound address (useful
 /// with port 0) and the server future to spawn.
 pub async fn serve(
     addr: SocketAddr,
-    source: Arc<dyn StatusSource>,
-    control: Option<Arc<dyn Control>>,
-    access: ControlAccess,
+    config: ApiConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(SocketAddr, impl Future<Output = ()>), StatusError> {
     let listener = tokio::net::TcpListener::bind(addr)
@@ -83,12 +153,19 @@ pub async fn serve(
     let bound = listener
         .local_addr()
         .map_err(|source| StatusError { addr, source })?;
-    let app = router(source, control, access).into_make_service_with_connect_info::<SocketAddr>();
+    let (closing_tx, closing) = watch::channel(false);
+    let (app, dashboard) = router(config, closing);
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     let server = async move {
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-        {
+        let pump =
+            crate::dashboard::pump::run(dashboard.hub, dashboard.reporter, dashboard.closing);
+        let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+            shutdown.await;
+            // Event streams never end on their own: end them, or shutdown would wait on them.
+            let _ = closing_tx.send(true);
+        });
+        let (served, ()) = tokio::join!(serve, pump);
+        if let Err(e) = served {
             tracing::error!("status API stopped: {e}");
         }
     };
@@ -96,84 +173,30 @@ pub async fn serve(
 }
 
 async fn health(State(api): State<Api>) -> impl IntoResponse {
-    let r = api.source.report();
+    let r = api.reporter.report();
+    let code = if r.health.healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     let body = serde_json::json!({
-        "status": "ok",
-        "feed": r.feed.state,
+        "status": if r.health.healthy { "ok" } else { "unhealthy" },
+        "problems": r.health.problems,
+        "messages": r.health.messages,
+        "feed": r.feed.link,
         "plugins": r.plugins.len(),
         "uptime_secs": r.uptime_secs,
     });
-    (StatusCode::OK, Json(body))
+    (code, Json(body))
 }
 
 async fn metrics(State(api): State<Api>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        prometheus::render(&api.source.report()),
+        [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
+        metrics::render(&api.reporter.report()),
     )
 }
 
 async fn status(State(api): State<Api>) -> impl IntoResponse {
-    Json(api.source.report())
-}
-
-async fn kill_switch(State(api): State<Api>) -> impl IntoResponse {
-    Json(api.source.report().broker.kill_switch)
-}
-
-async fn set_kill_switch(
-    State(api): State<Api>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Json(request): Json<KillSwitchRequest>,
-) -> Response {
-    if let Err((code, message)) = api.access.check(peer, &headers) {
-        tracing::warn!("kill-switch request from {peer} refused: {message}");
-        return error(code, message);
-    }
-    let Some(control) = &api.control else {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "this server has no engine to control".into(),
-        );
-    };
-    let reason = request
-        .reason
-        .filter(|r| !r.trim().is_empty())
-        .unwrap_or_else(|| "status API".into());
-    let reason = format!("{reason} (from {peer})");
-    let answer = match control.set_kill_switch(request.engaged, reason) {
-        Ok(rx) => rx
-            .await
-            .unwrap_or_else(|_| Err("the engine stopped before answering".into())),
-        Err(e) => Err(e),
-    };
-    match answer {
-        Ok(change) => (StatusCode::OK, Json(change)).into_response(),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
-    }
-}
-
-async fn reset_latency(
-    State(api): State<Api>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Response {
-    if let Err((code, message)) = api.access.check(peer, &headers) {
-        return error(code, message);
-    }
-    match &api.control {
-        Some(control) => {
-            control.reset_latency();
-            (StatusCode::OK, Json(serde_json::json!({ "reset": true }))).into_response()
-        }
-        None => error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "this server has no engine to control".into(),
-        ),
-    }
-}
-
-fn error(code: StatusCode, message: String) -> Response {
-    (code, Json(serde_json::json!({ "error": message }))).into_response()
+    Json(api.reporter.report())
 }

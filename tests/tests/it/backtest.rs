@@ -37,6 +37,7 @@ fn run_with(
         batch_size: 256,
         out_dir: out.clone(),
         predictions,
+        inline: true,
     };
     let trades = backtest::load_trades(&bt.data, None, None).unwrap();
     let broker = BrokerConfig {

@@ -34,7 +34,11 @@ async fn guest_stderr_and_sleeps_are_safe_on_a_runtime_thread() {
         .load_file(&h.host.config().dir.join("noisy.wasm"), None)
         .expect("stderr in init is fine");
 
-    blocker(&h.host.config().dir, "sleepy", &[("init_sleep_ms", HOUR_MS)]);
+    blocker(
+        &h.host.config().dir,
+        "sleepy",
+        &[("init_sleep_ms", HOUR_MS)],
+    );
     let started = Instant::now();
     let err = h
         .host
@@ -46,8 +50,14 @@ async fn guest_stderr_and_sleeps_are_safe_on_a_runtime_thread() {
         "{err}"
     );
     let text = err.to_string();
-    assert!(text.contains("wall time") && text.contains("pollable.block"), "{text}");
-    assert!(waited < Duration::from_secs(60), "cut short, not slept: {waited:?}");
+    assert!(
+        text.contains("wall time") && text.contains("pollable.block"),
+        "{text}"
+    );
+    assert!(
+        waited < Duration::from_secs(60),
+        "cut short, not slept: {waited:?}"
+    );
     assert_eq!(h.host.names(), ["noisy"]);
 }
 
@@ -79,7 +89,10 @@ fn blocking_plugins_cannot_crash_hold_up_or_outlive_the_daemon() {
 
     let mut daemon = DaemonProcess::start(
         dir.path(),
-        &[("PLUGIN_START_DEADLINE_MS", "500"), ("PLUGIN_MAX_FAULTS", "2")],
+        &[
+            ("PLUGIN_START_DEADLINE_MS", "500"),
+            ("PLUGIN_MAX_FAULTS", "2"),
+        ],
     )
     .unwrap();
     let names = |d: &DaemonProcess| -> Vec<String> {
@@ -94,9 +107,11 @@ fn blocking_plugins_cannot_crash_hold_up_or_outlive_the_daemon() {
             .unwrap_or_default()
     };
     daemon
-        .wait_until("the daemon serving its status", Duration::from_secs(120), |d| {
-            !names(d).is_empty()
-        })
+        .wait_until(
+            "the daemon serving its status",
+            Duration::from_secs(120),
+            |d| !names(d).is_empty(),
+        )
         .unwrap();
     assert_eq!(
         names(&daemon),

@@ -114,7 +114,7 @@ async fn demo_mode_trains_every_bundled_symbol_at_start_up() {
             let models = status_json(d).await?["models"].as_array()?.clone();
             let cycled = models
                 .iter()
-                .filter(|m| m["last_cycle"].as_str().is_some_and(|c| !c.is_empty()))
+                .filter(|m| m["last_cycle"].is_object())
                 .count();
             (cycled == symbols.len()).then_some(models)
         })
@@ -125,8 +125,9 @@ async fn demo_mode_trains_every_bundled_symbol_at_start_up() {
     assert_eq!(names, symbols);
     for model in &models {
         let symbol = model["symbol"].as_str().unwrap();
-        let cycle: serde_json::Value =
-            serde_json::from_str(model["last_cycle"].as_str().unwrap()).unwrap();
+        // Typed JSON: the decision's fields, not JSON inside a string.
+        let cycle = &model["last_cycle"];
+        assert!(cycle["ended_ms"].as_i64().is_some(), "{cycle}");
         let meta: serde_json::Value = serde_json::from_slice(
             &std::fs::read(dir.path().join(format!("models/{symbol}/1/metadata.json"))).unwrap(),
         )

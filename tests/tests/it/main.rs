@@ -3,7 +3,11 @@
 mod backfill;
 mod backtest;
 mod blocking;
+mod bus;
+mod controls;
 mod daemon;
+mod dashboard;
+mod exactness;
 mod feed;
 mod operator;
 mod pipeline;

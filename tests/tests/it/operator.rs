@@ -5,20 +5,12 @@
 use std::time::Duration;
 use tradehost::broker::JournalRecord;
 use tradehost::status::client;
-use tradehost_tests::daemon_harness::{Daemon, demo_config, free_port, journal_records};
+use tradehost_tests::daemon_harness::{
+    Daemon, counter_plugin, demo_config, free_port, journal_records,
+};
 use tradehost_tests::guests;
 
 const LIMIT: Duration = Duration::from_secs(60);
-
-fn counter_plugin(dir: &std::path::Path, every: u32) {
-    std::fs::create_dir_all(dir.join("plugins")).unwrap();
-    std::fs::copy(guests::COUNTER, dir.join("plugins/counter.wasm")).unwrap();
-    std::fs::write(
-        dir.join("plugins/counter.toml"),
-        format!("symbols = [\"SPY\"]\n[parameters]\nevery = {every}\n"),
-    )
-    .unwrap();
-}
 
 fn fills(records: &[JournalRecord]) -> usize {
     records
@@ -44,7 +36,7 @@ fn accepted_orders(records: &[JournalRecord]) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_kill_switch_halts_trading_survives_a_restart_and_releases() {
     let dir = tempfile::tempdir().unwrap();
-    counter_plugin(dir.path(), 200);
+    counter_plugin(dir.path(), 200).unwrap();
     let port = free_port();
     let daemon = Daemon::start(demo_config(dir.path(), port, &[]).unwrap()).unwrap();
     daemon
@@ -123,7 +115,7 @@ async fn the_kill_switch_halts_trading_survives_a_restart_and_releases() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_or_missing_control_token_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    counter_plugin(dir.path(), 200);
+    counter_plugin(dir.path(), 200).unwrap();
     let config = demo_config(dir.path(), free_port(), &[("CONTROL_TOKEN", "t0ken")]).unwrap();
     let daemon = Daemon::start(config).unwrap();
     let refused = loop {
@@ -169,7 +161,7 @@ async fn replacing_an_inline_plugin_mid_run_keeps_its_state_and_positions() {
 
 async fn replace_mid_run(execution: &str) {
     let dir = tempfile::tempdir().unwrap();
-    counter_plugin(dir.path(), 100);
+    counter_plugin(dir.path(), 100).unwrap();
     let extra = [("PLUGIN_EXECUTION", execution)];
     let daemon = Daemon::start(demo_config(dir.path(), free_port(), &extra).unwrap()).unwrap();
     daemon

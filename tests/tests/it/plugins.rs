@@ -79,7 +79,11 @@ fn the_examples_load_and_trade_on_real_ticks() {
 fn hostile_plugins_are_contained_while_another_keeps_trading() {
     let h = Harness::new(|c| c.max_failures = 100);
     let hostile = [
-        ("infinite-loop", guests::INFINITE_LOOP, "CPU-time deadline exceeded"),
+        (
+            "infinite-loop",
+            guests::INFINITE_LOOP,
+            "CPU-time deadline exceeded",
+        ),
         ("memory-bomb", guests::MEMORY_BOMB, "memory limit exceeded"),
         ("panic", guests::PANIC, "panic"),
         ("deep-recursion", guests::DEEP_RECURSION, "stack overflow"),

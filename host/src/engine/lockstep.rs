@@ -1,0 +1,389 @@
+//! Lockstep: plugins driven so that the answer never depends on how trades were batched.
+//!
+//! # The rule (what batch size 1 would give)
+//! Before trade *j* each plugin hears, in this order: the refusals of its orders submitted
+//! just before, the bars that trade *j* closed and the forecasts made at them, and its fills
+//! at trade *j* — then trade *j* itself. An action placed while handling any of these (or
+//! trade *j*) goes to the broker at point *P(j)*: after the broker has processed trade *j*
+//! and before it processes trade *j + 1*; so an order fills at the trades after the one that
+//! caused it. At one point, plugins' actions go in rounds (each plugin's first, in name order,
+//! then their second...), since a plugin that hears of a refusal may act again before the
+//! next trade.
+//!
+//! # Doing it in batches
+//! The broker's effect on one plugin (its fills and refusals) depends only on that plugin's
+//! orders, so a plugin may run ahead of the others through trades that hold none of its
+//! fills; what must wait is the broker (it processes trade *j* only once every plugin has
+//! decided its actions at *P(j − 1)*) and the bars (nobody passes a trade that closes a bar
+//! until everyone has reached it, so `recent-bars` reads the same for all). Each plugin gets
+//! one call per stretch between its own fills, its own orders and bar closes; the guest
+//! returns early at its first order (WIT 0.3.0), and the rest of its stretch follows in the
+//! next call. Plugins called in the same round run in parallel on their threads, or one after
+//! another inline; their answers are taken in name order either way.
+
+use super::core::Core;
+use crate::plugins::tape::{EventFilter, LaneBatch, Tape, cut};
+use crate::plugins::PluginOutput;
+use crate::types::{Bar, PluginAction, StrategyEvent, Trade};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A plugin stopped answering within the timeout.
+#[derive(Debug, thiserror::Error)]
+#[error("plugin {plugin} did not answer a call within {timeout:?} (its worker is stuck or gone)")]
+pub struct Stalled {
+    /// The plugin.
+    pub plugin: String,
+    /// How long the engine waited.
+    pub timeout: Duration,
+}
+
+/// One plugin's place in the lockstep.
+#[derive(Debug)]
+struct Lane {
+    /// The events it receives.
+    filter: EventFilter,
+    /// The first trade of the current run of trades it has not handled.
+    pos: usize,
+    /// Events it must hear of before trade `pos`, in order.
+    queued: Vec<StrategyEvent>,
+    /// Actions waiting for their point.
+    pending: Option<Pending>,
+}
+
+/// Actions a plugin placed, with the trade after whose processing they go to the broker.
+#[derive(Debug)]
+struct Pending {
+    point: usize,
+    actions: Vec<PluginAction>,
+}
+
+/// The lockstep scheduler: one lane per running plugin, kept across runs of trades.
+#[derive(Debug)]
+pub struct Lockstep {
+    lanes: BTreeMap<Arc<str>, Lane>,
+    seq: u64,
+    timeout: Duration,
+}
+
+impl Lockstep {
+    /// A scheduler that waits at most `timeout` for a plugin's answer.
+    pub fn new(timeout: Duration) -> Self {
+        Lockstep {
+            lanes: BTreeMap::new(),
+            seq: 0,
+            timeout,
+        }
+    }
+
+    /// Lanes for the running plugins: new ones join, gone ones leave (with what they had
+    /// queued); a reloaded plugin keeps its lane.
+    fn sync_lanes(&mut self, core: &Core) {
+        let running = core.plugins.lanes(core.market.period_secs());
+        let names: Vec<Arc<str>> = running.iter().map(|(n, _)| n.clone()).collect();
+        self.lanes.retain(|name, _| names.contains(name));
+        for (name, filter) in running {
+            self.lanes
+                .entry(name)
+                .and_modify(|l| l.filter = filter.clone())
+                .or_insert(Lane {
+                    filter,
+                    pos: 0,
+                    queued: Vec::new(),
+                    pending: None,
+                });
+        }
+        for period in core.plugins.wanted_bar_periods() {
+            // New periods start with the next trade; the market state builds each once.
+            let _ = period;
+        }
+    }
+
+    /// Queue `event` for every lane that receives it (market events) or for its plugin
+    /// (fills, refusals), to be heard before the next trade.
+    pub fn queue(&mut self, core: &Core, event: StrategyEvent) {
+        let table = core.plugins.symbols();
+        match &event {
+            StrategyEvent::Fill(f) => {
+                if let Some(lane) = self.lanes.get_mut(&f.plugin) {
+                    lane.queued.push(event);
+                }
+            }
+            StrategyEvent::Rejection(r) => {
+                if let Some(lane) = self.lanes.get_mut(&r.plugin) {
+                    lane.queued.push(event);
+                }
+            }
+            _ => {
+                for lane in self.lanes.values_mut() {
+                    if lane.filter.wants(&event, table) {
+                        lane.queued.push(event.clone());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Run `trades` through the market, the broker and the plugins (see the module docs).
+    pub fn run(&mut self, core: &mut Core, trades: &[Trade]) -> Result<(), Stalled> {
+        self.sync_lanes(core);
+        let n = trades.len();
+        if n == 0 {
+            return Ok(());
+        }
+        for lane in self.lanes.values_mut() {
+            lane.pos = 0;
+        }
+        let tape = Tape::build(trades, core.plugins.symbols());
+        let mut closing: Vec<Bar> = Vec::new();
+        let mut scanned = 0;
+        let mut barrier = scan(core, trades, &mut scanned, &mut closing);
+        let mut committed = 0;
+        loop {
+            let mut progressed = false;
+            if barrier < n && self.at_barrier(barrier) {
+                self.open_barrier(core, &closing, trades[barrier].time_ms);
+                closing.clear();
+                barrier = scan(core, trades, &mut scanned, &mut closing);
+                progressed = true;
+            }
+            progressed |= self.dispatch(core, &tape, trades, barrier, committed)?;
+            progressed |= self.submit_due(core, trades, committed);
+            while committed < barrier.min(n) && self.may_commit(committed) {
+                let fills = core.commit_trade(&trades[committed]);
+                core.clock.advance_to(trades[committed].time_ms);
+                if !fills.is_empty() {
+                    for fill in fills {
+                        self.queue(core, StrategyEvent::Fill(fill));
+                    }
+                    core.snapshot.positions_from(&core.broker);
+                    core.snapshot.publish();
+                }
+                committed += 1;
+                progressed = true;
+            }
+            let settled = self
+                .lanes
+                .values()
+                .all(|l| l.pos >= n && l.pending.is_none());
+            if committed == n && settled {
+                break;
+            }
+            if !progressed {
+                // Cannot happen by construction; say so rather than spin.
+                tracing::error!(target: "tradehost::engine", "lockstep made no progress at trade {committed} of {n}; lanes: {:?}", self.lanes);
+                break;
+            }
+        }
+        core.snapshot.positions_from(&core.broker);
+        core.snapshot.publish();
+        super::core::EngineStats::add(&core.stats.trades, n as u64);
+        Ok(())
+    }
+
+    /// Deliver what is still queued (after the last trade) until every plugin has heard of
+    /// everything and its actions are settled: the end of a backtest.
+    pub fn finish(&mut self, core: &mut Core, now_ms: i64) -> Result<(), Stalled> {
+        self.sync_lanes(core);
+        let tape = Tape::default();
+        for _round in 0..1_000 {
+            for lane in self.lanes.values_mut() {
+                lane.pos = 0;
+            }
+            let moved = self.dispatch(core, &tape, &[], 0, 0)?;
+            let due: Vec<Arc<str>> = self
+                .lanes
+                .iter()
+                .filter(|(_, l)| l.pending.is_some())
+                .map(|(n, _)| n.clone())
+                .collect();
+            for name in &due {
+                self.submit_one(core, name, now_ms);
+            }
+            if !moved && due.is_empty() {
+                break;
+            }
+        }
+        core.snapshot.positions_from(&core.broker);
+        core.snapshot.publish();
+        Ok(())
+    }
+
+    /// Every lane has reached `barrier` (none can pass it) and nothing is owed before it.
+    fn at_barrier(&self, barrier: usize) -> bool {
+        self.lanes.values().all(|l| {
+            l.pos == barrier && l.pending.as_ref().is_none_or(|p| p.point >= barrier)
+        })
+    }
+
+    /// The broker may process trade `c`: every plugin has decided what it does before it.
+    fn may_commit(&self, c: usize) -> bool {
+        self.lanes
+            .values()
+            .all(|l| l.pos >= c && l.pending.as_ref().is_none_or(|p| p.point >= c))
+    }
+
+    /// Bars closed by the barrier's trade (and forecasts made at them) reach the snapshot and
+    /// every plugin that receives them, before that trade.
+    fn open_barrier(&mut self, core: &mut Core, bars: &[Bar], time_ms: i64) {
+        let forecasts = core.on_bars(bars);
+        core.snapshot.publish();
+        for bar in bars {
+            self.queue(core, StrategyEvent::Bar(bar.clone()));
+        }
+        for prediction in forecasts {
+            let stale = prediction.is_stale(time_ms);
+            self.queue(core, StrategyEvent::Prediction { prediction, stale });
+        }
+    }
+
+    /// Call every lane that can move; true when one did.
+    fn dispatch(
+        &mut self,
+        core: &mut Core,
+        tape: &Tape,
+        trades: &[Trade],
+        barrier: usize,
+        committed: usize,
+    ) -> Result<bool, Stalled> {
+        let n = trades.len();
+        let table = core.plugins.symbols().clone();
+        let mut calls: Vec<(Arc<str>, LaneBatch)> = Vec::new();
+        let mut moved = false;
+        for (name, lane) in self.lanes.iter_mut() {
+            if lane.pending.is_some() || (lane.pos >= n && !trades.is_empty()) {
+                continue;
+            }
+            let limit = barrier.min(n);
+            if lane.pos >= limit && lane.queued.is_empty() {
+                continue;
+            }
+            let priced = |i: usize| (&trades[i].symbol, trades[i].price, trades[i].time_ms);
+            // Its fill at `pos` must be processed (and queued) before it sees that trade.
+            let fill_here = lane.pos < limit
+                && committed <= lane.pos
+                && core.broker.first_fill(name, [priced(lane.pos)]).is_some();
+            let end = if lane.pos >= limit || fill_here {
+                lane.pos
+            } else {
+                let from = lane.pos + 1;
+                core.broker
+                    .first_fill(name, (from..limit).map(priced))
+                    .map_or(limit, |k| from + k)
+            };
+            if end == lane.pos && lane.queued.is_empty() {
+                continue;
+            }
+            match cut(tape, lane.pos..end, &lane.queued, &lane.filter, &table) {
+                Some(batch) => calls.push((name.clone(), batch)),
+                None => {
+                    lane.pos = end;
+                    moved = true;
+                }
+            }
+        }
+        if calls.is_empty() {
+            return Ok(moved);
+        }
+        let outputs = self.call_all(core, &calls)?;
+        for (name, batch) in calls {
+            let Some(lane) = self.lanes.get_mut(&name) else {
+                continue;
+            };
+            let (consumed, actions) = match outputs.get(&name) {
+                Some(o) => (o.consumed, o.actions.clone()),
+                // Not delivered (the worker is gone): the plugin skips these events.
+                None => (usize::MAX, Vec::new()),
+            };
+            let progress = batch.progress(consumed);
+            lane.queued.drain(..progress.queued.min(lane.queued.len()));
+            lane.pos = progress.next;
+            if !actions.is_empty() {
+                lane.pending = Some(Pending {
+                    point: progress.point,
+                    actions,
+                });
+            }
+        }
+        Ok(true)
+    }
+
+    /// Send every call, then take the answers (in any order) by plugin.
+    fn call_all(
+        &mut self,
+        core: &Core,
+        calls: &[(Arc<str>, LaneBatch)],
+    ) -> Result<HashMap<Arc<str>, PluginOutput>, Stalled> {
+        let mut waiting: HashMap<u64, Arc<str>> = HashMap::new();
+        for (name, batch) in calls {
+            self.seq += 1;
+            if core.plugins.call(name, self.seq, batch.batch.clone()) {
+                waiting.insert(self.seq, name.clone());
+            }
+        }
+        super::core::EngineStats::add(&core.stats.batches, calls.len() as u64);
+        let mut answers = HashMap::new();
+        while !waiting.is_empty() {
+            let output = core.outputs.recv_timeout(self.timeout).map_err(|_| Stalled {
+                plugin: waiting.values().next().map(|n| n.to_string()).unwrap_or_default(),
+                timeout: self.timeout,
+            })?;
+            // Answers to anything else (a command sent before the lockstep) are dropped.
+            if let Some(name) = waiting.remove(&output.seq) {
+                answers.insert(name, output);
+            }
+        }
+        Ok(answers)
+    }
+
+    /// Submit the actions due at the last processed trade, once every plugin has decided
+    /// what it does there: in rounds, each in name order; true when some went.
+    fn submit_due(&mut self, core: &mut Core, trades: &[Trade], committed: usize) -> bool {
+        let Some(point) = committed.checked_sub(1) else {
+            return false;
+        };
+        let resolved = self.lanes.values().all(|l| {
+            l.pos > point || l.pending.as_ref().is_some_and(|p| p.point == point)
+        });
+        let due: Vec<Arc<str>> = self
+            .lanes
+            .iter()
+            .filter(|(_, l)| l.pending.as_ref().is_some_and(|p| p.point == point))
+            .map(|(n, _)| n.clone())
+            .collect();
+        if !resolved || due.is_empty() {
+            return false;
+        }
+        let now = trades[point].time_ms;
+        for name in &due {
+            self.submit_one(core, name, now);
+        }
+        true
+    }
+
+    /// Submit one lane's pending actions; its refusals are queued for it.
+    fn submit_one(&mut self, core: &mut Core, name: &Arc<str>, now_ms: i64) {
+        let Some(pending) = self.lanes.get_mut(name).and_then(|l| l.pending.take()) else {
+            return;
+        };
+        let refusals = core.submit(name, pending.actions, now_ms);
+        for r in refusals {
+            self.queue(core, StrategyEvent::Rejection(r));
+        }
+    }
+}
+
+/// Apply trades to the market state from `*scanned` until one closes bars (returned in
+/// `closing`); its index, or `trades.len()` when none does.
+fn scan(core: &mut Core, trades: &[Trade], scanned: &mut usize, closing: &mut Vec<Bar>) -> usize {
+    while *scanned < trades.len() {
+        let i = *scanned;
+        core.market.apply_trade_into(&trades[i], closing);
+        *scanned += 1;
+        if !closing.is_empty() {
+            return i;
+        }
+    }
+    trades.len()
+}
