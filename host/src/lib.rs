@@ -28,6 +28,7 @@ pub mod config;
 pub mod dashboard;
 pub mod engine;
 pub mod feed;
+pub mod human;
 pub mod logging;
 pub mod market;
 pub mod plugins;

@@ -105,10 +105,15 @@ pub struct Prediction {
 }
 
 impl Prediction {
-    /// True when the forecast is older than its horizon at `now_ms`.
+    /// True when the forecast is older than its horizon plus one bar at `now_ms`.
+    ///
+    /// The bar after the horizon is grace: when a bar closes, the forecast made at it is
+    /// still being computed, and without the grace every forecast would turn stale at each
+    /// bar close and fresh a moment later (strategies flapping between "stale" and "trading").
     pub fn is_stale(&self, now_ms: TimestampMs) -> bool {
-        let horizon_ms = i64::from(self.horizon_bars) * i64::from(self.bar_secs) * 1000;
-        now_ms - self.time_ms > horizon_ms
+        let bar_ms = i64::from(self.bar_secs) * 1000;
+        let horizon_ms = i64::from(self.horizon_bars) * bar_ms;
+        now_ms - self.time_ms > horizon_ms + bar_ms
     }
 }
 

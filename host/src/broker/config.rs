@@ -62,6 +62,9 @@ pub struct BrokerConfig {
     /// Largest absolute position per plugin and symbol, resting orders included
     /// (`RISK_MAX_POSITION`, 1000).
     pub max_position: f64,
+    /// Smallest quantity of one order, the lot (`RISK_MIN_ORDER_QTY`, 0.000001); smaller
+    /// orders are dust, refused without a journal record.
+    pub min_order_qty: f64,
     /// Largest quantity of one order (`RISK_MAX_ORDER_QTY`, 500).
     pub max_order_qty: f64,
     /// Largest notional of one order at the last trade price (`RISK_MAX_ORDER_NOTIONAL`, 100000).
@@ -86,6 +89,7 @@ impl Default for BrokerConfig {
             fee_per_share: 0.0,
             latency_ms: 0,
             max_position: 1000.0,
+            min_order_qty: 1e-6,
             max_order_qty: 500.0,
             max_order_notional: 100_000.0,
             max_orders_per_sec: 10,
@@ -107,6 +111,7 @@ impl BrokerConfig {
             fee_per_share: non_negative(s, "BROKER_FEE_PER_SHARE", d.fee_per_share, 1e6)?,
             latency_ms: s.int_in("BROKER_LATENCY_MS", d.latency_ms, 0, 3_600_000)?,
             max_position: positive(s, "RISK_MAX_POSITION", d.max_position)?,
+            min_order_qty: positive(s, "RISK_MIN_ORDER_QTY", d.min_order_qty)?,
             max_order_qty: positive(s, "RISK_MAX_ORDER_QTY", d.max_order_qty)?,
             max_order_notional: positive(s, "RISK_MAX_ORDER_NOTIONAL", d.max_order_notional)?,
             max_orders_per_sec: s.int_in(
@@ -175,6 +180,7 @@ mod tests {
             ("JOURNAL_PATH", "/tmp/j.bin"),
             ("JOURNAL_FSYNC", "every_n:64"),
             ("BROKER_LATENCY_MS", "250"),
+            ("RISK_MIN_ORDER_QTY", "0.01"),
         ]);
         let c = BrokerConfig::from_settings(&s).unwrap();
         let want = BrokerConfig {
@@ -183,6 +189,7 @@ mod tests {
             fee_per_share: 0.005,
             latency_ms: 250,
             max_position: 50.0,
+            min_order_qty: 0.01,
             max_order_qty: 10.0,
             max_order_notional: 2000.0,
             max_orders_per_sec: 3,

@@ -517,6 +517,9 @@ impl PaperBroker {
         now_ms: TimestampMs,
         origin: Option<&Arc<str>>,
     ) -> BrokerOutcome {
+        if let Err(reason) = risk::well_formed(&self.limits, &request) {
+            return self.refuse_malformed(plugin, request, reason, now_ms);
+        }
         let orders_in_window = self.rates.get_mut(&**plugin).map_or(0, |w| w.count(now_ms));
         let ctx = OrderContext {
             kill_switch: self.kill_switch.engaged,
@@ -599,6 +602,29 @@ impl PaperBroker {
             tracing::error!(target: "tradehost::broker", "refusal for {plugin} not recorded: {e}");
         }
         BrokerOutcome::Rejected(rejection)
+    }
+
+    /// Refuses a malformed order without a journal record (its values do not belong there);
+    /// the plugin is told like any refusal, and the log summarises.
+    fn refuse_malformed(
+        &mut self,
+        plugin: &Arc<str>,
+        request: OrderRequest,
+        reason: String,
+        now_ms: TimestampMs,
+    ) -> BrokerOutcome {
+        if let Some(line) = self.refusal_log.record(plugin, &reason) {
+            tracing::warn!(target: "tradehost::broker", %plugin, tag = request.tag, symbol = %request.symbol, "{line} (not journaled)");
+        }
+        self.totals.refusals += 1;
+        self.totals.malformed += 1;
+        BrokerOutcome::Rejected(Rejection {
+            plugin: plugin.clone(),
+            tag: request.tag,
+            symbol: request.symbol,
+            reason,
+            time_ms: now_ms,
+        })
     }
 
     /// Journals and removes the resting orders `ids`, pushing one outcome each.

@@ -74,6 +74,9 @@ pub struct BrokerTotals {
     pub fills: u64,
     /// Orders refused.
     pub refusals: u64,
+    /// Malformed orders (non-finite, dust, absurd) refused without a journal record, since
+    /// start; they are also counted in `refusals`.
+    pub malformed: u64,
     /// Resting orders cancelled.
     pub cancels: u64,
     /// Orders resting now.

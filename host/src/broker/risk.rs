@@ -6,8 +6,12 @@
 //! Every limit is inclusive: an order exactly at a limit is allowed.
 
 use super::config::BrokerConfig;
+use crate::human::Num;
 use crate::types::{OrderKind, OrderRequest, TimestampMs};
 use std::collections::VecDeque;
+
+/// Quantities and limit prices above this are absurd for any instrument.
+pub const ABSURD: f64 = 1e12;
 
 /// Length of the order-rate window.
 pub const RATE_WINDOW_MS: TimestampMs = 1000;
@@ -15,6 +19,8 @@ pub const RATE_WINDOW_MS: TimestampMs = 1000;
 /// The limits every order is checked against.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RiskLimits {
+    /// Smallest quantity of one order (a lot); smaller orders are dust.
+    pub min_order_qty: f64,
     /// Largest absolute position per plugin and symbol, resting orders included.
     pub max_position: f64,
     /// Largest quantity of one order.
@@ -31,6 +37,7 @@ impl RiskLimits {
     /// The limits of a broker configuration.
     pub fn from_config(c: &BrokerConfig) -> Self {
         RiskLimits {
+            min_order_qty: c.min_order_qty,
             max_position: c.max_position,
             max_order_qty: c.max_order_qty,
             max_order_notional: c.max_order_notional,
@@ -57,23 +64,44 @@ pub struct OrderContext {
     pub orders_in_window: u32,
 }
 
-/// Checks `order` against `limits`; `Err` holds the refusal reason.
+/// Checks that `order` is well formed: a finite quantity from the minimum lot up to
+/// [`ABSURD`], and a finite positive limit price below it. A malformed order is refused
+/// without a journal record, so nothing non-finite, dust or absurd is ever written there;
+/// `Err` holds the refusal reason.
+pub fn well_formed(limits: &RiskLimits, order: &OrderRequest) -> Result<(), String> {
+    let qty = order.quantity;
+    if !(qty.is_finite() && qty > 0.0) {
+        return Err(format!("quantity {qty} is not a number above 0"));
+    }
+    if qty < limits.min_order_qty {
+        return Err(format!(
+            "quantity {qty} is below the minimum lot of {} (RISK_MIN_ORDER_QTY)",
+            limits.min_order_qty
+        ));
+    }
+    if qty > ABSURD {
+        return Err(format!("quantity {qty} is absurd (above {ABSURD:e})"));
+    }
+    if let OrderKind::Limit(limit) = order.kind
+        && !(limit.is_finite() && limit > 0.0 && limit <= ABSURD)
+    {
+        return Err(format!(
+            "limit price {limit} is not a number above 0 and at most {ABSURD:e}"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a well-formed `order` against `limits`; `Err` holds the refusal reason.
 pub fn check(limits: &RiskLimits, order: &OrderRequest, ctx: &OrderContext) -> Result<(), String> {
     if ctx.kill_switch {
         return Err("kill switch is on: trading is halted (KILL_SWITCH)".into());
     }
     let qty = order.quantity;
-    if !(qty.is_finite() && qty > 0.0) {
-        return Err(format!("quantity {qty} is not a number above 0"));
-    }
-    if let OrderKind::Limit(limit) = order.kind
-        && !(limit.is_finite() && limit > 0.0)
-    {
-        return Err(format!("limit price {limit} is not a number above 0"));
-    }
     if qty > limits.max_order_qty {
         return Err(format!(
-            "quantity {qty} exceeds the largest order RISK_MAX_ORDER_QTY={}",
+            "quantity {} exceeds the largest order RISK_MAX_ORDER_QTY={}",
+            Num(qty),
             limits.max_order_qty
         ));
     }
@@ -93,7 +121,9 @@ pub fn check(limits: &RiskLimits, order: &OrderRequest, ctx: &OrderContext) -> R
     let notional = qty * price;
     if notional > limits.max_order_notional {
         return Err(format!(
-            "notional {notional:.2} (quantity {qty} at {price}) exceeds RISK_MAX_ORDER_NOTIONAL={}",
+            "notional {notional:.2} (quantity {} at {}) exceeds RISK_MAX_ORDER_NOTIONAL={}",
+            Num(qty),
+            Num(price),
             limits.max_order_notional
         ));
     }
@@ -101,8 +131,12 @@ pub fn check(limits: &RiskLimits, order: &OrderRequest, ctx: &OrderContext) -> R
     let worst = ctx.position + order.side.sign() * (ctx.resting_same_side + qty);
     if worst.abs() > limits.max_position {
         return Err(format!(
-            "position in {} could reach {worst} (now {}, resting {} on this side), beyond RISK_MAX_POSITION={}",
-            order.symbol, ctx.position, ctx.resting_same_side, limits.max_position
+            "position in {} could reach {} (now {}, resting {} on this side), beyond RISK_MAX_POSITION={}",
+            order.symbol,
+            Num(worst),
+            Num(ctx.position),
+            Num(ctx.resting_same_side),
+            limits.max_position
         ));
     }
     if ctx.open_orders >= limits.max_open_orders {
@@ -154,6 +188,7 @@ mod tests {
 
     fn limits() -> RiskLimits {
         RiskLimits {
+            min_order_qty: 1e-6,
             max_position: 100.0,
             max_order_qty: 50.0,
             max_order_notional: 1000.0,
@@ -364,7 +399,8 @@ mod tests {
             ),
         ];
         for (name, o, c, want) in cases {
-            match (check(&limits(), &o, &c), want) {
+            let verdict = well_formed(&limits(), &o).and_then(|()| check(&limits(), &o, &c));
+            match (verdict, want) {
                 (Ok(()), None) => {}
                 (Err(reason), Some(words)) => assert!(reason.contains(words), "{name}: {reason}"),
                 (got, want) => panic!("{name}: got {got:?}, want refusal {want:?}"),

@@ -52,6 +52,11 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         Mode::Demo => "demo",
     };
     tracing::info!("tradehost starting in {mode} mode");
+    // The status port first: a clash is reported now, not after training and loading.
+    let status_listener = match config.status_addr {
+        Some(addr) => Some(crate::status::bind(addr).await?),
+        None => None,
+    };
     let state = StateStore::new(config.state_dir.clone());
 
     // The broker logs what it recovered from the journal (and any torn tail) itself.
@@ -177,7 +182,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     });
     let (command_tx, command_rx) = crossbeam_channel::bounded::<EngineCommand>(16);
     let (status_stop_tx, status_stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let status_server = if let Some(addr) = config.status_addr {
+    let status_server = if let Some(listener) = status_listener {
         // Dashboard hook: the engine feeds the page's live events through the hub.
         let hub = Arc::new(crate::dashboard::EventHub::new(
             config.market.update_interval_secs,
@@ -194,10 +199,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
             health: config.health,
             hub,
         };
-        let (bound, server) = crate::status::serve(addr, api, async move {
+        let (bound, server) = crate::status::serve_on(listener, api, async move {
             let _ = status_stop_rx.await;
-        })
-        .await?;
+        })?;
         tracing::info!(
             "dashboard on http://{bound}/ (API: /health, /metrics, /api/status, /api/events, /api/kill-switch)"
         );

@@ -26,9 +26,16 @@ impl StateStore {
         std::fs::read(self.plugin_path(plugin)).ok()
     }
 
-    /// Save a plugin's state.
-    pub fn save_plugin(&self, plugin: &str, state: &[u8]) -> std::io::Result<()> {
-        write_atomic(&self.plugin_path(plugin), state)
+    /// Save a plugin's state; an unchanged state is not written again. Returns whether the
+    /// file was written.
+    pub fn save_plugin(&self, plugin: &str, state: &[u8]) -> std::io::Result<bool> {
+        let path = self.plugin_path(plugin);
+        let same_len = std::fs::metadata(&path).is_ok_and(|m| m.len() == state.len() as u64);
+        if same_len && std::fs::read(&path).is_ok_and(|old| old == state) {
+            return Ok(false);
+        }
+        write_atomic(&path, state)?;
+        Ok(true)
     }
 
     /// The saved symbol table (empty when none or unreadable, which is logged).
@@ -63,8 +70,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = StateStore::new(dir.path().join("state"));
         assert_eq!(store.load_plugin("sma"), None);
-        store.save_plugin("sma", b"abc").unwrap();
+        assert!(store.save_plugin("sma", b"abc").unwrap());
         assert_eq!(store.load_plugin("sma").as_deref(), Some(&b"abc"[..]));
+        assert!(!store.save_plugin("sma", b"abc").unwrap(), "unchanged: not written");
+        assert!(store.save_plugin("sma", b"abd").unwrap());
+        assert_eq!(store.load_plugin("sma").as_deref(), Some(&b"abd"[..]));
         let t = SymbolTable::from_names(["SPY", "BAC"]);
         store.save_symbols(&t).unwrap();
         assert_eq!(store.load_symbols().id("BAC"), Some(1));

@@ -92,8 +92,13 @@ fn filter_for(level: &str) -> Result<EnvFilter, tracing_subscriber::filter::Pars
 /// Install the global subscriber. Call once, from the binary.
 pub fn init(config: &LogConfig) -> std::io::Result<LogGuard> {
     let filter = || filter_for(&config.level).unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colour only on a terminal: redirected output (the start script's console.log, CI)
+    // gets no escape codes; NO_COLOR turns them off everywhere (https://no-color.org).
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let console = fmt::layer()
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .with_target(false)
         .with_filter(filter());
     let mut guards = Vec::new();

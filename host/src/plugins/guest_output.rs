@@ -1,9 +1,13 @@
 //! A plugin's stderr, captured into the host log line by line.
 //!
 //! Guests get no inherited stdio. What they write to stderr (Rust panic messages above all)
-//! is split into lines, logged with the plugin's name, and the most recent output is kept
-//! so that a trap can be reported with the panic message that caused it.
+//! is split into lines, neutralised (control characters escaped, cut at a length) and logged
+//! with the plugin's name within the plugin's log budget, shared with its `log` calls; the
+//! most recent output is kept so that a trap can be reported with the panic message that
+//! caused it.
 
+use super::guest_text;
+use super::log_budget::LogBudget;
 use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -12,8 +16,8 @@ use tokio::io::AsyncWrite;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 
-/// Longest line logged; the rest is cut.
-const MAX_LINE: usize = 1024;
+/// Longest line kept, in bytes; the rest is cut.
+const MAX_LINE: usize = guest_text::MAX_GUEST_TEXT_CHARS;
 /// How much recent output is kept for trap reports.
 const TAIL_BYTES: usize = 2048;
 
@@ -25,16 +29,18 @@ pub struct GuestStderr {
 
 struct State {
     plugin: Arc<str>,
+    budget: LogBudget,
     line: Vec<u8>,
     tail: VecDeque<u8>,
 }
 
 impl GuestStderr {
-    /// A stream whose lines are logged under `plugin`.
-    pub fn new(plugin: Arc<str>) -> Self {
+    /// A stream whose lines are logged under `plugin`, within `budget`.
+    pub fn new(plugin: Arc<str>, budget: LogBudget) -> Self {
         GuestStderr {
             inner: Arc::new(Mutex::new(State {
                 plugin,
+                budget,
                 line: Vec::new(),
                 tail: VecDeque::with_capacity(TAIL_BYTES),
             })),
@@ -62,7 +68,10 @@ impl GuestStderr {
             s.tail.push_back(b);
             if b == b'\n' {
                 let line = std::mem::take(&mut s.line);
-                tracing::warn!(target: "tradehost::plugin", plugin = %s.plugin, "stderr: {}", String::from_utf8_lossy(&line));
+                if s.budget.take_line(&s.plugin) {
+                    let text = String::from_utf8_lossy(&line);
+                    tracing::warn!(target: "tradehost::plugin", plugin = %s.plugin, "stderr: {}", guest_text::for_log(&text));
+                }
             } else if s.line.len() < MAX_LINE {
                 s.line.push(b);
             }
@@ -126,7 +135,7 @@ mod tests {
 
     #[test]
     fn keeps_the_recent_tail_for_trap_reports() {
-        let err = GuestStderr::new("p".into());
+        let err = GuestStderr::new("p".into(), LogBudget::default());
         err.push(b"first line\npanicked at src/lib.rs:3:5:\nboom");
         assert_eq!(
             err.take_tail(),

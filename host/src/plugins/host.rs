@@ -437,7 +437,14 @@ impl PluginHost {
         let mut instance = PluginInstance::instantiate(&self.runtime, &prepared.pre, state, limits)
             .map_err(start_error("instantiate"))?;
         let described = instance.describe().map_err(start_error("describe"))?;
-        let init_config = settings.init_config(path, text.as_deref(), &described)?;
+        super::description_check::check(&described).map_err(|reason| PluginError::Start {
+            plugin: name.to_string(),
+            stage: "describe",
+            reason,
+        })?;
+        // Errors about settings name the settings file, not the component.
+        let toml = super::settings_file::settings_path(path);
+        let init_config = settings.init_config(&toml, text.as_deref(), &described)?;
         let refused = |stage: &'static str, reason: String| PluginError::Start {
             plugin: name.to_string(),
             stage,
@@ -446,7 +453,11 @@ impl PluginHost {
         instance
             .init(&init_config)
             .map_err(start_error("init"))?
-            .map_err(|r| refused("init", r))?;
+            .map_err(|r| match &text {
+                // The strategy refused its parameters: say where they came from.
+                Some(_) => refused("init", format!("{r} (parameters from {})", toml.display())),
+                None => refused("init", r),
+            })?;
         if let Some(state) = saved_state {
             instance
                 .restore(state)
@@ -506,6 +517,7 @@ impl PluginHost {
             self.symbols.clone(),
             WorkerSettings {
                 max_actions: self.config.max_actions_per_call,
+                max_snapshot_bytes: self.config.max_snapshot_bytes,
                 snapshot_interval: self.config.snapshot_interval,
                 restart_backoff: self.config.restart_backoff,
                 max_failures: self.config.max_failures,

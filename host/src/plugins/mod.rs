@@ -12,11 +12,14 @@ pub mod bindings;
 pub mod cache;
 pub mod call_clock;
 pub mod counters;
+pub mod description_check;
 pub mod error;
 pub mod event_index;
 pub mod guest_output;
+pub mod guest_text;
 pub mod host;
 pub mod instance;
+pub mod log_budget;
 pub mod mailbox;
 pub mod runtime;
 pub mod sandbox;
@@ -74,6 +77,9 @@ pub struct PluginConfig {
     /// Most orders and cancels accepted from one call (`PLUGIN_MAX_ACTIONS_PER_CALL`,
     /// default 1000); a call returning more faults and all of them are dropped.
     pub max_actions_per_call: usize,
+    /// Largest snapshot a plugin may return (`PLUGIN_MAX_SNAPSHOT_MB`, default 16); a larger
+    /// one is a fault and the last good snapshot is kept.
+    pub max_snapshot_bytes: usize,
     /// Batches queued per plugin before new ones are dropped (`PLUGIN_QUEUE_BATCHES`,
     /// default 1024).
     pub queue_capacity: usize,
@@ -122,6 +128,7 @@ impl Default for PluginConfig {
             max_file_bytes: 64 << 20,
             max_functions: 100_000,
             max_actions_per_call: 1000,
+            max_snapshot_bytes: 16 << 20,
             queue_capacity: 1024,
             block_when_full: false,
             inline_workers: false,
@@ -172,6 +179,7 @@ impl PluginConfig {
                 1,
                 1_000_000,
             )?,
+            max_snapshot_bytes: s.int_in("PLUGIN_MAX_SNAPSHOT_MB", 16usize, 1, 1024)? << 20,
             queue_capacity: s.int_in("PLUGIN_QUEUE_BATCHES", d.queue_capacity, 1, 1_000_000)?,
             block_when_full: d.block_when_full,
             inline_workers: s.parse_with(

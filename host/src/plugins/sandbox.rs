@@ -9,27 +9,25 @@
 use super::bindings::{bar_to_wit, position_to_wit, tradehost::strategy, wit};
 use super::event_index;
 use super::guest_output::GuestStderr;
+use super::guest_text;
+use super::log_budget::LogBudget;
 use super::symbols::SymbolTable;
 use super::view::MarketView;
 use super::wait_limit::WaitBudget;
 use super::virtual_clock::{GuestTime, MarketMonotonicClock, MarketWallClock};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
 use wasmtime::component::ResourceTable;
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-/// Longest log line a plugin may write; the rest is cut.
-const MAX_LOG_CHARS: usize = 1024;
-/// Log lines a plugin may write per second before lines are dropped (and counted).
-const LOG_LINES_PER_SEC: f64 = 200.0;
 /// Most bars returned by one `recent-bars` call.
 const MAX_RECENT_BARS: u32 = 10_000;
 /// Most distinct symbols the table accepts from plugins (a guard against interning floods).
 const MAX_SYMBOLS: usize = 100_000;
-/// Longest symbol name accepted from a plugin.
-const MAX_SYMBOL_LEN: usize = 64;
+/// Most new symbols one plugin may add to the table (over all its instances while the
+/// daemon runs), so that one plugin cannot exhaust it for the others.
+pub const MAX_NEW_SYMBOLS_PER_PLUGIN: usize = 1_000;
 
 /// What the host knows about one plugin instance: its sandbox and its view of the market.
 pub struct HostState {
@@ -41,9 +39,10 @@ pub struct HostState {
     view: Arc<dyn MarketView>,
     symbols: SymbolTable,
     stderr: GuestStderr,
-    log_tokens: f64,
-    log_refilled: Instant,
-    logs_dropped: u64,
+    /// Log lines per second, shared with stderr.
+    log_budget: LogBudget,
+    /// Symbol names refused (logged within the log budget).
+    symbols_refused: u64,
     wait_budget: WaitBudget,
     /// The batch of the `on-events` call under way: host functions answer "at" its events.
     call: Option<Arc<wit::EventBatch>>,
@@ -63,7 +62,8 @@ impl HostState {
         symbols: SymbolTable,
         random_seed: u64,
     ) -> Self {
-        let stderr = GuestStderr::new(plugin.clone());
+        let log_budget = LogBudget::default();
+        let stderr = GuestStderr::new(plugin.clone(), log_budget.clone());
         let mut builder = WasiCtxBuilder::new();
         builder
             .stderr(stderr.clone())
@@ -97,9 +97,8 @@ impl HostState {
             view,
             symbols,
             stderr,
-            log_tokens: LOG_LINES_PER_SEC,
-            log_refilled: Instant::now(),
-            logs_dropped: 0,
+            log_budget,
+            symbols_refused: 0,
             wait_budget: WaitBudget::default(),
             call: None,
             marks: HashMap::new(),
@@ -179,17 +178,14 @@ impl HostState {
         self.stderr.take_tail()
     }
 
-    fn take_log_token(&mut self) -> bool {
-        let now = Instant::now();
-        let elapsed = now.duration_since(self.log_refilled).as_secs_f64();
-        self.log_refilled = now;
-        self.log_tokens = (self.log_tokens + elapsed * LOG_LINES_PER_SEC).min(LOG_LINES_PER_SEC);
-        if self.log_tokens >= 1.0 {
-            self.log_tokens -= 1.0;
-            true
-        } else {
-            false
-        }
+    /// Log lines the budget refused since the plugin started.
+    pub fn logs_dropped(&self) -> u64 {
+        self.log_budget.dropped_total()
+    }
+
+    /// Take a line from the log budget; reports lines dropped before it.
+    fn admit_line(&self) -> bool {
+        self.log_budget.take_line(&self.plugin)
     }
 }
 
@@ -212,15 +208,10 @@ impl strategy::types::Host for HostState {}
 
 impl strategy::host::Host for HostState {
     fn log(&mut self, level: wit::LogLevel, message: String) {
-        if !self.take_log_token() {
-            self.logs_dropped += 1;
+        if !self.admit_line() {
             return;
         }
-        if self.logs_dropped > 0 {
-            tracing::warn!(target: "tradehost::plugin", plugin = %self.plugin, "{} log lines dropped (more than {LOG_LINES_PER_SEC}/s)", self.logs_dropped);
-            self.logs_dropped = 0;
-        }
-        let message = truncate_chars(&message, MAX_LOG_CHARS);
+        let message = guest_text::for_log(&message);
         let plugin = &*self.plugin;
         match level {
             wit::LogLevel::Trace => {
@@ -289,21 +280,23 @@ impl strategy::host::Host for HostState {
         if let Some(id) = self.symbols.id(name) {
             return id;
         }
-        if name.is_empty() || name.len() > MAX_SYMBOL_LEN || self.symbols.len() >= MAX_SYMBOLS {
-            tracing::warn!(target: "tradehost::plugin", plugin = %self.plugin, "refused to intern symbol {:?}", truncate_chars(name, 80));
-            return u32::MAX;
+        let interned = super::symbols::check_name(name).and_then(|()| {
+            self.symbols
+                .intern_for(&self.plugin, name, MAX_NEW_SYMBOLS_PER_PLUGIN, MAX_SYMBOLS)
+        });
+        match interned {
+            Ok(id) => id,
+            Err(why) => {
+                self.symbols_refused += 1;
+                if self.admit_line() {
+                    tracing::warn!(target: "tradehost::plugin", plugin = %self.plugin, refused = self.symbols_refused, "intern-symbol refused: {}", guest_text::for_log(&why));
+                }
+                u32::MAX
+            }
         }
-        self.symbols.intern(name)
     }
 
     fn symbol_name(&mut self, symbol: u32) -> Option<String> {
         self.symbols.name(symbol).map(|s| s.to_string())
-    }
-}
-
-fn truncate_chars(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => format!("{}… [cut]", &s[..i]).into(),
-        None => s.into(),
     }
 }

@@ -15,7 +15,7 @@ use super::batch;
 use super::bindings::{action_from_wit, wit};
 use super::event_index;
 use super::counters::PluginCounters;
-use super::instance::{CallLimits, Fault, PluginInstance};
+use super::instance::{CallLimits, Fault, FaultKind, PluginInstance};
 use super::runtime::{PluginRuntime, Prepared};
 use super::sandbox::HostState;
 use super::symbols::SymbolTable;
@@ -101,6 +101,8 @@ pub struct Loaded {
 pub struct WorkerSettings {
     /// Most actions accepted from one call.
     pub max_actions: usize,
+    /// Largest snapshot kept; a larger one is a fault.
+    pub max_snapshot_bytes: usize,
     /// How often the state is snapshotted for fault recovery.
     pub snapshot_interval: Duration,
     /// First delay before rebuilding after a fault (doubles each time).
@@ -295,6 +297,18 @@ impl Worker {
         }
         self.snapshot_at = Instant::now();
         match self.current.instance.snapshot() {
+            Ok(state) if state.len() > self.settings.max_snapshot_bytes => {
+                self.fault(Fault {
+                    kind: FaultKind::OutputTooLarge,
+                    detail: format!(
+                        "snapshot of {} bytes is over the limit of {} (PLUGIN_MAX_SNAPSHOT_MB); \
+                         the last good snapshot is kept",
+                        state.len(),
+                        self.settings.max_snapshot_bytes
+                    ),
+                });
+                None
+            }
             Ok(state) => {
                 self.last_snapshot = Some(state.clone());
                 Some(state)

@@ -140,6 +140,14 @@ pub fn router(config: ApiConfig, closing: watch::Receiver<bool>) -> (Router, Das
     )
 }
 
+/// Bind `addr` for the status API. The daemon does this first, so that a port already in
+/// use is reported before minutes of training and plugin loading.
+pub async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, StatusError> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| StatusError { addr, source })
+}
+
 /// Bind `addr` and serve until `shutdown` completes. Returns the bound address (useful
 /// with port 0) and the server future to spawn.
 pub async fn serve(
@@ -147,9 +155,22 @@ pub async fn serve(
     config: ApiConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(SocketAddr, impl Future<Output = ()>), StatusError> {
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|source| StatusError { addr, source })?;
+    serve_on(bind(addr).await?, config, shutdown)
+}
+
+/// Serve on a bound `listener` until `shutdown` completes; the bound address and the
+/// server future to spawn.
+pub fn serve_on(
+    listener: tokio::net::TcpListener,
+    config: ApiConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(SocketAddr, impl Future<Output = ()>), StatusError> {
+    let addr = listener
+        .local_addr()
+        .map_err(|source| StatusError {
+            addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+            source,
+        })?;
     let bound = listener
         .local_addr()
         .map_err(|source| StatusError { addr, source })?;

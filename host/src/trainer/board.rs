@@ -67,7 +67,8 @@ mod tests {
         }
         let p = reader.latest("SPY").unwrap();
         assert_eq!((p.expected_return, p.time_ms), (-0.02, 1));
-        assert!(!p.is_stale(300_001) && p.is_stale(300_002));
+        // Horizon 5 bars of 60 s, plus one bar of grace.
+        assert!(!p.is_stale(360_001) && p.is_stale(360_002));
         assert_eq!(reader.snapshot().len(), 1);
     }
 }

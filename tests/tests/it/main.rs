@@ -9,6 +9,7 @@ mod daemon;
 mod dashboard;
 mod exactness;
 mod feed;
+mod hostile;
 mod operator;
 mod pipeline;
 mod plugins;

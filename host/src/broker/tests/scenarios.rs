@@ -189,6 +189,59 @@ fn risk_refusals_happen_at_the_configured_limits() {
 }
 
 #[test]
+fn malformed_orders_are_refused_without_a_journal_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = crate::settings::Settings::from_pairs([
+        ("RISK_MIN_ORDER_QTY", "0.01"),
+        ("JOURNAL_PATH", dir.path().join("j.bin").to_str().unwrap()),
+    ]);
+    let cfg = BrokerConfig::from_settings(&settings).unwrap();
+    let (mut b, _) = open(&cfg);
+    b.on_trade(&trade("SPY", 50.0, T0));
+    let limit = |qty, price, tag| place(Side::Buy, "SPY", qty, OrderKind::Limit(price), tag);
+    let hostile = vec![
+        market(Side::Buy, f64::NAN, 1),
+        market(Side::Buy, f64::INFINITY, 2),
+        market(Side::Sell, f64::NEG_INFINITY, 3),
+        market(Side::Buy, -5.0, 4),
+        market(Side::Buy, 0.0, 5),
+        market(Side::Buy, 1e308, 6),
+        limit(5e-324, 1e308, 7),
+        market(Side::Buy, 0.009, 8),
+        limit(1.0, f64::NAN, 9),
+        limit(1.0, -1.0, 10),
+        limit(1.0, f64::INFINITY, 11),
+        limit(1.0, 2e12, 12),
+    ];
+    let out = b.submit("p", hostile, T0 + 1);
+    assert_eq!(accepted(&out), [false; 12]);
+    let reasons: Vec<&str> = out
+        .iter()
+        .filter_map(|o| match o {
+            BrokerOutcome::Rejected(r) => Some(r.reason.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert!(reasons[7].contains("minimum lot of 0.01 (RISK_MIN_ORDER_QTY)"), "{reasons:?}");
+    assert!(reasons[5].contains("absurd"), "{reasons:?}");
+    // The plugin was told each time; the journal holds nothing of them.
+    assert!(Journal::read_all(&cfg.journal_path).unwrap().records.is_empty());
+    let t = b.totals();
+    assert_eq!((t.refusals, t.malformed, t.orders), (12, 12, 0));
+    // A lot exactly at the minimum is an ordinary order, and a risk refusal of a
+    // well-formed order is still journaled.
+    let out = b.submit("p", vec![market(Side::Buy, 0.01, 13), market(Side::Buy, 501.0, 14)], T0 + 2);
+    assert_eq!(accepted(&out), [true, false]);
+    let kinds: Vec<_> = Journal::read_all(&cfg.journal_path)
+        .unwrap()
+        .records
+        .into_iter()
+        .map(|r| matches!(r, JournalRecord::Order { .. }))
+        .collect();
+    assert_eq!(kinds, [true, false]);
+}
+
+#[test]
 fn order_rate_is_limited_per_plugin_per_second() {
     let dir = tempfile::tempdir().unwrap();
     let (mut b, _) = open(&BrokerConfig {

@@ -1,0 +1,109 @@
+//! A plugin that abuses every channel it has to the host (the `chatterbox` fixture: forged
+//! log lines with ANSI escapes through `log` and stderr, junk and malformed symbol names,
+//! orders with NaN, infinite, negative, dust and absurd values, cancels of unknown tags),
+//! running in the demo daemon next to an example strategy. The daemon stays up, the example
+//! still fills, the logs hold no forged line, no escape code and no more lines than the
+//! plugin's budget allows, nothing malformed reaches the journal or the symbol table, and
+//! SIGTERM ends it all within 10 s.
+
+use std::time::{Duration, Instant};
+use tradehost::broker::JournalRecord;
+use tradehost::plugins::log_budget::{BURST_LINES, LINES_PER_SEC};
+use tradehost::plugins::sandbox::MAX_NEW_SYMBOLS_PER_PLUGIN;
+use tradehost_tests::daemon_harness::journal_records;
+use tradehost_tests::daemon_process::DaemonProcess;
+use tradehost_tests::guests;
+
+/// Every log file's text, rotated ones included.
+fn all_logs(dir: &std::path::Path) -> String {
+    let mut text = String::new();
+    for entry in std::fs::read_dir(dir.join("logs")).into_iter().flatten().flatten() {
+        text.push_str(&String::from_utf8_lossy(&std::fs::read(entry.path()).unwrap_or_default()));
+    }
+    text
+}
+
+#[test]
+fn a_plugin_flooding_every_channel_cannot_forge_poison_or_hold_up_the_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::copy(guests::SMA_CROSSOVER, plugins.join("sma.wasm")).unwrap();
+    std::fs::copy(guests::CHATTERBOX, plugins.join("chatterbox.wasm")).unwrap();
+    let started = Instant::now();
+    let mut daemon = DaemonProcess::start(dir.path(), &[]).unwrap();
+    let journal = dir.path().join("journal/journal.bin");
+    let filled = |plugin: &str| {
+        journal_records(&journal)
+            .iter()
+            .any(|r| matches!(r, JournalRecord::Fill { fill } if &*fill.plugin == plugin))
+    };
+    daemon
+        .wait_until("a fill of the example", Duration::from_secs(180), |_| filled("sma"))
+        .unwrap();
+    daemon
+        .wait_until("the chatterbox's lines dropped", Duration::from_secs(60), |d| {
+            d.log("trading_agent.log").contains("log lines dropped")
+        })
+        .unwrap();
+    let (status, took) = daemon.sigterm(Duration::from_secs(30)).unwrap();
+    let ran = started.elapsed();
+    assert!(status.success(), "clean exit: {status}");
+    assert!(took <= Duration::from_secs(10), "SIGTERM took {took:?}");
+
+    let logs = all_logs(dir.path());
+    assert!(!logs.contains('\u{1b}'), "an escape code reached the logs");
+    // Stderr is split at its newlines, like any program's; each piece is still a line of
+    // the host's, attributed to the plugin, and `log` messages keep the newline escaped.
+    let forged: Vec<&str> = logs.lines().filter(|l| l.contains("FORGED")).collect();
+    assert!(!forged.is_empty(), "the fixture's lines reached the log");
+    for line in forged {
+        assert!(
+            !line.starts_with("2026-01-01") && line.contains("tradehost::plugin"),
+            "a forged line stands on its own: {line:.300}"
+        );
+    }
+    assert!(!logs.lines().any(|l| l.starts_with("BAD") || l.starts_with("INFO forged")));
+    let chatter = logs
+        .lines()
+        .filter(|l| l.contains("chatter ") || l.contains("FORGED"))
+        .count() as f64;
+    let budget = BURST_LINES + LINES_PER_SEC * ran.as_secs_f64();
+    assert!(chatter >= 1.0, "the fixture ran");
+    assert!(chatter <= budget, "{chatter} lines against a budget of {budget:.0}");
+    assert!(
+        logs.lines().all(|l| l.len() < 4096),
+        "every line is cut at its documented length"
+    );
+
+    // The journal: the example's orders and fills; nothing of the chatterbox's, all finite.
+    let records = journal_records(&journal);
+    for record in &records {
+        match record {
+            JournalRecord::Order { plugin, request, .. } => {
+                assert_ne!(&**plugin, "chatterbox", "{record:?}");
+                assert!(request.quantity.is_finite() && request.quantity > 0.0, "{record:?}");
+            }
+            JournalRecord::Rejected { rejection, request, .. } => {
+                assert_ne!(&*rejection.plugin, "chatterbox", "{record:?}");
+                assert!(request.quantity.is_finite(), "{record:?}");
+            }
+            JournalRecord::Fill { fill } => {
+                assert!(fill.price.is_finite() && fill.quantity.is_finite(), "{record:?}");
+            }
+            _ => {}
+        }
+    }
+
+    // The symbol table kept no malformed name and at most the per-plugin quota of junk.
+    let table: Vec<String> =
+        serde_json::from_slice(&std::fs::read(dir.path().join("state/symbols.json")).unwrap())
+            .unwrap();
+    assert!(
+        table.iter().all(|s| tradehost::plugins::symbols::check_name(s).is_ok()),
+        "{:?}",
+        table.iter().filter(|s| tradehost::plugins::symbols::check_name(s).is_err()).collect::<Vec<_>>()
+    );
+    let junk = table.iter().filter(|s| s.starts_with("JUNK")).count();
+    assert!(junk > 0 && junk <= MAX_NEW_SYMBOLS_PER_PLUGIN, "{junk} junk symbols kept");
+}
