@@ -45,6 +45,9 @@ pub struct Config {
     pub state_dir: PathBuf,
     /// How often plugin state is saved to disk (`STATE_SAVE_INTERVAL`, seconds, default 60).
     pub state_save_interval: Duration,
+    /// How often the console gets a one-line summary (`CONSOLE_SUMMARY_SECS`, default 30;
+    /// `off`).
+    pub console_summary: Option<Duration>,
     /// Address of the status API (`STATUS_ADDR`, default `127.0.0.1:8787`; `off`).
     pub status_addr: Option<SocketAddr>,
     /// Bearer token required to change anything through the status API (`CONTROL_TOKEN`;
@@ -140,7 +143,12 @@ impl Config {
                 v => v.parse::<SocketAddr>().ok().map(Some),
             },
         )?;
+        let console_summary = match s.raw("CONSOLE_SUMMARY_SECS") {
+            Some("off") => None,
+            _ => Some(s.secs("CONSOLE_SUMMARY_SECS", Duration::from_secs(30))?),
+        };
         Ok(Config {
+            console_summary,
             mode,
             real_time,
             symbols: s.list("SYMBOLS"),

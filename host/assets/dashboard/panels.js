@@ -176,6 +176,7 @@ export function models(s) {
       decision = {
         deployed: () => `deployed v${c.version}: ${c.reason}`,
         refused: () => `kept v${c.version} as candidate: ${c.reasons.join("; ")}`,
+        unchanged: () => `retrained: same model as live v${c.version}`,
         not_enough_data: () => `waiting: ${c.have} of ${c.need} rows`,
         failed: () => `failed: ${c.error}`,
       }[c.outcome]?.() ?? c.outcome;

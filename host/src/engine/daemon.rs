@@ -276,7 +276,22 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         (tx, handle)
     };
 
+    let (summary_stop, summary_stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let summary = config.console_summary.map(|every| {
+        tokio::spawn(super::console_summary::run(
+            every,
+            status.pipeline.clone(),
+            status.broker.clone(),
+            status.plugins.clone(),
+            summary_stop_rx,
+        ))
+    });
+
     shutdown.await;
+    let _ = summary_stop.send(());
+    if let Some(task) = summary {
+        let _ = task.await;
+    }
     tracing::info!("shutting down: stopping the feed, draining events, saving plugin state");
     if let Some(feed) = feed {
         feed.shutdown().await;

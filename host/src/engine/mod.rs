@@ -7,6 +7,7 @@
 //! snapshots every plugin to the state directory and flushes the journal.
 
 pub mod backfill;
+pub mod console_summary;
 pub mod control;
 pub mod core;
 pub mod daemon;

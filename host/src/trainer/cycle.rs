@@ -43,6 +43,9 @@ pub struct CycleReport {
     pub training: TrainingSummary,
     /// Deployed or kept as candidate, and why.
     pub decision: DeployDecision,
+    /// False when the retrain gave the live model again (the same held-out predictions
+    /// on the same data): nothing was written, and `version`/`path` are the live model's.
+    pub stored: bool,
 }
 
 impl fmt::Display for CycleReport {
@@ -197,7 +200,18 @@ pub fn run_cycle(
         test_range_ms: (data.times[split.test.start], data.times[split.test.end - 1]),
     };
     let decision = decide(&evaluation);
-    let version = store.next_version(symbol)?;
+    // Retraining on the data the live model was trained on gives it back (training is
+    // seeded): say so once, at INFO, and write no new version that differs in nothing.
+    let unchanged = match &evaluation.live {
+        Some((live_version, live)) if live.mse.to_bits() == evaluation.model.mse.to_bits() => {
+            Some(*live_version)
+        }
+        _ => None,
+    };
+    let version = match unchanged {
+        Some(live_version) => live_version,
+        None => store.next_version(symbol)?,
+    };
     let bar_secs = clean
         .first()
         .map_or(config.update_interval_secs, |b| b.period_secs);
@@ -232,13 +246,20 @@ pub fn run_cycle(
         candidates: selection.scores.clone(),
         created_ms: chrono::Utc::now().timestamp_millis(),
     };
-    let path = store.save(&meta, &selection.weights)?;
-    if decision.deploys() {
-        tracing::info!(target: "tradehost::trainer::cycle", symbol, version, %kind, "model v{version} ({kind}) deployed: {decision}");
+    let stored = unchanged.is_none();
+    let path = if stored {
+        let path = store.save(&meta, &selection.weights)?;
+        if decision.deploys() {
+            tracing::info!(target: "tradehost::trainer::cycle", symbol, version, %kind, "model v{version} ({kind}) deployed: {decision}");
+        } else {
+            tracing::warn!(target: "tradehost::trainer::cycle", symbol, version, %kind, "model v{version} ({kind}) not deployed: {decision}");
+        }
+        path
     } else {
-        tracing::warn!(target: "tradehost::trainer::cycle", symbol, version, %kind, "model v{version} ({kind}) not deployed: {decision}");
-    }
-    let deployed = decision.deploys().then_some(DeployedModel {
+        tracing::info!(target: "tradehost::trainer::cycle", symbol, version, %kind, "retrained on the same data: the same model as live v{version} (held-out MSE {:.4e}); nothing new stored", evaluation.model.mse);
+        store.symbol_dir(symbol).join(version.to_string())
+    };
+    let deployed = (stored && decision.deploys()).then_some(DeployedModel {
         meta,
         weights: selection.weights,
     });
@@ -253,6 +274,7 @@ pub fn run_cycle(
         candidates: selection.scores,
         training,
         decision,
+        stored,
     };
     Ok((report, deployed))
 }
@@ -378,6 +400,25 @@ pub(crate) mod tests {
         let (serving, skipped) = store.load_deployed("SPY", &compat(&config));
         assert!(skipped.is_empty());
         assert_eq!(serving.map(|m| m.version()), Some(1));
+    }
+
+    #[test]
+    fn retraining_on_the_same_data_stores_nothing_new() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ModelStore::new(dir.path());
+        let bars = momentum_bars(0.6);
+        let config = quick_config();
+        let (first, live) = run_cycle(&config, &store, "SPY", &bars, None).unwrap();
+        let live = live.unwrap_or_else(|| panic!("a model should learn momentum: {first}"));
+        // What a restart does: the same bars, the live model loaded.
+        let (again, deployed) = run_cycle(&config, &store, "SPY", &bars, Some(&live)).unwrap();
+        assert!(!again.stored && deployed.is_none(), "{again}");
+        assert_eq!((again.version, &again.path), (1, &first.path));
+        assert_eq!(store.versions("SPY").unwrap(), [1], "no version 2 on disk");
+        // New data is a new model, stored as usual.
+        let more = momentum_bars(0.5);
+        let (next, _) = run_cycle(&config, &store, "SPY", &more, Some(&live)).unwrap();
+        assert!(next.stored && next.version == 2, "{next}");
     }
 
     #[test]

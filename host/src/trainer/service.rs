@@ -401,6 +401,9 @@ fn run_round(shared: &Shared, serve: &Sender<ServeCommand>) -> CycleResults {
                     let _ = serve.send(ServeCommand::Deployed(symbol.clone()));
                 }
                 match &report.decision {
+                    _ if !report.stored => CycleOutcome::Unchanged {
+                        version: report.version,
+                    },
                     super::gate::DeployDecision::Deploy { reason } => CycleOutcome::Deployed {
                         version: report.version,
                         reason: reason.clone(),

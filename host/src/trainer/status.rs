@@ -24,6 +24,11 @@ pub enum CycleOutcome {
         /// Every comparison it lost.
         reasons: Vec<String>,
     },
+    /// The retrain gave the live model again; nothing new was stored.
+    Unchanged {
+        /// The live model's version.
+        version: u32,
+    },
     /// Too few rows; waiting.
     NotEnoughData {
         /// Rows needed.

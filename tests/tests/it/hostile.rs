@@ -31,7 +31,7 @@ fn a_plugin_flooding_every_channel_cannot_forge_poison_or_hold_up_the_daemon() {
     std::fs::copy(guests::SMA_CROSSOVER, plugins.join("sma.wasm")).unwrap();
     std::fs::copy(guests::CHATTERBOX, plugins.join("chatterbox.wasm")).unwrap();
     let started = Instant::now();
-    let mut daemon = DaemonProcess::start(dir.path(), &[]).unwrap();
+    let mut daemon = DaemonProcess::start(dir.path(), &[("CONSOLE_SUMMARY_SECS", "1")]).unwrap();
     let journal = dir.path().join("journal/journal.bin");
     let filled = |plugin: &str| {
         journal_records(&journal)
@@ -52,6 +52,11 @@ fn a_plugin_flooding_every_channel_cannot_forge_poison_or_hold_up_the_daemon() {
     assert!(took <= Duration::from_secs(10), "SIGTERM took {took:?}");
 
     let logs = all_logs(dir.path());
+    // The console's summary line told the story meanwhile.
+    assert!(
+        logs.lines().any(|l| l.contains("last 1 s: ") && l.contains(" fills, ") && l.contains("healthy")),
+        "no summary line"
+    );
     assert!(!logs.contains('\u{1b}'), "an escape code reached the logs");
     // Stderr is split at its newlines, like any program's; each piece is still a line of
     // the host's, attributed to the plugin, and `log` messages keep the newline escaped.
