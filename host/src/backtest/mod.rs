@@ -12,6 +12,7 @@
 pub mod diagnosis;
 pub mod equity_svg;
 pub mod report;
+pub mod sweep;
 
 use crate::broker::{BrokerConfig, BrokerError, FsyncPolicy, PaperBroker};
 use crate::engine::core::{Core, EngineStats, Forecasts};

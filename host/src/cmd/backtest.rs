@@ -47,13 +47,7 @@ pub struct BacktestArgs {
 impl BacktestArgs {
     /// Run the backtest and print its summary.
     pub fn execute(self) -> anyhow::Result<()> {
-        let mut overrides = vec![("JOURNAL_FSYNC".to_string(), "never".to_string())];
-        if std::env::var_os("LOG_LEVEL").is_none() {
-            // Orders and fills are in the journal and the report; on the console, one info
-            // line per fill would slow a long backtest down. Warnings and errors still show.
-            overrides.push(("LOG_LEVEL".to_string(), "WARN".to_string()));
-        }
-        let config = self.settings.load(&overrides, true)?;
+        let config = self.settings.load_for_backtest()?;
         let _logs = console_logs(&config)?;
         let window = self.trades.window()?;
         let out = self.out;

@@ -8,6 +8,7 @@ pub mod kill_switch;
 pub mod report;
 pub mod run;
 pub mod snippets;
+pub mod sweep;
 pub mod train;
 
 use anyhow::Context;
@@ -36,6 +37,9 @@ pub enum Command {
     /// Replay trade files through plugins with the live engine's market state and broker,
     /// on market time; writes report.json, equity.svg and the journal to --out.
     Backtest(backtest::BacktestArgs),
+    /// Backtest every combination of a plugin's parameters over one read of the data, on all
+    /// cores, and rank them (optionally chosen before --split and reported after it).
+    Sweep(sweep::SweepArgs),
     /// The HTML view of one or more backtests side by side (from each folder's report.json),
     /// written to a file or served over HTTP.
     Report(report::ReportArgs),
@@ -56,6 +60,7 @@ impl Command {
             Command::Cut(a) => a.execute(),
             Command::Bars(a) => a.execute(),
             Command::Backtest(a) => a.execute(),
+            Command::Sweep(a) => a.execute(),
             Command::Report(a) => a.execute(),
             Command::KillSwitch(a) => a.execute(),
         }
@@ -74,6 +79,18 @@ impl SettingsFile {
     /// The settings: this file (or ./.env), then the environment, then `overrides`.
     pub fn load(&self, overrides: &[(String, String)], demo: bool) -> anyhow::Result<Config> {
         Ok(Config::load(self.env.as_deref(), overrides, demo)?)
+    }
+
+    /// The settings of a backtest or sweep: the journal is an output (never synced per
+    /// record), and the console shows warnings and errors only unless LOG_LEVEL says
+    /// otherwise (orders and fills are in the journal and the report; a line per fill would
+    /// slow a long run down).
+    pub fn load_for_backtest(&self) -> anyhow::Result<Config> {
+        let mut overrides = vec![("JOURNAL_FSYNC".to_string(), "never".to_string())];
+        if std::env::var_os("LOG_LEVEL").is_none() {
+            overrides.push(("LOG_LEVEL".to_string(), "WARN".to_string()));
+        }
+        self.load(&overrides, true)
     }
 }
 
@@ -110,7 +127,7 @@ impl TradeWindow {
     }
 }
 
-fn parse_time(s: &Option<String>) -> anyhow::Result<Option<i64>> {
+pub(crate) fn parse_time(s: &Option<String>) -> anyhow::Result<Option<i64>> {
     s.as_deref()
         .map(|t| {
             chrono::DateTime::parse_from_rfc3339(t)

@@ -38,6 +38,15 @@ impl StateStore {
         Ok(true)
     }
 
+    /// Move a plugin's saved state aside (it could not be restored), so that the plugin
+    /// starts fresh and the state is kept for a person to look at; returns where it went.
+    pub fn set_aside(&self, plugin: &str, now_ms: i64) -> std::io::Result<PathBuf> {
+        let from = self.plugin_path(plugin);
+        let to = from.with_extension(format!("state.refused-{now_ms}"));
+        std::fs::rename(&from, &to)?;
+        Ok(to)
+    }
+
     /// The saved symbol table (empty when none or unreadable, which is logged).
     pub fn load_symbols(&self) -> SymbolTable {
         let path = self.dir.join("symbols.json");
@@ -75,6 +84,10 @@ mod tests {
         assert!(!store.save_plugin("sma", b"abc").unwrap(), "unchanged: not written");
         assert!(store.save_plugin("sma", b"abd").unwrap());
         assert_eq!(store.load_plugin("sma").as_deref(), Some(&b"abd"[..]));
+        let aside = store.set_aside("sma", 42).unwrap();
+        assert_eq!(store.load_plugin("sma"), None);
+        assert_eq!(std::fs::read(&aside).unwrap(), b"abd");
+        assert!(aside.to_string_lossy().ends_with("sma.state.refused-42"), "{aside:?}");
         let t = SymbolTable::from_names(["SPY", "BAC"]);
         store.save_symbols(&t).unwrap();
         assert_eq!(store.load_symbols().id("BAC"), Some(1));

@@ -112,3 +112,38 @@ fn a_plugin_flooding_every_channel_cannot_forge_poison_or_hold_up_the_daemon() {
     let junk = table.iter().filter(|s| s.starts_with("JUNK")).count();
     assert!(junk > 0 && junk <= MAX_NEW_SYMBOLS_PER_PLUGIN, "{junk} junk symbols kept");
 }
+
+#[test]
+fn a_saved_state_the_plugin_refuses_is_set_aside_and_the_plugin_starts_fresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::copy(guests::SMA_CROSSOVER, plugins.join("sma.wasm")).unwrap();
+    let states = dir.path().join("state/plugins");
+    std::fs::create_dir_all(&states).unwrap();
+    std::fs::write(states.join("sma.state"), b"\xffnot what sma saved").unwrap();
+    let mut daemon = DaemonProcess::start(dir.path(), &[]).unwrap();
+    daemon
+        .wait_until("sma running", Duration::from_secs(120), |d| {
+            d.status().is_some_and(|s| {
+                s["plugins"].as_array().into_iter().flatten().any(|p| p["info"]["name"] == "sma")
+            })
+        })
+        .unwrap();
+    let log = daemon.log("trading_agent.log");
+    assert!(
+        log.contains("refused its saved state") && log.contains("starts fresh"),
+        "the log says what happened and what to do:\n{log}"
+    );
+    let aside: Vec<_> = std::fs::read_dir(&states)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("sma.state.refused-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "the refused state is kept for a person to look at");
+    assert_eq!(std::fs::read(aside[0].path()).unwrap(), b"\xffnot what sma saved");
+    let (status, _) = daemon.sigterm(Duration::from_secs(30)).unwrap();
+    assert!(status.success());
+    // The fresh state was saved at shutdown, so the next start restores it.
+    assert!(states.join("sma.state").exists());
+}

@@ -13,3 +13,4 @@ mod hostile;
 mod operator;
 mod pipeline;
 mod plugins;
+mod sweep;
