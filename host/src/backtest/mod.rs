@@ -11,6 +11,7 @@
 
 pub mod diagnosis;
 pub mod equity_svg;
+pub mod forecast_score;
 pub mod report;
 pub mod sweep;
 
@@ -195,14 +196,22 @@ pub fn run(
     if host.names().is_empty() {
         return Err(BacktestError::NoPlugins(bt.plugins.clone()));
     }
+    let scorer = Arc::new(Mutex::new(forecast_score::ForecastScorer::default()));
     let forecasts = match &replay_trainer {
         Some(trainer) => {
             let trainer = trainer.clone();
+            let scorer = scorer.clone();
             Forecasts::Replay(Box::new(move |bar| {
-                trainer
+                let made = trainer
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .on_bar(bar)
+                    .on_bar(bar);
+                let mut scorer = scorer.lock().unwrap_or_else(|p| p.into_inner());
+                scorer.bar(bar);
+                if let Some(p) = &made {
+                    scorer.forecast(p);
+                }
+                made
             }))
         }
         None => Forecasts::Off,
@@ -292,6 +301,7 @@ pub fn run(
                     .clone()
             })
             .unwrap_or_default(),
+        forecast_scores: scorer.lock().unwrap_or_else(|p| p.into_inner()).finish(),
         fill_log: fills,
         currency: report::CURRENCY.to_string(),
         ..Default::default()

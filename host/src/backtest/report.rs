@@ -58,6 +58,9 @@ pub struct BacktestReport {
     pub plugins: Vec<PluginResult>,
     /// Per symbol, what the trainer did (empty without predictions).
     pub training: BTreeMap<String, ReplayTrainingSummary>,
+    /// Per symbol, every forecast against the return that followed (empty without
+    /// predictions).
+    pub forecast_scores: BTreeMap<String, super::forecast_score::ForecastScore>,
     /// Every fill, in order.
     #[serde(skip)]
     pub fill_log: Vec<Fill>,
@@ -243,6 +246,30 @@ impl fmt::Display for BacktestReport {
                     t.not_enough_data,
                     t.predictions,
                     t.final_version.map_or("-".into(), |v| format!("v{v}"))
+                )?;
+            }
+        }
+        if !self.forecast_scores.is_empty() {
+            writeln!(
+                f,
+                "{:<10} {:>9} {:>7} {:>11} {:>11} {:>11} {:>9} {:>8} {:>8}",
+                "symbol", "forecasts", "scored", "MSE model", "MSE zero", "MSE last", "direction", "DM", "p"
+            )?;
+            for (symbol, s) in &self.forecast_scores {
+                let dm = s.dm_statistic.map_or("-".into(), |d| format!("{d:.2}"));
+                let p = s.dm_p_value.map_or("-".into(), |p| format!("{p:.3}"));
+                writeln!(
+                    f,
+                    "{:<10} {:>9} {:>7} {:>11.3e} {:>11.3e} {:>11.3e} {:>8.1}% {:>8} {:>8}",
+                    symbol,
+                    s.forecasts,
+                    s.scored,
+                    s.mse_model,
+                    s.mse_zero,
+                    s.mse_last,
+                    s.directional_accuracy * 100.0,
+                    dm,
+                    p
                 )?;
             }
         }

@@ -156,6 +156,17 @@ fn walk_forward_forecasts_reach_the_plugins_and_the_run_is_deterministic() {
         "the forecasts never moved the follower: {a}"
     );
     assert_eq!(a.training, b.training);
+    // Every forecast is scored against the return that followed (or counted as unscored
+    // when its horizon ran past the data), alike in both runs.
+    for (symbol, t) in &a.training {
+        let s = a.forecast_scores.get(symbol).cloned().unwrap_or_default();
+        assert_eq!(s.forecasts as u64, t.predictions, "{symbol}: {s:?}");
+        if t.predictions >= 3 {
+            assert!(s.scored >= 2 && s.mse_zero > 0.0, "{symbol}: {s:?}");
+            assert!(s.dm_p_value.is_some_and(|p| (0.0..=1.0).contains(&p)), "{symbol}: {s:?}");
+        }
+    }
+    assert_eq!(a.forecast_scores, b.forecast_scores);
     assert!(
         journal_a == journal_b,
         "journals differ between identical runs"
