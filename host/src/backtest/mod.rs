@@ -186,7 +186,7 @@ pub fn run(
             host.load_file(f, None)?;
         }
         None => {
-            for (path, result) in host.load_dir(&|_| None) {
+            for (path, result) in host.load_dir(&|_| None, &|_| false) {
                 if let Err(e) = result {
                     tracing::error!("{} not loaded: {e}", path.display());
                 }

@@ -4,6 +4,8 @@
 use super::control::{EngineCommand, EngineControl};
 use super::pipeline::Pipeline;
 use super::plugin_control::PluginControl;
+use super::plugin_startup;
+use super::quarantine_list::QuarantineList;
 use super::state_store::StateStore;
 use super::status_source::{EngineStatus, FeedState};
 use super::view::{Clock, EngineView};
@@ -88,27 +90,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         state.load_symbols(),
         out_tx,
     )?);
-    for (path, result) in plugins.load_dir(&|name| state.load_plugin(name)) {
-        match result {
-            Ok(_) => {}
-            // A state the plugin refuses would refuse it at every start: set the state
-            // aside, say where it went, and start the plugin fresh.
-            Err(PluginError::Start { plugin, stage: "restore", reason }) => {
-                match state.set_aside(&plugin, crate::plugins::view::wall_clock_ms()) {
-                    Ok(aside) => {
-                        tracing::error!(target: "tradehost::plugins", "plugin {plugin} refused its saved state ({reason}); the state was moved to {} and {plugin} starts fresh (stop the daemon and move the file back to retry it)", aside.display());
-                        if let Err(e) = plugins.load_file(&path, None) {
-                            tracing::error!(target: "tradehost::plugins", "{} not loaded: {e}", path.display());
-                        }
-                    }
-                    Err(e) => tracing::error!(target: "tradehost::plugins", "plugin {plugin} refused its saved state ({reason}) and it could not be set aside: {e}; delete {}/plugins/{plugin}.state to start it fresh", config.state_dir.display()),
-                }
-            }
-            Err(e) => {
-                tracing::error!(target: "tradehost::plugins", "{} not loaded: {e}", path.display());
-            }
-        }
-    }
+    let plugin_control = PluginControl::new(plugins.clone(), state.clone());
+    let quarantine = QuarantineList::new(&config.state_dir);
+    plugin_startup::load_at_start(&plugins, &state, &plugin_control, &quarantine);
     if plugins.names().is_empty() {
         tracing::warn!(
             target: "tradehost::plugins",
@@ -205,7 +189,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         ));
         pipeline.events = Some(hub.clone());
         let control = EngineControl::new(command_tx.clone(), pipeline.stats.clone())
-            .with_plugins(PluginControl::new(plugins.clone(), state.clone()));
+            .with_plugins(plugin_control.clone());
         let api = crate::status::ApiConfig {
             source: status.clone(),
             control: Some(Arc::new(control)),
@@ -279,13 +263,15 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let saver = {
         let plugins = plugins.clone();
         let state = state.clone();
+        let control = plugin_control.clone();
+        let quarantine = quarantine.clone();
         let every = config.state_save_interval;
         let (tx, rx) = crossbeam_channel::bounded::<()>(1);
         let handle = std::thread::Builder::new()
             .name("state-saver".into())
             .spawn(move || {
                 while rx.recv_timeout(every).is_err() {
-                    save_states(&plugins, &state);
+                    plugin_startup::save_states(&plugins, &state, &control, &quarantine);
                 }
             })
             .ok();
@@ -323,6 +309,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     if let Some(h) = saver.1 {
         let _ = h.join();
     }
+    plugin_startup::save_quarantine(&plugins, &plugin_control, &quarantine);
     for (name, snapshot) in plugins.shutdown() {
         match snapshot {
             Some(bytes) => {
@@ -353,14 +340,6 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     }
     tracing::info!("tradehost stopped cleanly");
     Ok(())
-}
-
-fn save_states(plugins: &PluginHost, state: &StateStore) {
-    for (name, bytes) in plugins.snapshot_all() {
-        if let Err(e) = state.save_plugin(&name, &bytes) {
-            tracing::warn!("cannot save the state of plugin {name}: {e}");
-        }
-    }
 }
 
 /// The channels the engine thread reads.

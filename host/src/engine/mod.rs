@@ -17,6 +17,8 @@ pub mod lockstep;
 pub mod pipeline;
 pub mod snapshot;
 pub mod plugin_control;
+pub mod plugin_startup;
+pub mod quarantine_list;
 pub mod state_store;
 pub mod status_source;
 pub mod view;

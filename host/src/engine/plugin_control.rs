@@ -6,7 +6,8 @@
 //! to the state directory and given back when it is enabled; its resting orders are
 //! cancelled by the engine's sweep of plugins that no longer run. Replacing a disabled
 //! plugin's file loads it again (the watcher sees a new version to run), and so does a
-//! restart.
+//! restart. A plugin held in quarantine from a previous run sits in the same list, shown as
+//! quarantined, and enabling it is how an operator lifts the quarantine.
 
 use super::state_store::StateStore;
 use crate::plugins::{PluginHost, PluginRunState, PluginStatus};
@@ -58,6 +59,15 @@ impl PluginControl {
             })
             .map_err(|e| ControlError::Failed(format!("cannot start a thread: {e}")))?;
         Ok(rx)
+    }
+
+    /// Show a plugin that was not loaded (held in quarantine from a previous run) as not
+    /// running; enabling it loads its file again.
+    pub fn hold(&self, status: PluginStatus) {
+        self.disabled
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(status.info.name.clone(), status);
     }
 
     /// Disabled plugins, for the status document (those loaded again since are left out).

@@ -74,7 +74,7 @@ pub enum PluginRunState {
 }
 
 /// A point-in-time copy of a plugin's counters.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct PluginStats {
     /// Running, faulted, quarantined or disabled.
     pub state: PluginRunState,

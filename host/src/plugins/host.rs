@@ -19,7 +19,7 @@ use super::tape::EventFilter;
 use super::view::MarketView;
 use super::worker::{Loaded, PluginOutput, Worker, WorkerCommand, WorkerSettings};
 use crossbeam_channel::Sender;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the host knows about a loaded plugin.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct PluginInfo {
     /// The plugin's name: its file name without `.wasm`.
     pub name: String,
@@ -58,7 +58,7 @@ pub struct PluginInfo {
 }
 
 /// A plugin's info and counters, for status pages.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PluginStatus {
     /// Static facts.
     pub info: PluginInfo,
@@ -115,16 +115,17 @@ impl PluginHost {
         &self.symbols
     }
 
-    /// Load every `*.wasm` in the plugin directory, in name order. Failures are returned
-    /// beside the path; they do not stop the others.
+    /// Load every `*.wasm` in the plugin directory that `skip` does not pass over, in name
+    /// order. Failures are returned beside the path; they do not stop the others.
     pub fn load_dir(
         &self,
         state: &dyn Fn(&str) -> Option<Vec<u8>>,
+        skip: &dyn Fn(&Path) -> bool,
     ) -> Vec<(PathBuf, Result<PluginInfo, PluginError>)> {
         let mut files: Vec<PathBuf> = match std::fs::read_dir(&self.config.dir) {
             Ok(entries) => entries
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| is_plugin_file(p))
+                .filter(|p| is_plugin_file(p) && !skip(p))
                 .collect(),
             Err(e) => {
                 tracing::warn!(target: "tradehost::plugins", "cannot read plugin directory {}: {e}", self.config.dir.display());

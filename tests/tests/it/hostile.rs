@@ -147,3 +147,57 @@ fn a_saved_state_the_plugin_refuses_is_set_aside_and_the_plugin_starts_fresh() {
     // The fresh state was saved at shutdown, so the next start restores it.
     assert!(states.join("sma.state").exists());
 }
+
+/// The state of the plugin `name` in /api/status (which lists loaded and held plugins).
+fn plugin_state(d: &DaemonProcess, name: &str) -> Option<String> {
+    let status = d.status()?;
+    status["plugins"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| p["info"]["name"] == name)
+        .and_then(|p| p["stats"]["state"].as_str().map(str::to_string))
+}
+
+#[test]
+fn a_quarantine_survives_a_restart_until_the_file_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::copy(guests::SMA_CROSSOVER, plugins.join("sma.wasm")).unwrap();
+    std::fs::copy(guests::PANIC, plugins.join("crashy.wasm")).unwrap();
+    let env = [("PLUGIN_MAX_FAULTS", "2"), ("PLUGIN_RESTART_BACKOFF_MS", "50")];
+    let mut daemon = DaemonProcess::start(dir.path(), &env).unwrap();
+    daemon
+        .wait_until("crashy quarantined", Duration::from_secs(120), |d| {
+            plugin_state(d, "crashy").as_deref() == Some("quarantined")
+        })
+        .unwrap();
+    daemon.sigterm(Duration::from_secs(30)).unwrap();
+
+    // Restarted with the same file: still quarantined, never started, and the log says
+    // how to lift it.
+    let mut daemon = DaemonProcess::start(dir.path(), &env).unwrap();
+    daemon
+        .wait_until("sma running", Duration::from_secs(120), |d| {
+            plugin_state(d, "sma").as_deref() == Some("running")
+        })
+        .unwrap();
+    assert_eq!(plugin_state(&daemon, "crashy").as_deref(), Some("quarantined"));
+    let log = daemon.log("trading_agent.log");
+    assert!(
+        log.contains("crashy stays quarantined from the previous run") && log.contains("enable"),
+        "{log}"
+    );
+    daemon.sigterm(Duration::from_secs(30)).unwrap();
+
+    // A new build of the file lifts it: it loads (and runs until it panics again).
+    std::fs::copy(guests::COUNTER, plugins.join("crashy.wasm")).unwrap();
+    let mut daemon = DaemonProcess::start(dir.path(), &env).unwrap();
+    daemon
+        .wait_until("the new crashy running", Duration::from_secs(120), |d| {
+            plugin_state(d, "crashy").as_deref() == Some("running")
+        })
+        .unwrap();
+    daemon.sigterm(Duration::from_secs(30)).unwrap();
+}
