@@ -17,8 +17,9 @@ use super::timestamp::parse_timestamp_ms;
 /// How a bar file stores prices.
 #[derive(Debug, Clone, Copy)]
 enum Prices {
-    /// open, high, low, close, volume columns.
-    Ohlcv([usize; 5]),
+    /// open, high, low, close columns, and volume when the file has one (FX quote data
+    /// usually has none: volume unknown, read as 0, as for bid/ask files).
+    Ohlcv([usize; 4], Option<usize>),
     /// bid_open..bid_close and ask_open..ask_close columns: mid prices, no volume.
     BidAsk([usize; 4], [usize; 4]),
 }
@@ -63,16 +64,20 @@ impl BarReader {
             };
             Prices::BidAsk(side("bid")?, side("ask")?)
         } else {
-            Prices::Ohlcv([
-                column(&path, &header, &["open"])?,
-                column(&path, &header, &["high"])?,
-                column(&path, &header, &["low"])?,
-                column(&path, &header, &["close"])?,
-                column(&path, &header, &["volume"])?,
-            ])
+            Prices::Ohlcv(
+                [
+                    column(&path, &header, &["open"])?,
+                    column(&path, &header, &["high"])?,
+                    column(&path, &header, &["low"])?,
+                    column(&path, &header, &["close"])?,
+                ],
+                has("volume")
+                    .then(|| column(&path, &header, &["volume"]))
+                    .transpose()?,
+            )
         };
         let max = match prices {
-            Prices::Ohlcv(c) => c.into_iter().max(),
+            Prices::Ohlcv(c, v) => c.into_iter().chain(v).max(),
             Prices::BidAsk(b, a) => b.into_iter().chain(a).max(),
         };
         let need = max.unwrap_or(0).max(time_col) + 1;
@@ -99,11 +104,14 @@ impl BarReader {
         let names = ["open", "high", "low", "close"];
         let mut ohlc = [0.0; 4];
         let volume = match self.prices {
-            Prices::Ohlcv(c) => {
+            Prices::Ohlcv(c, v) => {
                 for i in 0..4 {
                     ohlc[i] = number(fields[c[i]], names[i])?;
                 }
-                number(fields[c[4]], "volume")?
+                match v {
+                    Some(v) => number(fields[v], "volume")?,
+                    None => 0.0,
+                }
             }
             Prices::BidAsk(b, a) => {
                 for i in 0..4 {
@@ -204,6 +212,12 @@ mod tests {
                 "EURUSD_daily_fxcm.csv",
                 "date,bid_open,bid_high,bid_low,bid_close,ask_open,ask_high,ask_low,ask_close\r\n2007-03-30,1.2,1.4,1.1,1.3,1.4,1.6,1.3,1.5\r\n",
                 (1_175_212_800_000, 1.3, 1.4, 0.0),
+            ),
+            (
+                // FX quotes with no volume column, times with an offset.
+                "EURUSD_1h.csv",
+                "timestamp,open,high,low,close\n2013-02-01 00:00:00+00:00,1.3579,1.3590,1.3570,1.3585\n",
+                (1_359_676_800_000, 1.3579, 1.3585, 0.0),
             ),
         ];
         for (name, text, (start, open, close, volume)) in cases {
