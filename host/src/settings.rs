@@ -43,11 +43,6 @@ impl Settings {
         }
     }
 
-    /// Settings from the process environment.
-    pub fn from_process_env() -> Self {
-        Settings::from_pairs(std::env::vars())
-    }
-
     /// Set or replace one value (later sources override earlier ones).
     pub fn set(&mut self, name: impl Into<String>, value: impl Into<String>) {
         self.vars.insert(name.into(), value.into());

@@ -359,15 +359,6 @@ impl PaperBroker {
         journaled.map(|()| out)
     }
 
-    /// Cancels every resting order of `plugin` (for the engine, when it unloads a plugin).
-    pub fn cancel_plugin_orders(
-        &mut self,
-        plugin: &str,
-        now_ms: TimestampMs,
-    ) -> Vec<BrokerOutcome> {
-        self.cancel_orders_of(plugin, CancelReason::PluginRemoved, now_ms)
-    }
-
     /// Cancels (journaled, with `reason`) every resting order of `plugin`.
     pub fn cancel_orders_of(
         &mut self,

@@ -55,11 +55,6 @@ impl<T: Default> BarAggregator<T> {
         (self.period_ms / 1000) as u32
     }
 
-    /// Start of the period containing `time_ms`.
-    pub fn period_start(&self, time_ms: TimestampMs) -> TimestampMs {
-        time_ms.div_euclid(self.period_ms) * self.period_ms
-    }
-
     /// Adds a trade; returns the symbol's previous bar when this trade starts a later period.
     pub fn push(&mut self, trade: &Trade) -> Option<Bar> {
         self.push_with_state(trade).and_then(|(closed, _)| closed)

@@ -431,7 +431,10 @@ fn cancel_removes_the_plugins_orders_with_that_tag() {
         .map(|f| f.order_id)
         .collect();
     assert_eq!(fills, [2, 4]);
-    assert_eq!(b.cancel_plugin_orders("a", T0 + 3), []);
+    assert_eq!(
+        b.cancel_orders_of("a", CancelReason::PluginRemoved, T0 + 3),
+        []
+    );
 }
 
 #[test]
