@@ -29,6 +29,7 @@ pub mod dashboard;
 pub mod engine;
 pub mod feed;
 pub mod human;
+pub mod latency_histogram;
 pub mod logging;
 pub mod market;
 pub mod plugins;

@@ -7,61 +7,24 @@
 //! than that is too slow to be a latency sample worth keeping, and memory stays bounded).
 
 use crate::status::report::LatencyReport;
-use hdrhistogram::Histogram;
 use std::collections::VecDeque;
-use std::sync::Mutex;
 use std::time::Instant;
 
 /// Batches remembered for matching answers.
 const REMEMBERED: usize = 8192;
-/// Slowest latency the histogram holds (60 s, in nanoseconds); slower samples are clamped.
-const MAX_NS: u64 = 60_000_000_000;
-
-/// The histogram, shared with the status API.
-#[derive(Debug)]
-pub struct LatencyHistogram(Mutex<Option<Histogram<u64>>>);
-
-impl Default for LatencyHistogram {
-    fn default() -> Self {
-        // Three significant digits from 1 ns to 60 s: about 100 KB, allocated once.
-        LatencyHistogram(Mutex::new(Histogram::new_with_bounds(1, MAX_NS, 3).ok()))
-    }
-}
+pub use crate::latency_histogram::LatencyHistogram;
 
 impl LatencyHistogram {
-    /// Record one sample.
-    pub fn record(&self, ns: u64) {
-        if let Ok(mut guard) = self.0.lock()
-            && let Some(h) = guard.as_mut()
-        {
-            let _ = h.record(ns.clamp(1, MAX_NS));
-        }
-    }
-
-    /// The percentiles so far.
+    /// The percentiles so far, in microseconds, for the status API.
     pub fn report(&self) -> LatencyReport {
-        let Ok(guard) = self.0.lock() else {
-            return LatencyReport::default();
-        };
-        let Some(h) = guard.as_ref().filter(|h| !h.is_empty()) else {
-            return LatencyReport::default();
-        };
+        let q = self.quantiles();
         let us = |ns: u64| ns as f64 / 1000.0;
         LatencyReport {
-            samples: h.len(),
-            p50_us: us(h.value_at_quantile(0.5)),
-            p99_us: us(h.value_at_quantile(0.99)),
-            p999_us: us(h.value_at_quantile(0.999)),
-            max_us: us(h.max()),
-        }
-    }
-
-    /// Forget every sample (a benchmark's warm-up).
-    pub fn reset(&self) {
-        if let Ok(mut guard) = self.0.lock()
-            && let Some(h) = guard.as_mut()
-        {
-            h.reset();
+            samples: q.samples,
+            p50_us: us(q.p50_ns),
+            p99_us: us(q.p99_ns),
+            p999_us: us(q.p999_ns),
+            max_us: us(q.max_ns),
         }
     }
 }

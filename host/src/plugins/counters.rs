@@ -1,6 +1,6 @@
 //! Per-plugin counters and call-latency histogram, for logs, `/metrics` and `/api/status`.
 
-use hdrhistogram::Histogram;
+use crate::latency_histogram::LatencyHistogram;
 use serde::{Deserialize, Serialize};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -33,7 +33,7 @@ pub struct PluginCounters {
     quarantined: AtomicBool,
     last_error: Mutex<Option<String>>,
     health: Mutex<String>,
-    latency_ns: Mutex<Option<Histogram<u64>>>,
+    latency_ns: LatencyHistogram,
 }
 
 impl Default for PluginCounters {
@@ -52,8 +52,7 @@ impl Default for PluginCounters {
             quarantined: AtomicBool::new(false),
             last_error: Mutex::new(None),
             health: Mutex::new("running".to_string()),
-            // 1 ns .. 60 s at 3 significant digits (valid constant bounds).
-            latency_ns: Mutex::new(Histogram::new_with_bounds(1, 60_000_000_000, 3).ok()),
+            latency_ns: LatencyHistogram::default(),
         }
     }
 }
@@ -121,12 +120,8 @@ impl PluginCounters {
     /// Record one call's duration.
     pub fn record_call(&self, d: Duration) {
         Self::bump(&self.calls, 1);
-        let ns = (d.as_nanos() as u64).clamp(1, 60_000_000_000);
-        if let Ok(mut guard) = self.latency_ns.lock()
-            && let Some(h) = guard.as_mut()
-        {
-            let _ = h.record(ns);
-        }
+        self.latency_ns
+            .record(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
     }
 
     /// Remember the latest error.
@@ -157,21 +152,7 @@ impl PluginCounters {
     /// Copy everything out.
     pub fn stats(&self) -> PluginStats {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let (p50, p99, p999, max) = self
-            .latency_ns
-            .lock()
-            .ok()
-            .and_then(|guard| {
-                guard.as_ref().map(|h| {
-                    (
-                        h.value_at_quantile(0.5),
-                        h.value_at_quantile(0.99),
-                        h.value_at_quantile(0.999),
-                        h.max(),
-                    )
-                })
-            })
-            .unwrap_or_default();
+        let q = self.latency_ns.quantiles();
         let health = self.health.lock().map(|h| h.clone()).unwrap_or_default();
         // The worker sets the health line to exactly "running" when the instance serves.
         let state = if self.is_quarantined() {
@@ -195,10 +176,10 @@ impl PluginCounters {
             reloads_failed: get(&self.reloads_failed),
             last_error: self.last_error.lock().ok().and_then(|e| e.clone()),
             health,
-            latency_p50_ns: p50,
-            latency_p99_ns: p99,
-            latency_p999_ns: p999,
-            latency_max_ns: max,
+            latency_p50_ns: q.p50_ns,
+            latency_p99_ns: q.p99_ns,
+            latency_p999_ns: q.p999_ns,
+            latency_max_ns: q.max_ns,
         }
     }
 }
