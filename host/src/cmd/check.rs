@@ -23,6 +23,21 @@ impl CheckArgs {
                 println!("  strategy:  {} {}", info.strategy, info.version);
                 println!("  about:     {}", info.description);
                 println!("  interface: tradehost:strategy@{}", info.interface_version);
+                if let Some(built) = std::fs::read(&file)
+                    .ok()
+                    .and_then(|bytes| tradehost::plugins::producers::producers(&bytes))
+                {
+                    let tools: Vec<String> = built
+                        .tools
+                        .iter()
+                        .map(|(n, v)| format!("{n} {v}").trim().to_string())
+                        .collect();
+                    println!(
+                        "  built by:  {} ({})",
+                        built.language.as_deref().unwrap_or("unknown language"),
+                        tools.join(", ")
+                    );
+                }
                 println!("  symbols:   {}", info.symbols.join(", "));
                 for (k, v) in &info.config {
                     println!("  setting:   {k} = {v}");

@@ -18,6 +18,7 @@ pub mod guest_output;
 pub mod host;
 pub mod instance;
 pub mod mailbox;
+pub mod producers;
 pub mod runtime;
 pub mod sandbox;
 pub mod settings_file;

@@ -12,3 +12,4 @@ mod feed;
 mod operator;
 mod pipeline;
 mod plugins;
+mod python;
