@@ -273,7 +273,8 @@ fn a_hot_reload_keeps_the_python_state() {
     assert_eq!(h.host.statuses()[0].info.version, "2.0.0");
 }
 
-/// `build_python` reports Python's own syntax error, and an unchanged project is not rebuilt.
+/// `build_python` reports Python's own syntax error, an unchanged project is not rebuilt,
+/// and the component says it was written in Python.
 #[test]
 fn python_builds_report_syntax_errors_and_skip_unchanged_projects() {
     let tools = PythonToolchain::for_checkout(&python_guests::repo_root())
@@ -296,6 +297,17 @@ fn python_builds_report_syntax_errors_and_skip_unchanged_projects() {
     let started = Instant::now();
     let again = python_guests::sma_crossover();
     assert_eq!(built, again);
+    // `tradehost check` names the language from the producers sections: the Python
+    // component's (appended by the build) must win over its embedded Rust runtime's.
+    let language = |path: &Path| {
+        tradehost::plugins::producers::producers(&std::fs::read(path).unwrap())
+            .and_then(|p| p.language)
+    };
+    assert_eq!(language(&built).as_deref(), Some("Python"));
+    assert_eq!(
+        language(Path::new(guests::SMA_CROSSOVER)).as_deref(),
+        Some("Rust")
+    );
     assert!(
         started.elapsed() < Duration::from_secs(2),
         "an unchanged project was rebuilt"
