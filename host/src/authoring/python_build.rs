@@ -103,13 +103,13 @@ impl PythonToolchain {
             candidates.push(PathBuf::from(path));
         }
         candidates.push(root.join(".venv").join("bin").join("componentize-py"));
-        let on_path = std::env::var_os("PATH")
+        let on_path: Vec<PathBuf> = std::env::var_os("PATH")
             .map(|p| {
                 std::env::split_paths(&p)
                     .map(|d| d.join("componentize-py"))
                     .collect()
             })
-            .unwrap_or_else(Vec::new);
+            .unwrap_or_default();
         candidates.extend(on_path);
         for candidate in candidates {
             if candidate.is_file() {

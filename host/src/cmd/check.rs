@@ -27,16 +27,7 @@ impl CheckArgs {
                     .ok()
                     .and_then(|bytes| tradehost::plugins::producers::producers(&bytes))
                 {
-                    let tools: Vec<String> = built
-                        .tools
-                        .iter()
-                        .map(|(n, v)| format!("{n} {v}").trim().to_string())
-                        .collect();
-                    println!(
-                        "  built by:  {} ({})",
-                        built.language.as_deref().unwrap_or("unknown language"),
-                        tools.join(", ")
-                    );
+                    println!("  built by:  {}", built.summary());
                 }
                 println!("  symbols:   {}", info.symbols.join(", "));
                 for (k, v) in &info.config {

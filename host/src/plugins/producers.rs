@@ -14,14 +14,34 @@ use wasmparser::{KnownCustom, Parser, Payload};
 pub struct Producers {
     /// `Python`, `Rust`, `C`... when a section says so.
     pub language: Option<String>,
-    /// Every (field value name, version) of `language` and `processed-by`, outermost first.
+    /// The language's version, when the section naming it gives one.
+    pub language_version: Option<String>,
+    /// Every (name, version) of the `processed-by` fields, in file order, without repeats.
     pub tools: Vec<(String, String)>,
+}
+
+impl Producers {
+    /// One line for `tradehost check`: `Python 3.14 (componentize-py 0.25.1)`, naming the tool
+    /// that made the language's bindings when known, else every tool.
+    pub fn summary(&self) -> String {
+        let language = match (&self.language, &self.language_version) {
+            (Some(l), Some(v)) if !v.is_empty() => format!("{l} {v}"),
+            (Some(l), _) => l.clone(),
+            (None, _) => "unknown language".to_string(),
+        };
+        let key = ["componentize-py", "wit-bindgen-rust", "wit-bindgen-c"];
+        let tools: Vec<String> = match self.tools.iter().find(|(n, _)| key.contains(&n.as_str())) {
+            Some(tool) => vec![format!("{} {}", tool.0, tool.1)],
+            None => self.tools.iter().map(|(n, v)| format!("{n} {v}")).collect(),
+        };
+        format!("{language} ({})", tools.join(", ").trim())
+    }
 }
 
 /// The `producers` entries of every section of `bytes` (component or core module); `None`
 /// when the bytes do not parse or carry no section.
 pub fn producers(bytes: &[u8]) -> Option<Producers> {
-    let mut languages = Vec::new();
+    let mut languages: Vec<(String, String)> = Vec::new();
     let mut tools = Vec::new();
     for payload in Parser::new(0).parse_all(bytes) {
         let Ok(Payload::CustomSection(reader)) = payload else {
@@ -37,11 +57,13 @@ pub fn producers(bytes: &[u8]) -> Option<Producers> {
             }
             for value in field.values.into_iter().flatten() {
                 let entry = (value.name.to_string(), value.version.to_string());
-                if is_language {
-                    languages.push(entry.0.clone());
-                }
-                if !tools.contains(&entry) {
-                    tools.push(entry);
+                let list = if is_language {
+                    &mut languages
+                } else {
+                    &mut tools
+                };
+                if !list.contains(&entry) {
+                    list.push(entry);
                 }
             }
         }
@@ -50,14 +72,25 @@ pub fn producers(bytes: &[u8]) -> Option<Producers> {
         return None;
     }
     let has_tool = |name: &str| tools.iter().any(|(n, _)| n == name);
-    let language = if languages.iter().any(|l| l == "Python") || has_tool("componentize-py") {
+    let has_language = |name: &str| languages.iter().any(|(l, _)| l == name);
+    let language = if has_language("Python") || has_tool("componentize-py") {
         Some("Python".to_string())
-    } else if has_tool("wit-bindgen-rust") || languages.iter().any(|l| l == "Rust") {
+    } else if has_tool("wit-bindgen-rust") || has_language("Rust") {
         Some("Rust".to_string())
     } else {
-        languages.first().cloned()
+        languages.first().map(|(l, _)| l.clone())
     };
-    Some(Producers { language, tools })
+    let language_version = language.as_ref().and_then(|lang| {
+        languages
+            .iter()
+            .find(|(l, _)| l == lang)
+            .map(|(_, v)| v.clone())
+    });
+    Some(Producers {
+        language,
+        language_version,
+        tools,
+    })
 }
 
 /// A `producers` custom section saying `language` (with its version) and that `tool`
