@@ -152,7 +152,6 @@ fn the_sandbox_holds_for_python_plugins() {
     let h = Harness::new(|c| {
         c.max_failures = 100;
         c.cache_dir = Some(python_cache());
-        c.call_deadline = Duration::from_millis(500);
     });
     h.host
         .load_file(&h.install(guests::COUNTER, "counter"), None)
