@@ -125,6 +125,12 @@ impl PythonToolchain {
     }
 }
 
+/// True when `dir` is a Python strategy project (it has an `app.py`): what `tradehost build`
+/// checks to choose componentize-py over cargo.
+pub fn is_python_project(dir: &Path) -> bool {
+    dir.join(APP_FILE).is_file()
+}
+
 /// Builds `project_dir` into `out_wasm` (skipped when the inputs are unchanged since the
 /// last build there); returns the output path.
 pub fn build_python(
@@ -132,7 +138,7 @@ pub fn build_python(
     out_wasm: &Path,
     tools: &PythonToolchain,
 ) -> Result<PathBuf, PythonBuildError> {
-    if !project_dir.join(APP_FILE).is_file() {
+    if !is_python_project(project_dir) {
         return Err(PythonBuildError::NoApp {
             dir: project_dir.to_path_buf(),
         });

@@ -312,3 +312,46 @@ fn python_builds_report_syntax_errors_and_skip_unchanged_projects() {
         "an unchanged project was rebuilt"
     );
 }
+
+/// The project `tradehost new --lang python` will write builds as it is and trades: its
+/// starter strategy orders on real trades in the host.
+#[test]
+fn a_scaffolded_python_project_builds_and_trades() {
+    // Written to a stable folder (only when the template changed), so its build is cached.
+    let project = python_guests::out_dir().join("projects").join("starter");
+    let fresh = tempfile::tempdir().unwrap();
+    tradehost::authoring::python_template::write_python_project(&fresh.path().join("p"), "starter")
+        .unwrap();
+    std::fs::create_dir_all(&project).unwrap();
+    for file in ["app.py", "README.md", ".gitignore"] {
+        let text = std::fs::read_to_string(fresh.path().join("p").join(file)).unwrap();
+        if std::fs::read_to_string(project.join(file)).ok() != Some(text.clone()) {
+            std::fs::write(project.join(file), text).unwrap();
+        }
+    }
+    let wasm = python_guests::build(&project, "starter");
+    let h = Harness::new(|c| c.cache_dir = Some(python_cache()));
+    let info = h
+        .host
+        .load_file(&h.install(wasm.to_str().unwrap(), "starter"), None)
+        .unwrap();
+    assert_eq!(
+        (info.strategy.as_str(), info.symbols.as_slice()),
+        ("starter", &["SPY".to_string()][..])
+    );
+    let trades = real_trades("SPY", 2_000);
+    for chunk in trades.chunks(100) {
+        h.host.dispatch(h.batch(chunk));
+    }
+    let outputs = h.collect(20, Duration::from_secs(60));
+    assert!(
+        !order_tags(&outputs, "starter").is_empty(),
+        "the starter strategy never ordered"
+    );
+    assert_eq!(
+        h.host.statuses()[0].stats.faults,
+        0,
+        "{:?}",
+        h.host.statuses()[0].stats.last_error
+    );
+}
