@@ -131,6 +131,11 @@ fn fault_of(h: &Harness, name: &str) -> (u64, String) {
         .iter()
         .find(|s| s.info.name == name)
         .unwrap_or_else(|| panic!("{name} is not loaded"));
+    // Shown with --nocapture: what a user would read in the status.
+    eprintln!(
+        "{name}: {} faults, last error: {:?}",
+        s.stats.faults, s.stats.last_error
+    );
     (
         s.stats.faults as u64,
         s.stats.last_error.clone().unwrap_or_default(),
