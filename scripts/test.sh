@@ -14,3 +14,10 @@ for manifest in examples/*/Cargo.toml; do
     examples+=(-p "$name")
 done
 cargo test "${examples[@]}" "$@"
+# The Python SDK's own tests, under the venv's CPython (the integration tests build the
+# Python components and run them in the host).
+if [ -x .venv/bin/python ]; then
+    .venv/bin/python -m unittest discover -s sdk/python/tests
+else
+    echo "test: no .venv (scripts/setup.sh found no python3): Python SDK tests skipped" >&2
+fi

@@ -21,6 +21,7 @@
 //! and [`types`], the plain values that cross between subsystems.
 
 pub mod atomic_file;
+pub mod authoring;
 pub mod backtest;
 pub mod broker;
 pub mod bus;

@@ -9,3 +9,4 @@ pub mod guests;
 pub mod mock_finnhub;
 pub mod nats_server;
 pub mod plugin_harness;
+pub mod python_guests;

@@ -23,6 +23,12 @@ impl CheckArgs {
                 println!("  strategy:  {} {}", info.strategy, info.version);
                 println!("  about:     {}", info.description);
                 println!("  interface: tradehost:strategy@{}", info.interface_version);
+                if let Some(built) = std::fs::read(&file)
+                    .ok()
+                    .and_then(|bytes| tradehost::plugins::producers::producers(&bytes))
+                {
+                    println!("  built by:  {}", built.summary());
+                }
                 println!("  symbols:   {}", info.symbols.join(", "));
                 for (k, v) in &info.config {
                     println!("  setting:   {k} = {v}");

@@ -417,7 +417,11 @@ impl PluginHost {
                 .map(|ms| Duration::from_millis(u64::from(ms)))
                 .unwrap_or(self.config.call_deadline)
                 .max(self.config.min_call_deadline),
-            start: self.config.start_deadline,
+            start: settings
+                .limits
+                .start_deadline_ms
+                .map(|ms| Duration::from_millis(u64::from(ms)))
+                .unwrap_or(self.config.start_deadline),
             fuel: self.config.fuel_per_call,
         };
         let start_error = |stage: &'static str| {

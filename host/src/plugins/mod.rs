@@ -21,6 +21,7 @@ pub mod host;
 pub mod instance;
 pub mod log_budget;
 pub mod mailbox;
+pub mod producers;
 pub mod runtime;
 pub mod sandbox;
 pub mod settings_file;

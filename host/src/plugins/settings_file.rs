@@ -8,7 +8,12 @@
 //! [limits]                        # overrides of the host-wide plugin limits
 //! memory_mb = 32
 //! call_deadline_ms = 5
+//! start_deadline_ms = 4000      # start-up calls: instantiate, describe, init, restore
 //! ```
+//!
+//! A Python strategy (CPython in the component) needs more than a Rust one: about 30 MiB of
+//! linear memory before it allocates anything, and slower start-up calls; see
+//! `sdk/python/README.md` for measured values.
 //!
 //! Editing the file reloads the plugin like a new binary; a bad file is refused with the
 //! line and key at fault, and the running version keeps serving.
@@ -41,6 +46,9 @@ pub struct LimitOverrides {
     pub memory_mb: Option<u32>,
     /// Deadline of one call in milliseconds.
     pub call_deadline_ms: Option<u32>,
+    /// CPU-time deadline of the start-up calls (instantiate, describe, init, restore,
+    /// snapshot) in milliseconds.
+    pub start_deadline_ms: Option<u32>,
 }
 
 /// The settings file that belongs to a plugin file.
@@ -76,13 +84,14 @@ impl PluginSettings {
                 "memory_mb must be at least 1",
             ));
         }
-        if let Some(0) = settings.limits.call_deadline_ms {
-            return Err(settings_error(
-                path,
-                text,
-                "call_deadline_ms",
-                "call_deadline_ms must be at least 1",
-            ));
+        for (key, value) in [
+            ("call_deadline_ms", settings.limits.call_deadline_ms),
+            ("start_deadline_ms", settings.limits.start_deadline_ms),
+        ] {
+            if value == Some(0) {
+                let message = format!("{key} must be at least 1");
+                return Err(settings_error(path, text, key, &message));
+            }
         }
         Ok(settings)
     }

@@ -13,4 +13,5 @@ mod hostile;
 mod operator;
 mod pipeline;
 mod plugins;
+mod python;
 mod sweep;
