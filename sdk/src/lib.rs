@@ -10,6 +10,7 @@
 //! - [`context`](Context): host calls (prediction, position, bars, log, clock, symbols) and
 //!   order helpers.
 //! - [`config`](Config): typed access to the parameters and symbols from the settings file.
+//! - [`parameters!`]: typed parameters declared once (type, default, range, doc comment).
 //! - [`types`]: the plain data types of the WIT interface ([`Trade`], [`Bar`], [`Fill`]...).
 //! - [`indicators`]: incremental O(1) indicators (SMA, EMA, RSI, MACD, Bollinger, ATR).
 //! - [`BarBuilder`]: fixed-interval bars built from trades inside the strategy.
@@ -59,6 +60,7 @@ pub mod context;
 mod export;
 mod host;
 pub mod indicators;
+pub mod parameters;
 pub mod prelude;
 pub mod strategy;
 pub mod testing;
@@ -68,6 +70,7 @@ pub use bar_builder::BarBuilder;
 pub use batch::BatchItem;
 pub use config::{Config, ConfigError};
 pub use context::{Context, Tag};
+pub use parameters::Parameters;
 pub use strategy::{Info, Parameter, Strategy};
 pub use types::*;
 
