@@ -28,10 +28,12 @@
 //! keep the state.
 //!
 //! # Building
+//! `tradehost new my-strategy` creates a crate set up for this SDK; in it:
 //! ```text
-//! cargo build --profile guest --target wasm32-wasip2 -p my-strategy
-//! cp target/wasm32-wasip2/guest/my_strategy.wasm plugins/
+//! tradehost build --install plugins/   # cargo build --release --target wasm32-wasip2, check, copy
 //! ```
+//! Inside the tradehost workspace, `scripts/build-plugins.sh` builds the examples with the
+//! workspace's `guest` profile (`target/wasm32-wasip2/guest/NAME.wasm`).
 
 #![deny(missing_docs)]
 

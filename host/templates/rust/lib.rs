@@ -9,6 +9,35 @@ use std::collections::BTreeMap;
 use tradehost_sdk::indicators::Sma;
 use tradehost_sdk::prelude::*;
 
+parameters! {
+    /// The parameters, each declared once: type, accepted range, default and description
+    /// (the doc comment). The settings file's `[parameters]` table overrides the defaults.
+    pub struct Params {
+        /// Bars in the fast moving average
+        fast: usize [1..=10_000] = 3,
+        /// Bars in the slow moving average (more than `fast`)
+        slow: usize [2..=10_000] = 8,
+        /// Seconds per bar built from trades
+        interval_secs: u32 [1..=86_400] = 5,
+        /// Shares held while long
+        quantity: f64 [0.0..=1e9] = 10.0,
+    }
+}
+
+impl Params {
+    /// The parameters, with the check that involves two of them.
+    fn checked(config: &Config) -> Result<Params, String> {
+        let p = Params::read(config)?;
+        if p.fast >= p.slow {
+            return Err(format!(
+                "parameter `fast` ({}) must be smaller than `slow` ({})",
+                p.fast, p.slow
+            ));
+        }
+        Ok(p)
+    }
+}
+
 /// What the strategy keeps per symbol: the bar being built and the two averages.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Leg {
@@ -17,37 +46,24 @@ struct Leg {
     slow: Sma,
 }
 
-/// The strategy: its settings and one leg per symbol.
+/// The strategy: its parameters and one leg per symbol.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct MyStrategy {
-    fast: usize,
-    slow: usize,
-    interval_secs: u32,
-    quantity: f64,
+    params: Params,
     legs: BTreeMap<SymbolId, Leg>,
 }
 
 impl MyStrategy {
-    /// Reads and checks the parameters (their defaults are in `info()`).
-    fn read_parameters(&mut self, config: &Config) -> Result<(), String> {
-        self.fast = config.get_in("fast", 1..=10_000)?;
-        self.slow = config.get_in("slow", 2..=10_000)?;
-        if self.fast >= self.slow {
-            return Err(format!(
-                "parameter `fast` ({}) must be smaller than `slow` ({})",
-                self.fast, self.slow
-            ));
-        }
-        self.interval_secs = config.get_in("interval_secs", 1..=86_400)?;
-        self.quantity = config.get_in("quantity", 0.0..=1e9)?;
-        Ok(())
-    }
-
-    fn new_leg(&self) -> Leg {
-        Leg {
-            bars: BarBuilder::new(self.interval_secs),
-            fast: Sma::new(self.fast),
-            slow: Sma::new(self.slow),
+    /// A leg for each configured symbol that has none.
+    fn add_legs(&mut self, ctx: &mut Context, config: &Config) {
+        for name in config.symbols() {
+            let id = ctx.symbol(name);
+            let p = &self.params;
+            self.legs.entry(id).or_insert_with(|| Leg {
+                bars: BarBuilder::new(p.interval_secs),
+                fast: Sma::new(p.fast),
+                slow: Sma::new(p.slow),
+            });
         }
     }
 }
@@ -57,24 +73,18 @@ impl Strategy for MyStrategy {
         Info::new("{{name}}", env!("CARGO_PKG_VERSION"))
             .description("Long while the fast SMA of bar closes is above the slow SMA")
             .symbols(["SPY"])
-            .parameter("fast", 3, "Bars in the fast moving average")
-            .parameter("slow", 8, "Bars in the slow moving average (more than `fast`)")
-            .parameter("interval_secs", 5, "Seconds per bar built from trades")
-            .parameter("quantity", 10, "Shares held while long")
+            .parameters::<Params>()
     }
 
     fn start(&mut self, ctx: &mut Context, config: &Config) -> Result<(), String> {
-        self.read_parameters(config)?;
-        for name in config.symbols() {
-            let id = ctx.symbol(name);
-            let leg = self.new_leg();
-            self.legs.insert(id, leg);
-        }
+        self.params = Params::checked(config)?;
+        self.add_legs(ctx, config);
+        let p = &self.params;
         ctx.info(&format!(
             "SMA {}/{} over {} s bars on {}",
-            self.fast,
-            self.slow,
-            self.interval_secs,
+            p.fast,
+            p.slow,
+            p.interval_secs,
             config.symbols().join(",")
         ));
         Ok(())
@@ -82,18 +92,14 @@ impl Strategy for MyStrategy {
 
     fn on_restore(&mut self, ctx: &mut Context, config: &Config) -> Result<(), String> {
         // The settings file wins over the saved state; averages whose length changed restart.
-        let before = (self.fast, self.slow, self.interval_secs);
-        self.read_parameters(config)?;
-        if before != (self.fast, self.slow, self.interval_secs) {
+        let params = Params::checked(config)?;
+        let p = &self.params;
+        if (p.fast, p.slow, p.interval_secs) != (params.fast, params.slow, params.interval_secs)
+        {
             self.legs.clear();
         }
-        for name in config.symbols() {
-            let id = ctx.symbol(name);
-            if !self.legs.contains_key(&id) {
-                let leg = self.new_leg();
-                self.legs.insert(id, leg);
-            }
-        }
+        self.params = params;
+        self.add_legs(ctx, config);
         Ok(())
     }
 
@@ -108,7 +114,7 @@ impl Strategy for MyStrategy {
         else {
             return; // not enough bars yet
         };
-        let target = if fast > slow { self.quantity } else { 0.0 };
+        let target = if fast > slow { self.params.quantity } else { 0.0 };
         // Orders only the difference to the position (and what is already in flight).
         ctx.target_position(trade.symbol, target);
     }
