@@ -66,6 +66,7 @@ struct Package {
 #[derive(Deserialize)]
 struct Target {
     name: String,
+    kind: Vec<String>,
     crate_types: Vec<String>,
 }
 
@@ -142,11 +143,11 @@ pub fn crate_info(dir: &Path) -> Result<CrateInfo, AuthoringError> {
                      crate's own folder"
                 .into(),
         })?;
-    let library = package.targets.iter().find(|t| {
-        t.crate_types
-            .iter()
-            .any(|k| k == "cdylib" || k == "rlib" || k == "lib")
-    });
+    // Library kinds are `lib`, `rlib`, `cdylib`, `dylib`, `staticlib` (bins, tests... are not).
+    let has_library = package
+        .targets
+        .iter()
+        .any(|t| t.kind.iter().any(|k| k.ends_with("lib")));
     let cdylib = package
         .targets
         .iter()
@@ -156,7 +157,7 @@ pub fn crate_info(dir: &Path) -> Result<CrateInfo, AuthoringError> {
         package: package.name,
         manifest,
         cdylib,
-        has_library: library.is_some(),
+        has_library,
         target_directory: metadata.target_directory,
     })
 }
@@ -246,6 +247,16 @@ mod tests {
             text.contains("crate-type = [\"cdylib\", \"rlib\"]"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_static_library_is_a_library_but_not_a_component() {
+        let tmp = crate_with(
+            "[lib]\ncrate-type = [\"staticlib\"]\n",
+            &[("src/lib.rs", "")],
+        );
+        let err = build(tmp.path(), &BuildOptions::default()).unwrap_err();
+        assert!(matches!(err, AuthoringError::NoCdylib { .. }), "{err:?}");
     }
 
     #[test]

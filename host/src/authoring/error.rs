@@ -95,7 +95,7 @@ pub enum AuthoringError {
     /// The crate's library is not a `cdylib`, so cargo writes only an `.rlib`.
     #[error(
         "{package} builds no component: its library is not a cdylib, so cargo writes only an \
-         .rlib. Add to {}:\n\n[lib]\ncrate-type = [\"cdylib\", \"rlib\"]",
+         .rlib. In {}, set:\n\n[lib]\ncrate-type = [\"cdylib\", \"rlib\"]",
         manifest.display()
     )]
     NoCdylib {
