@@ -40,13 +40,12 @@ pub fn settings_source(built: &Built) -> Option<PathBuf> {
 /// name the crate's file) into a private folder under the plugin's name.
 pub fn stage(built: &Built) -> Result<Staged, AuthoringError> {
     let name = built.package.clone();
+    // Beside the build output, so that the check's messages name a path the author knows.
+    let parent = built.wasm.parent().unwrap_or(&built.dir);
     let dir = tempfile::Builder::new()
         .prefix("tradehost-stage-")
-        .tempdir()
-        .map_err(AuthoringError::io(
-            "create a temporary folder in",
-            std::env::temp_dir(),
-        ))?;
+        .tempdir_in(parent)
+        .map_err(AuthoringError::io("create a temporary folder in", parent))?;
     let wasm = dir.path().join(format!("{name}.wasm"));
     std::fs::copy(&built.wasm, &wasm).map_err(AuthoringError::io("copy", &built.wasm))?;
     let source = settings_source(built);
