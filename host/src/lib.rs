@@ -18,7 +18,8 @@
 //! [`status`] API and the live [`dashboard`] (fed by the engine through its event hub; it
 //! also renders backtest reports as HTML), [`backtest`] (the same engine on market time),
 //! [`bus`] (scale-out over NATS JetStream: one feed host, many strategy hosts, one broker),
-//! and [`types`], the plain values that cross between subsystems.
+//! and [`types`], the plain values that cross between subsystems; [`authoring`] creates,
+//! builds and installs strategy crates (`tradehost new`, `tradehost build`).
 
 pub mod atomic_file;
 pub mod authoring;

@@ -10,6 +10,7 @@
 //! - [`context`](Context): host calls (prediction, position, bars, log, clock, symbols) and
 //!   order helpers.
 //! - [`config`](Config): typed access to the parameters and symbols from the settings file.
+//! - [`parameters!`]: typed parameters declared once (type, default, range, doc comment).
 //! - [`types`]: the plain data types of the WIT interface ([`Trade`], [`Bar`], [`Fill`]...).
 //! - [`indicators`]: incremental O(1) indicators (SMA, EMA, RSI, MACD, Bollinger, ATR).
 //! - [`BarBuilder`]: fixed-interval bars built from trades inside the strategy.
@@ -27,10 +28,12 @@
 //! keep the state.
 //!
 //! # Building
+//! `tradehost new my-strategy` creates a crate set up for this SDK; in it:
 //! ```text
-//! cargo build --profile guest --target wasm32-wasip2 -p my-strategy
-//! cp target/wasm32-wasip2/guest/my_strategy.wasm plugins/
+//! tradehost build --install plugins/   # cargo build --release --target wasm32-wasip2, check, copy
 //! ```
+//! Inside the tradehost workspace, `scripts/build-plugins.sh` builds the examples with the
+//! workspace's `guest` profile (`target/wasm32-wasip2/guest/NAME.wasm`).
 
 #![deny(missing_docs)]
 
@@ -59,6 +62,7 @@ pub mod context;
 mod export;
 mod host;
 pub mod indicators;
+pub mod parameters;
 pub mod prelude;
 pub mod strategy;
 pub mod testing;
@@ -68,6 +72,7 @@ pub use bar_builder::BarBuilder;
 pub use batch::BatchItem;
 pub use config::{Config, ConfigError};
 pub use context::{Context, Tag};
+pub use parameters::Parameters;
 pub use strategy::{Info, Parameter, Strategy};
 pub use types::*;
 

@@ -1,9 +1,9 @@
 //! Everything a strategy usually needs: `use tradehost_sdk::prelude::*;`.
 
-pub use crate::export_strategy;
 pub use crate::serde::{Deserialize, Serialize};
 pub use crate::types::{
     Action, Bar, Event, Fill, LogLevel, OrderKind, OrderRequest, Position, Prediction, Rejection,
     Side, SymbolId, TimestampMs, Trade,
 };
-pub use crate::{BarBuilder, Config, ConfigError, Context, Info, Strategy, Tag};
+pub use crate::{BarBuilder, Config, ConfigError, Context, Info, Parameters, Strategy, Tag};
+pub use crate::{export_strategy, parameters};

@@ -174,6 +174,12 @@ impl Info {
         self
     }
 
+    /// Declares every parameter of `P` (see [`parameters!`](crate::parameters)).
+    pub fn parameters<P: crate::parameters::Parameters>(mut self) -> Info {
+        self.parameters.extend(P::declared());
+        self
+    }
+
     /// Asks the host for bars of `period_secs` seconds too (besides its own `UPDATE_INTERVAL`
     /// bars): they arrive through `on_bar` with that `period_secs`, and
     /// [`Context::recent_bars_of`](crate::Context::recent_bars_of) reads their history.

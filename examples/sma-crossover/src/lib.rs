@@ -10,6 +10,36 @@ use std::collections::BTreeMap;
 use tradehost_sdk::indicators::Sma;
 use tradehost_sdk::prelude::*;
 
+parameters! {
+    /// The settings, each declared once: type, accepted range, default, description.
+    pub struct Params {
+        /// Bars in the fast moving average
+        fast: usize [1..=10_000] = 8,
+        /// Bars in the slow moving average (more than `fast`)
+        slow: usize [2..=10_000] = 21,
+        /// Seconds per bar built from trades
+        interval_secs: u32 [1..=86_400] = 2,
+        /// Shares held when in a position
+        quantity: f64 [0.0..=1e9] = 100.0,
+        /// Go short instead of flat when fast < slow
+        allow_short: bool = false,
+    }
+}
+
+impl Params {
+    /// Reads the parameters and checks what no single range can say.
+    fn checked(config: &Config) -> Result<Params, String> {
+        let p = Params::read(config)?;
+        if p.fast >= p.slow {
+            return Err(format!(
+                "parameter `fast` ({}) must be smaller than `slow` ({})",
+                p.fast, p.slow
+            ));
+        }
+        Ok(p)
+    }
+}
+
 /// Per-symbol state: bar builder and the two averages.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Leg {
@@ -21,36 +51,28 @@ struct Leg {
 /// The strategy's state and settings.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct SmaCrossover {
-    fast: usize,
-    slow: usize,
-    interval_secs: u32,
-    quantity: f64,
-    allow_short: bool,
+    params: Params,
     legs: BTreeMap<SymbolId, Leg>,
 }
 
 impl SmaCrossover {
     fn new_leg(&self) -> Leg {
         Leg {
-            bars: BarBuilder::new(self.interval_secs),
-            fast: Sma::new(self.fast),
-            slow: Sma::new(self.slow),
+            bars: BarBuilder::new(self.params.interval_secs),
+            fast: Sma::new(self.params.fast),
+            slow: Sma::new(self.params.slow),
         }
     }
 
-    fn apply_settings(&mut self, config: &Config) -> Result<(), String> {
-        self.fast = config.get_in("fast", 1..=10_000)?;
-        self.slow = config.get_in("slow", 2..=10_000)?;
-        if self.fast >= self.slow {
-            return Err(format!(
-                "parameter `fast` ({}) must be smaller than `slow` ({})",
-                self.fast, self.slow
-            ));
+    /// Adds a fresh leg for each configured symbol that has none.
+    fn add_legs(&mut self, ctx: &mut Context, config: &Config) {
+        for name in config.symbols() {
+            let id = ctx.symbol(name);
+            if !self.legs.contains_key(&id) {
+                let leg = self.new_leg();
+                self.legs.insert(id, leg);
+            }
         }
-        self.interval_secs = config.get_in("interval_secs", 1..=86_400)?;
-        self.quantity = config.get_in("quantity", 0.0..=1e9)?;
-        self.allow_short = config.get("allow_short")?;
-        Ok(())
     }
 }
 
@@ -59,33 +81,18 @@ impl Strategy for SmaCrossover {
         Info::new("sma-crossover", env!("CARGO_PKG_VERSION"))
             .description("Long while the fast SMA of interval closes is above the slow SMA")
             .symbols(["SPY", "IBM"])
-            .parameter("fast", 8, "Bars in the fast moving average")
-            .parameter(
-                "slow",
-                21,
-                "Bars in the slow moving average (more than `fast`)",
-            )
-            .parameter("interval_secs", 2, "Seconds per bar built from trades")
-            .parameter("quantity", 100, "Shares held when in a position")
-            .parameter(
-                "allow_short",
-                false,
-                "Go short instead of flat when fast < slow",
-            )
+            .parameters::<Params>()
     }
 
     fn start(&mut self, ctx: &mut Context, config: &Config) -> Result<(), String> {
-        self.apply_settings(config)?;
-        for name in config.symbols() {
-            let id = ctx.symbol(name);
-            let leg = self.new_leg();
-            self.legs.insert(id, leg);
-        }
+        self.params = Params::checked(config)?;
+        self.add_legs(ctx, config);
+        let p = &self.params;
         ctx.info(&format!(
             "SMA {}/{} over {} s bars on {}",
-            self.fast,
-            self.slow,
-            self.interval_secs,
+            p.fast,
+            p.slow,
+            p.interval_secs,
             config.symbols().join(",")
         ));
         Ok(())
@@ -93,22 +100,13 @@ impl Strategy for SmaCrossover {
 
     fn on_restore(&mut self, ctx: &mut Context, config: &Config) -> Result<(), String> {
         // New settings win over the snapshot's; averages whose length changed start over.
-        let before = (self.fast, self.slow, self.interval_secs);
-        self.apply_settings(config)?;
-        if before != (self.fast, self.slow, self.interval_secs) {
-            let fresh: Vec<SymbolId> = self.legs.keys().copied().collect();
-            for id in fresh {
-                let leg = self.new_leg();
-                self.legs.insert(id, leg);
-            }
+        let params = Params::checked(config)?;
+        let p = &self.params;
+        if (p.fast, p.slow, p.interval_secs) != (params.fast, params.slow, params.interval_secs) {
+            self.legs.clear();
         }
-        for name in config.symbols() {
-            let id = ctx.symbol(name);
-            if !self.legs.contains_key(&id) {
-                let leg = self.new_leg();
-                self.legs.insert(id, leg);
-            }
-        }
+        self.params = params;
+        self.add_legs(ctx, config);
         Ok(())
     }
 
@@ -124,9 +122,9 @@ impl Strategy for SmaCrossover {
             return;
         };
         let target = if fast > slow {
-            self.quantity
-        } else if self.allow_short {
-            -self.quantity
+            self.params.quantity
+        } else if self.params.allow_short {
+            -self.params.quantity
         } else {
             0.0
         };

@@ -2,9 +2,11 @@
 //! trade files with a time window, console-only logging, and the shutdown signal.
 
 pub mod backtest;
+pub mod build;
 pub mod check;
 pub mod feed;
 pub mod kill_switch;
+pub mod new;
 pub mod report;
 pub mod run;
 pub mod snippets;
@@ -47,6 +49,13 @@ pub enum Command {
     /// (`status`). Halting cancels every resting order; the change is journaled and
     /// survives restarts.
     KillSwitch(kill_switch::KillSwitchArgs),
+    /// Create a strategy project (a Rust crate on the SDK) in a new folder: NAME/ under
+    /// --dir, ready to build, test and install.
+    New(new::NewArgs),
+    /// Build a strategy crate into a component (cargo build --release --target
+    /// wasm32-wasip2), check it as `check` does, and with --install copy it into a plugins
+    /// folder atomically.
+    Build(build::BuildArgs),
 }
 
 impl Command {
@@ -63,6 +72,8 @@ impl Command {
             Command::Sweep(a) => a.execute(),
             Command::Report(a) => a.execute(),
             Command::KillSwitch(a) => a.execute(),
+            Command::New(a) => a.execute(),
+            Command::Build(a) => a.execute(),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! tradehost's integration tests: one binary, one module per subsystem pairing.
 
+mod authoring;
 mod backfill;
 mod backtest;
 mod blocking;
