@@ -33,16 +33,19 @@ pub enum Lang {
     /// A Rust crate on the tradehost SDK.
     #[default]
     Rust,
+    /// A Python project on the Python SDK, built with componentize-py.
+    Python,
 }
 
 impl Lang {
     /// Every language with a template.
-    pub const ALL: &[Lang] = &[Lang::Rust];
+    pub const ALL: &[Lang] = &[Lang::Rust, Lang::Python];
 
     /// The name used on the command line.
     pub fn name(self) -> &'static str {
         match self {
             Lang::Rust => "rust",
+            Lang::Python => "python",
         }
     }
 }
@@ -106,10 +109,12 @@ pub fn new_project(request: &NewProject) -> Result<Created, AuthoringError> {
                 .sdk
                 .clone()
                 .unwrap_or_else(rust_template::default_sdk_path);
-            rust_template::files(&request.name, &rust_template::locate_sdk(&sdk_path)?)?
+            let files =
+                rust_template::files(&request.name, &rust_template::locate_sdk(&sdk_path)?)?;
+            scaffold::write_project(&dir, &files)?
         }
+        Lang::Python => python_template::write_python_project(&dir, &request.name)?,
     };
-    let files = scaffold::write_project(&dir, &files)?;
     Ok(Created { dir, files })
 }
 
@@ -161,6 +166,17 @@ mod tests {
             std::fs::read_to_string(created.dir.join("src/lib.rs")).unwrap(),
             lib
         );
+    }
+
+    #[test]
+    fn creates_a_python_project() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut req = request(tmp.path(), "py-strat");
+        req.lang = Lang::Python;
+        let created = new_project(&req).unwrap();
+        assert!(created.dir.join("app.py").is_file());
+        assert!(python_build::is_python_project(&created.dir));
+        assert_eq!("python".parse::<Lang>().unwrap(), Lang::Python);
     }
 
     #[test]

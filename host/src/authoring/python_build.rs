@@ -125,6 +125,31 @@ impl PythonToolchain {
     }
 }
 
+/// The checkout this tradehost was built from: its `sdk/python`, `wit/` and `.venv` serve
+/// `tradehost build` of Python projects anywhere on the machine.
+pub fn this_checkout() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Builds the Python project in `dir` into `dir/target/NAME.wasm` (NAME: the folder's
+/// name), as `tradehost build` does; the result is checked and installed like a Rust build.
+pub fn build_project(dir: &Path) -> Result<super::cargo_build::Built, super::AuthoringError> {
+    let dir = dir
+        .canonicalize()
+        .map_err(super::AuthoringError::io("open", dir))?;
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "strategy".to_string());
+    let tools = PythonToolchain::for_checkout(&this_checkout())?;
+    let wasm = build_python(&dir, &dir.join("target").join(format!("{name}.wasm")), &tools)?;
+    Ok(super::cargo_build::Built {
+        package: name,
+        dir,
+        wasm,
+    })
+}
+
 /// True when `dir` is a Python strategy project (it has an `app.py`): what `tradehost build`
 /// checks to choose componentize-py over cargo.
 pub fn is_python_project(dir: &Path) -> bool {

@@ -1,5 +1,6 @@
-//! `tradehost build`: build a strategy crate into a component, check it as `tradehost check`
-//! does, and optionally install it into a plugins folder atomically.
+//! `tradehost build`: build a strategy project (a Rust crate with cargo, a Python project
+//! with componentize-py) into a component, check it as `tradehost check` does, and
+//! optionally install it into a plugins folder atomically.
 
 use anyhow::bail;
 use clap::Args;
@@ -7,18 +8,19 @@ use std::path::PathBuf;
 use std::time::Instant;
 use tradehost::authoring::cargo_build::{BuildOptions, build};
 use tradehost::authoring::install::{install, stage};
+use tradehost::authoring::python_build;
 
 /// Flags of `tradehost build`.
 #[derive(Args)]
 pub struct BuildArgs {
-    /// The strategy crate's folder.
+    /// The strategy project's folder (a Rust crate, or a Python project with `app.py`).
     #[arg(default_value = ".")]
     dir: PathBuf,
     /// Copy the component (as `NAME.wasm`) and the crate's `NAME.toml` into this plugins
     /// folder; a running daemon hot-reloads it.
     #[arg(long, value_name = "PLUGINS_DIR")]
     install: Option<PathBuf>,
-    /// The cargo profile to build with.
+    /// The cargo profile to build with (Rust).
     #[arg(long, default_value = "release")]
     profile: String,
 }
@@ -27,12 +29,16 @@ impl BuildArgs {
     /// Build, check, install; exit status 1 when the component is refused.
     pub fn execute(self) -> anyhow::Result<()> {
         let started = Instant::now();
-        let built = build(
-            &self.dir,
-            &BuildOptions {
-                profile: self.profile,
-            },
-        )?;
+        let built = if python_build::is_python_project(&self.dir) {
+            python_build::build_project(&self.dir)?
+        } else {
+            build(
+                &self.dir,
+                &BuildOptions {
+                    profile: self.profile,
+                },
+            )?
+        };
         println!(
             "built {} in {:.1} s",
             built.wasm.display(),

@@ -39,8 +39,12 @@ impl NewArgs {
             let shown = file.strip_prefix(&created.dir).unwrap_or(file);
             println!("  {}", shown.display());
         }
+        let test = match self.lang {
+            Lang::Rust => "cargo test-native                      # unit tests, on this machine",
+            Lang::Python => "edit app.py                            # the SDK and its test harness: sdk/python/README.md",
+        };
         println!(
-            "next:\n  cd {}\n  cargo test-native                      # unit tests, on this machine\n  \
+            "next:\n  cd {}\n  {test}\n  \
              tradehost build --install PLUGINS_DIR  # build, check, copy into the daemon's plugins folder",
             created.dir.display()
         );

@@ -87,6 +87,32 @@ fn refused(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// A running demo daemon with no plugin yet, in a folder of its own; its plugins folder.
+fn empty_daemon() -> (tempfile::TempDir, PathBuf, DaemonProcess) {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    let mut daemon = DaemonProcess::start(dir.path(), &[]).unwrap();
+    daemon
+        .wait_until("the status API", Duration::from_secs(60), |d| d.status().is_some())
+        .unwrap();
+    (dir, plugins, daemon)
+}
+
+/// Wait for a fill of `plugin` in the daemon's journal, then stop the daemon cleanly.
+fn fills_then_stops(mut daemon: DaemonProcess, dir: &Path, plugin: &str, limit: Duration) {
+    let journal = dir.join("journal/journal.bin");
+    daemon
+        .wait_until(&format!("a fill of {plugin}"), limit, |_| {
+            journal_records(&journal)
+                .iter()
+                .any(|r| matches!(r, JournalRecord::Fill { fill } if &*fill.plugin == plugin))
+        })
+        .unwrap();
+    let (status, _) = daemon.sigterm(Duration::from_secs(20)).unwrap();
+    assert!(status.success(), "{status}");
+}
+
 #[test]
 fn a_new_strategy_is_tested_built_installed_into_a_running_daemon_and_fills() {
     let home = tempfile::tempdir().unwrap();
@@ -119,15 +145,7 @@ fn a_new_strategy_is_tested_built_installed_into_a_running_daemon_and_fills() {
     );
 
     // A running demo daemon with no plugin yet: the new strategy arrives by hot drop-in.
-    let daemon_dir = tempfile::tempdir().unwrap();
-    let plugins = daemon_dir.path().join("plugins");
-    std::fs::create_dir_all(&plugins).unwrap();
-    let mut daemon = DaemonProcess::start(daemon_dir.path(), &[]).unwrap();
-    daemon
-        .wait_until("the status API", Duration::from_secs(60), |d| {
-            d.status().is_some()
-        })
-        .unwrap();
+    let (daemon_dir, plugins, daemon) = empty_daemon();
 
     let out = run(
         "tradehost build --install",
@@ -145,20 +163,7 @@ fn a_new_strategy_is_tested_built_installed_into_a_running_daemon_and_fills() {
     let built = guest_target_dir().join("wasm32-wasip2/release/first_strategy.wasm");
     assert!(built.is_file(), "{} missing", built.display());
 
-    let journal = daemon_dir.path().join("journal/journal.bin");
-    daemon
-        .wait_until(
-            "a fill of the new strategy",
-            Duration::from_secs(120),
-            |_| {
-                journal_records(&journal)
-                    .iter()
-                    .any(|r| matches!(r, JournalRecord::Fill { fill } if &*fill.plugin == name))
-            },
-        )
-        .unwrap();
-    let (status, _) = daemon.sigterm(Duration::from_secs(20)).unwrap();
-    assert!(status.success(), "{status}");
+    fills_then_stops(daemon, daemon_dir.path(), name, Duration::from_secs(120));
 }
 
 #[test]
@@ -201,4 +206,32 @@ fn new_refuses_a_bad_name_and_a_non_empty_folder_and_build_refuses_a_crate_witho
         err.contains("its library is not a cdylib") && err.contains("crate-type"),
         "{err}"
     );
+}
+
+#[test]
+fn a_new_python_strategy_is_built_with_componentize_py_installed_and_fills() {
+    let home = tempfile::tempdir().unwrap();
+    let name = "py-first";
+    let out = run(
+        "tradehost new --lang python",
+        clean_command(binary().unwrap(), home.path())
+            .args(["new", name, "--lang", "python", "--dir", "."]),
+    );
+    let project = home.path().join(name);
+    assert!(project.join("app.py").is_file(), "{}", stdout(&out));
+
+    let (daemon_dir, plugins, daemon) = empty_daemon();
+    // The same command as for Rust; it sees app.py and runs componentize-py.
+    let out = run(
+        "tradehost build --install (Python)",
+        clean_command(binary().unwrap(), &project)
+            .args(["build", "--install"])
+            .arg(&plugins),
+    );
+    let text = stdout(&out);
+    assert!(text.contains("is a valid tradehost strategy"), "{text}");
+    assert!(text.contains("built by:  Python"), "{text}");
+    assert!(plugins.join(format!("{name}.wasm")).is_file());
+
+    fills_then_stops(daemon, daemon_dir.path(), name, Duration::from_secs(240));
 }
