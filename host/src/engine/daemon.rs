@@ -295,6 +295,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         let _ = task.await;
     }
     tracing::info!("shutting down: stopping the feed, draining events, saving plugin state");
+    plugins.begin_shutdown();
     if let Some(feed) = feed {
         feed.shutdown().await;
     }

@@ -29,6 +29,8 @@ use std::time::{Duration, Instant};
 
 /// How long to wait for a worker to answer a swap, snapshot or stop.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long shutdown waits for all plugins together to stop and hand over their state.
+pub const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
 
 /// What the host knows about a loaded plugin.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -83,6 +85,8 @@ pub struct PluginHost {
     symbols: SymbolTable,
     out: Sender<PluginOutput>,
     slots: RwLock<BTreeMap<Arc<str>, Slot>>,
+    /// Set once shutdown begins (see [`PluginHost::begin_shutdown`]).
+    stopping: Arc<std::sync::atomic::AtomicBool>,
     seq: AtomicU64,
 }
 
@@ -101,6 +105,7 @@ impl PluginHost {
             symbols,
             out,
             slots: RwLock::new(BTreeMap::new()),
+            stopping: Arc::default(),
             seq: AtomicU64::new(0),
         })
     }
@@ -384,12 +389,56 @@ impl PluginHost {
             .collect()
     }
 
+    /// Shutdown has begun: workers skip the event batches still queued (counted as skipped),
+    /// so that snapshots and the stop are answered after at most the call under way.
+    pub fn begin_shutdown(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Stop every plugin, returning each one's final state.
+    ///
+    /// Every plugin is asked at once, each on a thread of its own, and all of them are
+    /// waited for together at most [`SHUTDOWN_WAIT`]: a plugin stuck in a long call (a raised
+    /// deadline, a sleep in WASI) holds up neither the others' final snapshots nor the
+    /// daemon's exit. One that does not answer in time gets `None` (its last saved snapshot
+    /// stays on disk) and its thread is left to end with the process.
     pub fn shutdown(&self) -> Vec<(String, Option<Vec<u8>>)> {
+        self.begin_shutdown();
         let slots = std::mem::take(&mut *self.write_slots());
-        slots
+        let names: Vec<String> = slots.keys().map(|n| n.to_string()).collect();
+        let (tx, rx) = crossbeam_channel::unbounded();
+        for (name, slot) in slots {
+            let tx = tx.clone();
+            let stopper = std::thread::Builder::new()
+                .name("plugin-stop".into())
+                .spawn(move || {
+                    let _ = tx.send((name.to_string(), stop_slot(slot)));
+                });
+            if let Err(e) = stopper {
+                tracing::error!(target: "tradehost::plugins", "cannot start a thread to stop a plugin: {e}");
+            }
+        }
+        drop(tx);
+        let deadline = std::time::Instant::now() + SHUTDOWN_WAIT;
+        let mut stopped: BTreeMap<String, Option<Vec<u8>>> = BTreeMap::new();
+        while stopped.len() < names.len() {
+            match rx.recv_deadline(deadline) {
+                Ok((name, state)) => {
+                    stopped.insert(name, state);
+                }
+                Err(_) => break,
+            }
+        }
+        names
             .into_iter()
-            .map(|(name, slot)| (name.to_string(), stop_slot(slot)))
+            .map(|name| {
+                let state = stopped.remove(&name).unwrap_or_else(|| {
+                    tracing::warn!(target: "tradehost::plugins", plugin = %name, "plugin {name} did not stop within {SHUTDOWN_WAIT:?} (busy in a call); its last saved state is kept");
+                    None
+                });
+                (name, state)
+            })
             .collect()
     }
 
@@ -523,6 +572,7 @@ impl PluginHost {
             WorkerSettings {
                 max_actions: self.config.max_actions_per_call,
                 max_snapshot_bytes: self.config.max_snapshot_bytes,
+                stopping: self.stopping.clone(),
                 snapshot_interval: self.config.snapshot_interval,
                 restart_backoff: self.config.restart_backoff,
                 max_failures: self.config.max_failures,

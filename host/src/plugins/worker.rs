@@ -24,6 +24,7 @@ use crate::types::PluginAction;
 use crossbeam_channel::{Receiver, Sender};
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// What a worker is asked to do.
@@ -103,6 +104,9 @@ pub struct WorkerSettings {
     pub max_actions: usize,
     /// Largest snapshot kept; a larger one is a fault.
     pub max_snapshot_bytes: usize,
+    /// Set when the daemon shuts down: queued event batches are skipped, so that the
+    /// final snapshot and stop are not held up behind them.
+    pub stopping: Arc<AtomicBool>,
     /// How often the state is snapshotted for fault recovery.
     pub snapshot_interval: Duration,
     /// First delay before rebuilding after a fault (doubles each time).
@@ -180,6 +184,9 @@ impl Worker {
     /// Handle one command (and take a snapshot when one is due); false after `Stop`.
     pub fn handle(&mut self, command: WorkerCommand) -> bool {
         match command {
+            WorkerCommand::Events { batch, .. } if self.settings.stopping.load(Ordering::Relaxed) => {
+                PluginCounters::bump(&self.counters.events_skipped, batch::len(&batch) as u64);
+            }
             WorkerCommand::Events { seq, batch, shared } => {
                 let batch = if shared { self.filtered(batch) } else { batch };
                 self.handle_all(seq, batch);
