@@ -73,6 +73,9 @@ pub struct BrokerConfig {
     pub max_orders_per_sec: u32,
     /// Most resting orders a plugin may have at once (`RISK_MAX_OPEN_ORDERS`, 100).
     pub max_open_orders: u32,
+    /// Most refusals of one plugin journaled per minute of market time
+    /// (`RISK_MAX_REFUSALS_PER_MIN`, 600); the rest are returned and counted, not journaled.
+    pub max_refusals_per_min: u32,
     /// Start with trading halted (`KILL_SWITCH`, false).
     pub kill_switch: bool,
     /// The journal file (`JOURNAL_PATH`, `journal/journal.bin`).
@@ -94,6 +97,7 @@ impl Default for BrokerConfig {
             max_order_notional: 100_000.0,
             max_orders_per_sec: 10,
             max_open_orders: 100,
+            max_refusals_per_min: 600,
             kill_switch: false,
             journal_path: PathBuf::from("journal/journal.bin"),
             fsync: FsyncPolicy::Always,
@@ -121,6 +125,12 @@ impl BrokerConfig {
                 100_000,
             )?,
             max_open_orders: s.int_in("RISK_MAX_OPEN_ORDERS", d.max_open_orders, 1, 100_000)?,
+            max_refusals_per_min: s.int_in(
+                "RISK_MAX_REFUSALS_PER_MIN",
+                d.max_refusals_per_min,
+                1,
+                1_000_000,
+            )?,
             kill_switch: s.flag("KILL_SWITCH", d.kill_switch)?,
             journal_path: s
                 .raw("JOURNAL_PATH")
@@ -194,6 +204,7 @@ mod tests {
             max_order_notional: 2000.0,
             max_orders_per_sec: 3,
             max_open_orders: 7,
+            max_refusals_per_min: 600,
             kill_switch: true,
             journal_path: PathBuf::from("/tmp/j.bin"),
             fsync: FsyncPolicy::EveryN(64),

@@ -29,6 +29,7 @@ pub mod journal;
 pub mod ledger;
 pub mod paper;
 pub mod record;
+pub mod refusal_budget;
 pub mod refusal_log;
 pub mod report;
 pub mod risk;

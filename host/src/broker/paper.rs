@@ -12,6 +12,7 @@ use super::error::BrokerError;
 use super::journal::Journal;
 use super::ledger::{Ledger, PositionEntry, unrealised};
 use super::record::{CancelReason, JournalRecord};
+use super::refusal_budget::RefusalBudget;
 use super::refusal_log::RefusalLog;
 use super::report::{BrokerTotals, KillSwitchState, RecoveryReport};
 use super::risk::{self, OrderContext, RateWindow, RiskLimits};
@@ -94,6 +95,8 @@ pub struct PaperBroker {
     totals: BrokerTotals,
     /// Refusals per reason, so the log summarises repeats.
     refusal_log: RefusalLog,
+    /// Journaled refusals per plugin per minute of market time.
+    refusal_budget: RefusalBudget,
 }
 
 impl PaperBroker {
@@ -186,6 +189,7 @@ impl PaperBroker {
             },
             other => other.unwrap_or_default(),
         };
+        let refusal_budget = RefusalBudget::new(config.max_refusals_per_min);
         let broker = PaperBroker {
             limits: RiskLimits::from_config(&config),
             kill_switch,
@@ -197,6 +201,7 @@ impl PaperBroker {
             next_order_id,
             totals,
             refusal_log: RefusalLog::default(),
+            refusal_budget,
         };
         Ok((broker, report))
     }
@@ -582,6 +587,13 @@ impl PaperBroker {
             tracing::warn!(target: "tradehost::broker", %plugin, tag = rejection.tag, symbol = %rejection.symbol, "{line}");
         }
         self.totals.refusals += 1;
+        // Orders from the bus are always journaled: a restarted broker rebuilds what it
+        // answered from their origins, and must not answer one differently on redelivery.
+        if origin.is_none() && !self.refusal_budget.journal(plugin, now_ms) {
+            // Over the plugin's budget for this minute: told, counted, not journaled.
+            self.totals.unjournaled_refusals += 1;
+            return BrokerOutcome::Rejected(rejection);
+        }
         let record = JournalRecord::Rejected {
             request,
             rejection: rejection.clone(),

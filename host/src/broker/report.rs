@@ -77,6 +77,9 @@ pub struct BrokerTotals {
     /// Malformed orders (non-finite, dust, absurd) refused without a journal record, since
     /// start; they are also counted in `refusals`.
     pub malformed: u64,
+    /// Refusals past a plugin's `RISK_MAX_REFUSALS_PER_MIN`, since start: returned to the
+    /// plugin, counted in `refusals`, not journaled.
+    pub unjournaled_refusals: u64,
     /// Resting orders cancelled.
     pub cancels: u64,
     /// Orders resting now.

@@ -88,6 +88,8 @@ impl StatusSource for EngineStatus {
                     orders: t.orders,
                     fills: t.fills,
                     refusals: t.refusals,
+                    malformed: t.malformed,
+                    unjournaled_refusals: t.unjournaled_refusals,
                     cancels: t.cancels,
                     resting_orders: t.resting_orders,
                     realised_pnl: t.realised_pnl,

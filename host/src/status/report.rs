@@ -140,6 +140,10 @@ pub struct BrokerReport {
     pub fills: u64,
     /// Orders refused by risk checks.
     pub refusals: u64,
+    /// Of those, malformed orders (non-finite, dust, absurd), never journaled (since start).
+    pub malformed: u64,
+    /// Of those, refusals past a plugin's per-minute journal budget (since start).
+    pub unjournaled_refusals: u64,
     /// Resting orders cancelled.
     pub cancels: u64,
     /// Orders resting now.

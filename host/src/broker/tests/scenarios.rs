@@ -242,6 +242,37 @@ fn malformed_orders_are_refused_without_a_journal_record() {
 }
 
 #[test]
+fn refusals_past_the_budget_are_told_but_not_journaled() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = crate::settings::Settings::from_pairs([
+        ("RISK_MAX_REFUSALS_PER_MIN", "5"),
+        ("RISK_MAX_ORDER_QTY", "10"),
+        ("JOURNAL_PATH", dir.path().join("j.bin").to_str().unwrap()),
+    ]);
+    let cfg = BrokerConfig::from_settings(&settings).unwrap();
+    let (mut b, _) = open(&cfg);
+    b.on_trade(&trade("SPY", 50.0, T0));
+    let too_big: Vec<_> = (0..20).map(|tag| market(Side::Buy, 11.0, tag)).collect();
+    let out = b.submit("p", too_big.clone(), T0 + 1);
+    assert_eq!(accepted(&out), [false; 20], "every one is refused and told");
+    let journaled = || {
+        Journal::read_all(&cfg.journal_path)
+            .unwrap()
+            .records
+            .iter()
+            .filter(|r| matches!(r, JournalRecord::Rejected { .. }))
+            .count()
+    };
+    assert_eq!(journaled(), 5);
+    let t = b.totals();
+    assert_eq!((t.refusals, t.unjournaled_refusals), (20, 15));
+    // Another plugin has its own budget; the next market minute gives a new one.
+    b.submit("q", too_big[..2].to_vec(), T0 + 2);
+    b.submit("p", too_big[..2].to_vec(), T0 + 60_000);
+    assert_eq!(journaled(), 9);
+}
+
+#[test]
 fn order_rate_is_limited_per_plugin_per_second() {
     let dir = tempfile::tempdir().unwrap();
     let (mut b, _) = open(&BrokerConfig {
