@@ -331,6 +331,10 @@ impl Worker {
         if self.alive {
             self.take_snapshot();
         }
+        if self.last_snapshot.as_deref().is_some_and(<[u8]>::is_empty) {
+            // The SDK's snapshot of a strategy without serde is empty: say what was lost.
+            tracing::warn!(target: "tradehost::plugins", plugin = %self.name, "plugin {} keeps no state across this reload (its snapshot is empty): the new version starts from init; derive Serialize and Deserialize on the strategy to keep its state", self.name);
+        }
         if let Some(state) = &self.last_snapshot {
             match next.instance.restore(state) {
                 Ok(Ok(())) => {}

@@ -235,3 +235,32 @@ fn a_new_python_strategy_is_built_with_componentize_py_installed_and_fills() {
 
     fills_then_stops(daemon, daemon_dir.path(), name, Duration::from_secs(240));
 }
+
+#[test]
+fn a_reload_of_a_strategy_without_serde_says_its_state_was_not_kept() {
+    let (dir, plugins, mut daemon) = empty_daemon();
+    let install = |plugins: &Path| {
+        // Copy then rename, as `tradehost build --install` does.
+        let tmp = plugins.join(".quiet.wasm.tmp");
+        std::fs::copy(tradehost_tests::guests::CLOCK_READER, &tmp).unwrap();
+        std::fs::rename(&tmp, plugins.join("quiet.wasm")).unwrap();
+    };
+    install(&plugins);
+    daemon
+        .wait_until("quiet loaded", Duration::from_secs(60), |d| {
+            d.log("trading_agent.log").contains("loaded ")
+                && d.log("trading_agent.log").contains("quiet.wasm")
+        })
+        .unwrap();
+    install(&plugins);
+    daemon
+        .wait_until("the reload's warning", Duration::from_secs(60), |d| {
+            d.log("trading_agent.log")
+                .contains("quiet keeps no state across this reload")
+        })
+        .unwrap();
+    assert!(daemon.log("trading_agent.log").contains("derive Serialize and Deserialize"));
+    let (status, _) = daemon.sigterm(Duration::from_secs(20)).unwrap();
+    assert!(status.success(), "{status}");
+    drop(dir);
+}
