@@ -6,6 +6,8 @@
 //! peak memory, from `wait4`), the fills and realised PnL, and a hash of the journal; the
 //! journals of all runs must be byte-identical. Output is a markdown table. A warm-up run
 //! first fills the plugin artifact cache, so the runs load the compiled plugin from it.
+//! Runs alternate between parsing the CSV (`--no-cache`) and the parsed-trade cache (warm
+//! after the warm-up), side by side in one table; the journals must agree across both.
 //!
 //! Run (after `scripts/build-plugins.sh`): `cargo bench -p tradehost --bench backtest`.
 //! `BACKTEST_DATA`, `BACKTEST_PLUGIN` and `BACKTEST_RUNS` override the defaults.
@@ -17,6 +19,7 @@ use std::time::Instant;
 
 /// What one run of the command produced.
 struct Run {
+    cached: bool,
     load_secs: f64,
     loop_secs: f64,
     trades: u64,
@@ -52,9 +55,13 @@ fn main() {
     let out = tempfile::tempdir().expect("temp dir");
     // A first run, not reported, compiles the plugin into the artifact cache (as any run
     // after the first finds it) and warms the page cache.
-    run_once(&root, &data, &plugin, &out.path().join("warm-up"));
-    let results: Vec<Run> = (0..runs)
-        .map(|i| run_once(&root, &data, &plugin, &out.path().join(format!("run{i}"))))
+    let trade_cache = out.path().join("trade-cache");
+    run_once(&root, &data, &plugin, &out.path().join("warm-up"), Some(&trade_cache));
+    let results: Vec<Run> = (0..runs * 2)
+        .map(|i| {
+            let cache = (i % 2 == 1).then_some(trade_cache.as_path());
+            run_once(&root, &data, &plugin, &out.path().join(format!("run{i}")), cache)
+        })
         .collect();
 
     println!(
@@ -65,14 +72,15 @@ fn main() {
         load_average()
     );
     println!(
-        "| run | engine loop s | engine loop M ticks/s | reading s | whole process s | \
+        "| run | trades from | engine loop s | engine loop M ticks/s | reading s | whole process s | \
          whole M ticks/s | CPU s | peak MB | fills | realised PnL | journal sha256 |"
     );
-    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+    println!("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
     for (i, r) in results.iter().enumerate() {
         println!(
-            "| {} | {:.3} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.0} | {} | {:.2} | {}… |",
+            "| {} | {} | {:.3} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.0} | {} | {:.2} | {}… |",
             i + 1,
+            if r.cached { "cache" } else { "CSV" },
             r.loop_secs,
             r.trades as f64 / r.loop_secs / 1e6,
             r.load_secs,
@@ -87,17 +95,29 @@ fn main() {
     }
     let identical = results.windows(2).all(|w| w[0].journal == w[1].journal);
     println!(
-        "\nJournals byte-identical across the {runs} runs: {}",
+        "\nJournals byte-identical across the {} runs (CSV and cache): {}",
+        results.len(),
         if identical { "yes" } else { "NO" }
     );
     if !identical {
         std::process::exit(1);
     }
     // Targets of issue 6, read by scripts/bench.sh: the best run of each measure.
-    let best = |f: &dyn Fn(&Run) -> f64| results.iter().map(f).fold(0.0, f64::max);
-    let engine = best(&|r| r.trades as f64 / r.loop_secs);
-    let whole = best(&|r| r.trades as f64 / r.wall_secs);
-    for (what, value) in [("engine loop", engine), ("whole process", whole)] {
+    let best = |f: &dyn Fn(&Run) -> f64, cached: bool| {
+        results
+            .iter()
+            .filter(|r| r.cached == cached)
+            .map(f)
+            .fold(0.0, f64::max)
+    };
+    let engine = best(&|r| r.trades as f64 / r.loop_secs, true);
+    let whole_csv = best(&|r| r.trades as f64 / r.wall_secs, false);
+    let whole = best(&|r| r.trades as f64 / r.wall_secs, true);
+    for (what, value) in [
+        ("engine loop", engine),
+        ("whole process, trades from the CSV", whole_csv),
+        ("whole process, trades from the cache", whole),
+    ] {
         println!(
             "TARGET|backtest of the SMA example on the SPY file, {what}|{:.2} M ticks/s|≥ 4 M ticks/s|{}",
             value / 1e6,
@@ -120,10 +140,15 @@ fn env_path(name: &str) -> Option<PathBuf> {
 }
 
 /// Run the command once, measuring the child with `wait4`.
-fn run_once(root: &Path, data: &Path, plugin: &Path, out: &Path) -> Run {
+fn run_once(root: &Path, data: &Path, plugin: &Path, out: &Path, cache: Option<&Path>) -> Run {
     let started = Instant::now();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tradehost"));
+    if let Some(dir) = cache {
+        // The cache lives under $XDG_CACHE_HOME/tradehost/trades.
+        command.env("XDG_CACHE_HOME", dir);
+    }
     #[allow(clippy::zombie_processes)] // Waited for below, with wait4, for its resource usage.
-    let child = Command::new(env!("CARGO_BIN_EXE_tradehost"))
+    let child = command
         .current_dir(root)
         .arg("backtest")
         .arg("--data")
@@ -132,6 +157,7 @@ fn run_once(root: &Path, data: &Path, plugin: &Path, out: &Path) -> Run {
         .arg(plugin)
         .arg("--out")
         .arg(out)
+        .args(cache.is_none().then_some("--no-cache"))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -157,6 +183,7 @@ fn run_once(root: &Path, data: &Path, plugin: &Path, out: &Path) -> Run {
     let plugin = &report["plugins"][0];
     let journal = std::fs::read(out.join("journal.bin")).expect("journal");
     Run {
+        cached: cache.is_some(),
         load_secs: loading_secs(&text),
         loop_secs: report["elapsed_secs"].as_f64().unwrap_or(f64::NAN),
         trades: report["trades"].as_u64().unwrap_or(0),

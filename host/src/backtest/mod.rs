@@ -14,6 +14,7 @@ pub mod equity_svg;
 pub mod forecast_score;
 pub mod report;
 pub mod sweep;
+pub mod trade_cache;
 
 use crate::broker::{BrokerConfig, BrokerError, FsyncPolicy, PaperBroker};
 use crate::engine::core::{Core, EngineStats, Forecasts};
@@ -102,10 +103,26 @@ pub fn load_trades(
     from: Option<TimestampMs>,
     to: Option<TimestampMs>,
 ) -> Result<Vec<Trade>, FeedError> {
+    load_trades_with(files, from, to, None)
+}
+
+/// [`load_trades`], taking each file's parsed trades from `cache` when it holds that exact
+/// file (the same trades, bit for bit, without parsing).
+pub fn load_trades_with(
+    files: &[PathBuf],
+    from: Option<TimestampMs>,
+    to: Option<TimestampMs>,
+    cache: Option<&trade_cache::TradeCache>,
+) -> Result<Vec<Trade>, FeedError> {
     let mut all = Vec::new();
     for f in files {
-        for trade in TradeReader::open(f)? {
-            all.push(trade?);
+        match cache {
+            Some(cache) => all.extend(cache.load(f)?),
+            None => {
+                for trade in TradeReader::open(f)? {
+                    all.push(trade?);
+                }
+            }
         }
     }
     if files.len() > 1 {

@@ -40,6 +40,10 @@ pub struct BacktestArgs {
     /// Output folder.
     #[arg(long, default_value = "backtest-out")]
     out: PathBuf,
+    /// Parse the trade files instead of using the parsed copies cached in
+    /// ~/.cache/tradehost/trades (the results are the same).
+    #[arg(long)]
+    no_cache: bool,
     #[command(flatten)]
     settings: SettingsFile,
 }
@@ -71,7 +75,15 @@ impl BacktestArgs {
             inline: matches!(self.execution, Execution::Inline),
         };
         let started = std::time::Instant::now();
-        let trades = tradehost::backtest::load_trades(&bt.data, bt.from_ms, bt.to_ms)?;
+        let cache = (!self.no_cache)
+            .then(tradehost::backtest::trade_cache::TradeCache::user_default)
+            .flatten();
+        let trades = tradehost::backtest::load_trades_with(
+            &bt.data,
+            bt.from_ms,
+            bt.to_ms,
+            cache.as_ref(),
+        )?;
         let loaded = started.elapsed();
         let report = tradehost::backtest::run(
             &bt,

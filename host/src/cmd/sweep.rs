@@ -32,6 +32,9 @@ pub struct SweepArgs {
     /// Rows printed (every row is in sweep.json).
     #[arg(long, default_value_t = 20)]
     top: usize,
+    /// Parse the trade files instead of using the cached parsed copies (same results).
+    #[arg(long)]
+    no_cache: bool,
     /// Output folder: one folder per set, and sweep.json.
     #[arg(long, default_value = "sweep-out")]
     out: PathBuf,
@@ -56,7 +59,15 @@ impl SweepArgs {
             out_dir: self.out,
         };
         let started = std::time::Instant::now();
-        let trades = tradehost::backtest::load_trades(&self.trades.data, window.from, window.to)?;
+        let cache = (!self.no_cache)
+            .then(tradehost::backtest::trade_cache::TradeCache::user_default)
+            .flatten();
+        let trades = tradehost::backtest::load_trades_with(
+            &self.trades.data,
+            window.from,
+            window.to,
+            cache.as_ref(),
+        )?;
         let report = tradehost::backtest::sweep::run(
             &cfg,
             &trades,

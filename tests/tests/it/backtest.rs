@@ -213,3 +213,41 @@ fn plugins_that_panic_or_loop_in_a_backtest_leave_the_others_trading_alike() {
         "only the SMA trades, so the journals agree"
     );
 }
+
+/// The parsed-trade cache gives exactly what parsing gives: on a miss, on a hit, and after
+/// its file was damaged (ignored and rewritten).
+#[test]
+fn cached_trades_are_the_parsed_trades_bit_for_bit() {
+    use tradehost::backtest::trade_cache::TradeCache;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = TradeCache::new(dir.path().join("cache"));
+    let files = [PathBuf::from(DEMO_TRADES)];
+    let parsed = backtest::load_trades(&files, None, None).unwrap();
+    let bits = |t: &[tradehost::types::Trade]| -> Vec<(String, u64, u64, i64)> {
+        t.iter()
+            .map(|t| (t.symbol.to_string(), t.price.to_bits(), t.size.to_bits(), t.time_ms))
+            .collect()
+    };
+    let miss = backtest::load_trades_with(&files, None, None, Some(&cache)).unwrap();
+    let written: Vec<PathBuf> = std::fs::read_dir(dir.path().join("cache"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(written.len(), 1, "{written:?}");
+    let hit = backtest::load_trades_with(&files, None, None, Some(&cache)).unwrap();
+    assert_eq!(bits(&miss), bits(&parsed));
+    assert_eq!(bits(&hit), bits(&parsed));
+    // A damaged cache file is ignored and rewritten.
+    let len = std::fs::metadata(&written[0]).unwrap().len();
+    std::fs::write(&written[0], b"THTRADE1 garbage").unwrap();
+    let again = backtest::load_trades_with(&files, None, None, Some(&cache)).unwrap();
+    assert_eq!(bits(&again), bits(&parsed));
+    assert_eq!(std::fs::metadata(&written[0]).unwrap().len(), len, "rewritten");
+    // The window applies to cached trades as to parsed ones.
+    let (from, to) = (parsed[100].time_ms, parsed[5000].time_ms);
+    assert_eq!(
+        bits(&backtest::load_trades_with(&files, Some(from), Some(to), Some(&cache)).unwrap()),
+        bits(&backtest::load_trades(&files, Some(from), Some(to)).unwrap())
+    );
+}
