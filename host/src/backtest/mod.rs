@@ -140,9 +140,31 @@ pub const EQUITY_SAMPLE_MS: i64 = 1_000;
 pub fn run(
     bt: &BacktestConfig,
     trades: &[Trade],
+    plugin_config: PluginConfig,
+    broker_config: BrokerConfig,
+    market_config: &MarketConfig,
+) -> Result<BacktestReport, BacktestError> {
+    run_writing(bt, trades, plugin_config, broker_config, market_config, Outputs::Full)
+}
+
+/// What a backtest writes besides its journal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outputs {
+    /// `report.json`, `equity.svg` and `report.html` (with the per-plugin diagnosis).
+    Full,
+    /// The journal only (a sweep's sets: their figures go to `sweep.json`).
+    JournalOnly,
+}
+
+/// [`run`], writing `writes` besides the journal. The journal and the returned figures are
+/// the same either way.
+pub fn run_writing(
+    bt: &BacktestConfig,
+    trades: &[Trade],
     mut plugin_config: PluginConfig,
     mut broker_config: BrokerConfig,
     market_config: &MarketConfig,
+    writes: Outputs,
 ) -> Result<BacktestReport, BacktestError> {
     let output = |path: PathBuf, source| BacktestError::Output { path, source };
     std::fs::create_dir_all(&bt.out_dir).map_err(|e| output(bt.out_dir.clone(), e))?;
@@ -323,6 +345,9 @@ pub fn run(
         currency: report::CURRENCY.to_string(),
         ..Default::default()
     };
+    if writes == Outputs::JournalOnly {
+        return Ok(report);
+    }
     // What report.html shows beyond the numbers: prices, fills, why each plugin traded.
     diagnosis::diagnose(
         &mut report,

@@ -243,8 +243,17 @@ pub fn run(
                 predictions: None,
                 inline: true,
             };
-            super::run(&bt, part, plugin_config.clone(), broker_config.clone(), market_config)
-                .map(|r| Score::of(&r))
+            // Only the journal per set: reports of a hundred sets would cost as much as the
+            // backtests (the figures go to sweep.json).
+            super::run_writing(
+                &bt,
+                part,
+                plugin_config.clone(),
+                broker_config.clone(),
+                market_config,
+                super::Outputs::JournalOnly,
+            )
+            .map(|r| Score::of(&r))
         };
         let in_sample = backtest(before, "in-sample");
         let out_of_sample = match (&in_sample, cfg.split_ms) {
