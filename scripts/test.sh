@@ -5,6 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
+# Formatting first: cheap, and a diff there is a finding like any failed test.
+echo "test: cargo fmt --all -- --check"
+cargo fmt --all -- --check
 # Default members: host, sdk, tests. Guest crates are built for wasm32-wasip2 by tests/build.rs.
 cargo test "$@"
 # The examples are guest crates outside the default members; their tests run natively.

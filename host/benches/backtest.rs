@@ -56,11 +56,23 @@ fn main() {
     // A first run, not reported, compiles the plugin into the artifact cache (as any run
     // after the first finds it) and warms the page cache.
     let trade_cache = out.path().join("trade-cache");
-    run_once(&root, &data, &plugin, &out.path().join("warm-up"), Some(&trade_cache));
+    run_once(
+        &root,
+        &data,
+        &plugin,
+        &out.path().join("warm-up"),
+        Some(&trade_cache),
+    );
     let results: Vec<Run> = (0..runs * 2)
         .map(|i| {
             let cache = (i % 2 == 1).then_some(trade_cache.as_path());
-            run_once(&root, &data, &plugin, &out.path().join(format!("run{i}")), cache)
+            run_once(
+                &root,
+                &data,
+                &plugin,
+                &out.path().join(format!("run{i}")),
+                cache,
+            )
         })
         .collect();
 

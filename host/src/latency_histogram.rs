@@ -85,8 +85,14 @@ mod tests {
         let q = h.quantiles();
         assert_eq!(q.samples, 1001);
         // The median of 1..=1000 µs and one clamped outlier is the 501st sample: 501 µs.
-        assert!((q.p50_ns as f64 - 501_000.0).abs() / 501_000.0 < 1e-3, "{q:?}");
-        assert!(q.max_ns >= MAX_NS && (q.max_ns as f64) < MAX_NS as f64 * 1.001, "{q:?}");
+        assert!(
+            (q.p50_ns as f64 - 501_000.0).abs() / 501_000.0 < 1e-3,
+            "{q:?}"
+        );
+        assert!(
+            q.max_ns >= MAX_NS && (q.max_ns as f64) < MAX_NS as f64 * 1.001,
+            "{q:?}"
+        );
         h.reset();
         assert_eq!(h.quantiles().samples, 0);
     }

@@ -240,7 +240,10 @@ impl StrategyEvent {
     /// True for events every strategy of the symbol receives (bars, forecasts); false for
     /// a strategy's own (fills, refusals).
     pub fn is_market(&self) -> bool {
-        matches!(self, StrategyEvent::Bar(_) | StrategyEvent::Prediction { .. })
+        matches!(
+            self,
+            StrategyEvent::Bar(_) | StrategyEvent::Prediction { .. }
+        )
     }
 }
 

@@ -399,7 +399,11 @@ mod tests {
         let second = rt.on_events(&rest);
         assert_eq!(second.consumed, 3, "then at the 6th");
         let last = rt.on_events(&rest.rest(3));
-        assert_eq!((last.consumed, last.actions.len()), (1, 0), "the 7th places nothing");
+        assert_eq!(
+            (last.consumed, last.actions.len()),
+            (1, 0),
+            "the 7th places nothing"
+        );
         let empty = rt.on_events(&EventBatch::new());
         assert_eq!((empty.consumed, empty.actions.len()), (0, 0));
     }

@@ -46,7 +46,10 @@ impl MockHost {
     /// The time at event `at` of the current batch, as the host answers `now(at)` on market
     /// time; `now` when there is no such event.
     pub fn time_at(&self, at: u32) -> TimestampMs {
-        self.event_times.get(at as usize).copied().unwrap_or(self.now)
+        self.event_times
+            .get(at as usize)
+            .copied()
+            .unwrap_or(self.now)
     }
 
     /// The name of an interned id.

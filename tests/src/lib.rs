@@ -1,8 +1,8 @@
 //! Helpers shared by tradehost's integration tests: a mock Finnhub server, the compiled test
 //! plugins, a demo-mode daemon, a NATS server, temporary directories.
 
-pub mod bus_harness;
 pub mod browser;
+pub mod bus_harness;
 pub mod daemon_harness;
 pub mod daemon_process;
 pub mod guests;

@@ -142,7 +142,11 @@ pub fn build_project(dir: &Path) -> Result<super::cargo_build::Built, super::Aut
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "strategy".to_string());
     let tools = PythonToolchain::for_checkout(&this_checkout())?;
-    let wasm = build_python(&dir, &dir.join("target").join(format!("{name}.wasm")), &tools)?;
+    let wasm = build_python(
+        &dir,
+        &dir.join("target").join(format!("{name}.wasm")),
+        &tools,
+    )?;
     Ok(super::cargo_build::Built {
         package: name,
         dir,

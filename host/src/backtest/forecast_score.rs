@@ -143,7 +143,10 @@ pub fn diebold_mariano(e1: &[f64], e2: &[f64], h: usize) -> Option<(f64, f64)> {
     }
     let mean = d.iter().sum::<f64>() / n as f64;
     let autocov = |k: usize| -> f64 {
-        (k..n).map(|t| (d[t] - mean) * (d[t - k] - mean)).sum::<f64>() / n as f64
+        (k..n)
+            .map(|t| (d[t] - mean) * (d[t - k] - mean))
+            .sum::<f64>()
+            / n as f64
     };
     let lags = h.saturating_sub(1).min(n - 1);
     let variance = autocov(0) + 2.0 * (1..=lags).map(autocov).sum::<f64>();
@@ -169,7 +172,11 @@ mod tests {
         let (dm, _) = diebold_mariano(&[1.0, 2.0, 3.0, 4.0], &[2.0; 4], 2).unwrap();
         assert!((dm - 1.017_005_797_209_007).abs() < 1e-12, "{dm}");
         assert_eq!(diebold_mariano(&[1.0], &[2.0], 1), None);
-        assert_eq!(diebold_mariano(&[1.0, 1.0], &[2.0, 2.0], 1), None, "no variance");
+        assert_eq!(
+            diebold_mariano(&[1.0, 1.0], &[2.0, 2.0], 1),
+            None,
+            "no variance"
+        );
     }
 
     fn bar(i: i64, close: f64) -> Bar {

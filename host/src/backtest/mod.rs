@@ -144,7 +144,14 @@ pub fn run(
     broker_config: BrokerConfig,
     market_config: &MarketConfig,
 ) -> Result<BacktestReport, BacktestError> {
-    run_writing(bt, trades, plugin_config, broker_config, market_config, Outputs::Full)
+    run_writing(
+        bt,
+        trades,
+        plugin_config,
+        broker_config,
+        market_config,
+        Outputs::Full,
+    )
 }
 
 /// What a backtest writes besides its journal.

@@ -253,7 +253,15 @@ impl fmt::Display for BacktestReport {
             writeln!(
                 f,
                 "{:<10} {:>9} {:>7} {:>11} {:>11} {:>11} {:>9} {:>8} {:>8}",
-                "symbol", "forecasts", "scored", "MSE model", "MSE zero", "MSE last", "direction", "DM", "p"
+                "symbol",
+                "forecasts",
+                "scored",
+                "MSE model",
+                "MSE zero",
+                "MSE last",
+                "direction",
+                "DM",
+                "p"
             )?;
             for (symbol, s) in &self.forecast_scores {
                 let dm = s.dm_statistic.map_or("-".into(), |d| format!("{d:.2}"));

@@ -353,8 +353,14 @@ mod tests {
         let g = Grid::parse(&["fast=5,10".into(), "slow = 50,100,200".into()]).unwrap();
         let sets = g.sets();
         assert_eq!(sets.len(), 6);
-        assert_eq!(sets[0], [("fast".into(), "5".into()), ("slow".into(), "50".into())]);
-        assert_eq!(sets[5], [("fast".into(), "10".into()), ("slow".into(), "200".into())]);
+        assert_eq!(
+            sets[0],
+            [("fast".into(), "5".into()), ("slow".into(), "50".into())]
+        );
+        assert_eq!(
+            sets[5],
+            [("fast".into(), "10".into()), ("slow".into(), "200".into())]
+        );
     }
 
     #[test]
@@ -367,13 +373,23 @@ mod tests {
             let e = Grid::parse(&[spec.into()]).unwrap_err().to_string();
             assert!(e.contains(why) && e.contains("NAME=V1,V2"), "{e}");
         }
-        let e = Grid::parse(&["a=1".into(), "a=2".into()]).unwrap_err().to_string();
+        let e = Grid::parse(&["a=1".into(), "a=2".into()])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("twice"), "{e}");
         let big: Vec<String> = ["a", "b", "c"]
             .iter()
-            .map(|n| format!("{n}={}", (0..30).map(|i| i.to_string()).collect::<Vec<_>>().join(",")))
+            .map(|n| {
+                format!(
+                    "{n}={}",
+                    (0..30).map(|i| i.to_string()).collect::<Vec<_>>().join(",")
+                )
+            })
             .collect();
-        assert!(matches!(Grid::parse(&big), Err(SweepError::TooLarge { sets: 27_000 })));
+        assert!(matches!(
+            Grid::parse(&big),
+            Err(SweepError::TooLarge { sets: 27_000 })
+        ));
     }
 
     #[test]
@@ -381,11 +397,19 @@ mod tests {
         let row = |set, pnl: Option<f64>| SweepRow {
             set,
             parameters: vec![],
-            in_sample: pnl.map(|pnl| Score { pnl, ..Default::default() }),
+            in_sample: pnl.map(|pnl| Score {
+                pnl,
+                ..Default::default()
+            }),
             out_of_sample: None,
             error: pnl.is_none().then(|| "refused".into()),
         };
-        let mut rows = vec![row(0, Some(1.0)), row(1, None), row(2, Some(5.0)), row(3, Some(1.0))];
+        let mut rows = vec![
+            row(0, Some(1.0)),
+            row(1, None),
+            row(2, Some(5.0)),
+            row(3, Some(1.0)),
+        ];
         rank(&mut rows);
         let order: Vec<usize> = rows.iter().map(|r| r.set).collect();
         assert_eq!(order, [2, 0, 3, 1]);

@@ -129,7 +129,8 @@ fn decode(data: &[u8]) -> Option<Vec<Trade>> {
     let prices = r.take(n * 8)?;
     let sizes = r.take(n * 8)?;
     let ids = r.take(n * 4)?;
-    let word = |c: &[u8], i: usize| u64::from_le_bytes(c[i * 8..i * 8 + 8].try_into().unwrap_or_default());
+    let word =
+        |c: &[u8], i: usize| u64::from_le_bytes(c[i * 8..i * 8 + 8].try_into().unwrap_or_default());
     (0..n)
         .map(|i| {
             let id = u32::from_le_bytes(ids[i * 4..i * 4 + 4].try_into().ok()?) as usize;

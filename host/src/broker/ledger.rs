@@ -76,7 +76,10 @@ impl Ledger {
         self.plugins
             .iter()
             .map(|(plugin, symbols)| {
-                let by_symbol = symbols.iter().map(|(s, p)| (s.clone(), p.clone())).collect();
+                let by_symbol = symbols
+                    .iter()
+                    .map(|(s, p)| (s.clone(), p.clone()))
+                    .collect();
                 (plugin.clone(), by_symbol)
             })
             .collect()

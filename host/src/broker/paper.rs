@@ -129,7 +129,13 @@ impl PaperBroker {
                 } => {
                     totals.orders += 1;
                     next_order_id = next_order_id.max(order_id + 1);
-                    book.insert(resting(order_id, plugin, request, time_ms, config.latency_ms));
+                    book.insert(resting(
+                        order_id,
+                        plugin,
+                        request,
+                        time_ms,
+                        config.latency_ms,
+                    ));
                 }
                 JournalRecord::Rejected { .. } => totals.refusals += 1,
                 JournalRecord::Fill { fill } => {
@@ -452,7 +458,8 @@ impl PaperBroker {
         plugin: &str,
         trades: impl IntoIterator<Item = (&'t Symbol, f64, TimestampMs)>,
     ) -> Option<usize> {
-        self.book.first_fill(plugin, trades, self.config.slippage_bps)
+        self.book
+            .first_fill(plugin, trades, self.config.slippage_bps)
     }
 
     /// `plugin`'s resting orders, by ascending id.
@@ -562,8 +569,13 @@ impl PaperBroker {
             symbol: request.symbol.clone(),
         };
         tracing::debug!(target: "tradehost::broker", %plugin, order_id, tag = request.tag, symbol = %request.symbol, "order accepted");
-        self.book
-            .insert(resting(order_id, plugin.clone(), request, now_ms, self.config.latency_ms));
+        self.book.insert(resting(
+            order_id,
+            plugin.clone(),
+            request,
+            now_ms,
+            self.config.latency_ms,
+        ));
         outcome
     }
 

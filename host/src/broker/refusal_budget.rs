@@ -54,7 +54,11 @@ mod tests {
             (0..5).filter(|_| b.journal(plugin, t)).count()
         };
         assert_eq!(journaled(&mut b, &p, 1_000), 3);
-        assert_eq!(journaled(&mut b, &q, 1_000), 3, "another plugin's budget is its own");
+        assert_eq!(
+            journaled(&mut b, &q, 1_000),
+            3,
+            "another plugin's budget is its own"
+        );
         assert_eq!(journaled(&mut b, &p, 59_999), 0, "same minute");
         assert_eq!(journaled(&mut b, &p, 60_000), 3, "a new minute");
     }

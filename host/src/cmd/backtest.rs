@@ -78,20 +78,11 @@ impl BacktestArgs {
         let cache = (!self.no_cache)
             .then(tradehost::backtest::trade_cache::TradeCache::user_default)
             .flatten();
-        let trades = tradehost::backtest::load_trades_with(
-            &bt.data,
-            bt.from_ms,
-            bt.to_ms,
-            cache.as_ref(),
-        )?;
+        let trades =
+            tradehost::backtest::load_trades_with(&bt.data, bt.from_ms, bt.to_ms, cache.as_ref())?;
         let loaded = started.elapsed();
-        let report = tradehost::backtest::run(
-            &bt,
-            &trades,
-            config.plugins,
-            config.broker,
-            &config.market,
-        )?;
+        let report =
+            tradehost::backtest::run(&bt, &trades, config.plugins, config.broker, &config.market)?;
         println!("{report}");
         println!(
             "loading {:.2} s, whole run {:.2} s; results in {}",

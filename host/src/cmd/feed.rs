@@ -22,10 +22,9 @@ pub struct FeedArgs {
 impl FeedArgs {
     /// Print every event until interrupted, then a summary.
     pub fn execute(self) -> anyhow::Result<()> {
-        let config = self.settings.load(
-            &[("REAL_TIME_MODE".into(), "true".into())],
-            self.demo,
-        )?;
+        let config = self
+            .settings
+            .load(&[("REAL_TIME_MODE".into(), "true".into())], self.demo)?;
         let _logs = console_logs(&config)?;
         let runtime = tokio::runtime::Runtime::new()?;
         let mut stdout = std::io::stdout().lock();

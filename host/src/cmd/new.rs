@@ -41,7 +41,9 @@ impl NewArgs {
         }
         let test = match self.lang {
             Lang::Rust => "cargo test-native                      # unit tests, on this machine",
-            Lang::Python => "edit app.py                            # the SDK and its test harness: sdk/python/README.md",
+            Lang::Python => {
+                "edit app.py                            # the SDK and its test harness: sdk/python/README.md"
+            }
         };
         println!(
             "next:\n  cd {}\n  {test}\n  \

@@ -39,7 +39,11 @@ impl ReportArgs {
                     _ => PathBuf::from("report.html"),
                 });
                 report_page::write(&self.dirs, &out)?;
-                println!("report of {} backtests -> {}", self.dirs.len(), out.display());
+                println!(
+                    "report of {} backtests -> {}",
+                    self.dirs.len(),
+                    out.display()
+                );
             }
         }
         Ok(())

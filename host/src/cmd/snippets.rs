@@ -58,7 +58,12 @@ impl BarsArgs {
             &self.out,
         )?;
         for file in written {
-            println!("{} {} bars -> {}", file.symbol, file.bars, file.path.display());
+            println!(
+                "{} {} bars -> {}",
+                file.symbol,
+                file.bars,
+                file.path.display()
+            );
         }
         Ok(())
     }

@@ -52,9 +52,9 @@ impl SweepArgs {
             plugin: self.plugin,
             grid: Grid::parse(&self.grid)?,
             split_ms: parse_time(&self.split)?,
-            threads: self.threads.unwrap_or_else(|| {
-                std::thread::available_parallelism().map_or(1, |n| n.get())
-            }),
+            threads: self
+                .threads
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
             batch_size: self.batch,
             out_dir: self.out,
         };
@@ -104,9 +104,10 @@ fn table(report: &SweepReport, top: usize) -> String {
             .join(" ");
         match (&row.in_sample, &row.error) {
             (Some(s), _) => {
-                let (after, after_fills) = row.out_of_sample.map_or(("-".into(), "-".into()), |o| {
-                    (Money(o.pnl).to_string(), o.fills.to_string())
-                });
+                let (after, after_fills) =
+                    row.out_of_sample.map_or(("-".into(), "-".into()), |o| {
+                        (Money(o.pnl).to_string(), o.fills.to_string())
+                    });
                 out.push_str(&format!(
                     "{:>4}  {:<32} {:>12} {:>7.2} {:>10} {:>6}  {:>12} {:>6}\n",
                     rank + 1,

@@ -76,7 +76,14 @@ fn counts(stats: &PipelineStats, totals: &BrokerTotals) -> Counts {
 }
 
 /// The summary between `before` and `now`.
-pub fn summarise(before: Counts, now: Counts, secs: u64, pnl: f64, healthy: usize, plugins: usize) -> Summary {
+pub fn summarise(
+    before: Counts,
+    now: Counts,
+    secs: u64,
+    pnl: f64,
+    healthy: usize,
+    plugins: usize,
+) -> Summary {
     let d = |a: u64, b: u64| b.saturating_sub(a);
     Summary {
         secs,
@@ -150,8 +157,22 @@ mod tests {
 
     #[test]
     fn the_line_says_what_changed_in_words() {
-        let before = Counts { trades: 100, bars: 2, forecasts: 1, orders: 3, fills: 2, refusals: 0 };
-        let now = Counts { trades: 1_334, bars: 3, forecasts: 2, orders: 5, fills: 4, refusals: 1 };
+        let before = Counts {
+            trades: 100,
+            bars: 2,
+            forecasts: 1,
+            orders: 3,
+            fills: 2,
+            refusals: 0,
+        };
+        let now = Counts {
+            trades: 1_334,
+            bars: 3,
+            forecasts: 2,
+            orders: 5,
+            fills: 4,
+            refusals: 1,
+        };
         let line = summarise(before, now, 30, -12.3456, 2, 3).to_string();
         assert_eq!(
             line,
@@ -172,7 +193,12 @@ mod tests {
         let (out, _rx) = crossbeam_channel::unbounded();
         let host = Arc::new(
             PluginHost::new(
-                crate::plugins::PluginConfig { watch: false, cache_dir: None, dir: dir.path().into(), ..Default::default() },
+                crate::plugins::PluginConfig {
+                    watch: false,
+                    cache_dir: None,
+                    dir: dir.path().into(),
+                    ..Default::default()
+                },
                 Arc::new(crate::plugins::EmptyView),
                 crate::plugins::SymbolTable::new(),
                 out,
@@ -196,8 +222,16 @@ mod tests {
         stats.trades.fetch_add(5, Ordering::Relaxed);
         tokio::time::sleep(Duration::from_secs(30)).await;
         stop_tx.send(()).unwrap();
-        tokio::time::timeout(Duration::from_secs(1), task).await.unwrap().unwrap();
-        let trades: Vec<u64> = lines.lock().unwrap().iter().map(|s| s.delta.trades).collect();
+        tokio::time::timeout(Duration::from_secs(1), task)
+            .await
+            .unwrap()
+            .unwrap();
+        let trades: Vec<u64> = lines
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|s| s.delta.trades)
+            .collect();
         assert_eq!(trades, [7, 5]);
     }
 }

@@ -22,8 +22,8 @@
 //! another inline; their answers are taken in name order either way.
 
 use super::core::Core;
-use crate::plugins::tape::{EventFilter, LaneBatch, Tape, cut};
 use crate::plugins::PluginOutput;
+use crate::plugins::tape::{EventFilter, LaneBatch, Tape, cut};
 use crate::types::{Bar, PluginAction, StrategyEvent, Trade};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -212,9 +212,9 @@ impl Lockstep {
 
     /// Every lane has reached `barrier` (none can pass it) and nothing is owed before it.
     fn at_barrier(&self, barrier: usize) -> bool {
-        self.lanes.values().all(|l| {
-            l.pos == barrier && l.pending.as_ref().is_none_or(|p| p.point >= barrier)
-        })
+        self.lanes
+            .values()
+            .all(|l| l.pos == barrier && l.pending.as_ref().is_none_or(|p| p.point >= barrier))
     }
 
     /// The broker may process trade `c`: every plugin has decided what it does before it.
@@ -325,10 +325,17 @@ impl Lockstep {
         super::core::EngineStats::add(&core.stats.batches, calls.len() as u64);
         let mut answers = HashMap::new();
         while !waiting.is_empty() {
-            let output = core.outputs.recv_timeout(self.timeout).map_err(|_| Stalled {
-                plugin: waiting.values().next().map(|n| n.to_string()).unwrap_or_default(),
-                timeout: self.timeout,
-            })?;
+            let output = core
+                .outputs
+                .recv_timeout(self.timeout)
+                .map_err(|_| Stalled {
+                    plugin: waiting
+                        .values()
+                        .next()
+                        .map(|n| n.to_string())
+                        .unwrap_or_default(),
+                    timeout: self.timeout,
+                })?;
             // Answers to anything else (a command sent before the lockstep) are dropped.
             if let Some(name) = waiting.remove(&output.seq) {
                 answers.insert(name, output);
@@ -343,9 +350,10 @@ impl Lockstep {
         let Some(point) = committed.checked_sub(1) else {
             return false;
         };
-        let resolved = self.lanes.values().all(|l| {
-            l.pos > point || l.pending.as_ref().is_some_and(|p| p.point == point)
-        });
+        let resolved = self
+            .lanes
+            .values()
+            .all(|l| l.pos > point || l.pending.as_ref().is_some_and(|p| p.point == point));
         let due: Vec<Arc<str>> = self
             .lanes
             .iter()

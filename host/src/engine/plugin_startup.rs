@@ -31,17 +31,21 @@ pub fn load_at_start(
             Ok(_) => {}
             // A state the plugin refuses would refuse it at every start: set the state
             // aside, say where it went, and start the plugin fresh.
-            Err(PluginError::Start { plugin, stage: "restore", reason }) => {
-                match state.set_aside(&plugin, crate::plugins::view::wall_clock_ms()) {
-                    Ok(aside) => {
-                        tracing::error!(target: "tradehost::plugins", "plugin {plugin} refused its saved state ({reason}); the state was moved to {} and {plugin} starts fresh (stop the daemon and move the file back to retry it)", aside.display());
-                        if let Err(e) = plugins.load_file(&path, None) {
-                            tracing::error!(target: "tradehost::plugins", "{} not loaded: {e}", path.display());
-                        }
+            Err(PluginError::Start {
+                plugin,
+                stage: "restore",
+                reason,
+            }) => match state.set_aside(&plugin, crate::plugins::view::wall_clock_ms()) {
+                Ok(aside) => {
+                    tracing::error!(target: "tradehost::plugins", "plugin {plugin} refused its saved state ({reason}); the state was moved to {} and {plugin} starts fresh (stop the daemon and move the file back to retry it)", aside.display());
+                    if let Err(e) = plugins.load_file(&path, None) {
+                        tracing::error!(target: "tradehost::plugins", "{} not loaded: {e}", path.display());
                     }
-                    Err(e) => tracing::error!(target: "tradehost::plugins", "plugin {plugin} refused its saved state ({reason}) and it could not be set aside: {e}; delete its file in the state directory's plugins/ to start it fresh"),
                 }
-            }
+                Err(e) => {
+                    tracing::error!(target: "tradehost::plugins", "plugin {plugin} refused its saved state ({reason}) and it could not be set aside: {e}; delete its file in the state directory's plugins/ to start it fresh")
+                }
+            },
             Err(e) => {
                 tracing::error!(target: "tradehost::plugins", "{} not loaded: {e}", path.display());
             }

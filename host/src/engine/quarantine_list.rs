@@ -68,7 +68,11 @@ impl QuarantineList {
 
     /// Record the quarantined plugins among `statuses` (running ones and held ones alike);
     /// a plugin that runs again, or whose file changed, drops off the list.
-    pub fn save(&self, statuses: &[PluginStatus], held: &BTreeMap<String, HeldPlugin>) -> std::io::Result<()> {
+    pub fn save(
+        &self,
+        statuses: &[PluginStatus],
+        held: &BTreeMap<String, HeldPlugin>,
+    ) -> std::io::Result<()> {
         let mut list = BTreeMap::new();
         for s in statuses {
             if s.stats.state != PluginRunState::Quarantined {
@@ -79,7 +83,13 @@ impl QuarantineList {
                 .map(|h| h.sha256.clone())
                 .or_else(|| file_digest(&s.info.file));
             if let Some(sha256) = kept {
-                list.insert(s.info.name.clone(), HeldPlugin { sha256, status: s.clone() });
+                list.insert(
+                    s.info.name.clone(),
+                    HeldPlugin {
+                        sha256,
+                        status: s.clone(),
+                    },
+                );
             }
         }
         let json = serde_json::to_vec_pretty(&list).map_err(std::io::Error::other)?;

@@ -81,13 +81,19 @@ mod tests {
         assert_eq!(store.load_plugin("sma"), None);
         assert!(store.save_plugin("sma", b"abc").unwrap());
         assert_eq!(store.load_plugin("sma").as_deref(), Some(&b"abc"[..]));
-        assert!(!store.save_plugin("sma", b"abc").unwrap(), "unchanged: not written");
+        assert!(
+            !store.save_plugin("sma", b"abc").unwrap(),
+            "unchanged: not written"
+        );
         assert!(store.save_plugin("sma", b"abd").unwrap());
         assert_eq!(store.load_plugin("sma").as_deref(), Some(&b"abd"[..]));
         let aside = store.set_aside("sma", 42).unwrap();
         assert_eq!(store.load_plugin("sma"), None);
         assert_eq!(std::fs::read(&aside).unwrap(), b"abd");
-        assert!(aside.to_string_lossy().ends_with("sma.state.refused-42"), "{aside:?}");
+        assert!(
+            aside.to_string_lossy().ends_with("sma.state.refused-42"),
+            "{aside:?}"
+        );
         let t = SymbolTable::from_names(["SPY", "BAC"]);
         store.save_symbols(&t).unwrap();
         assert_eq!(store.load_symbols().id("BAC"), Some(1));

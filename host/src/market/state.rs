@@ -66,7 +66,10 @@ impl MarketState {
     pub fn add_period(&mut self, period_secs: u32) {
         if period_secs == 0
             || period_secs == self.period_secs()
-            || self.extra.iter().any(|e| e.aggregator.period_secs() == period_secs)
+            || self
+                .extra
+                .iter()
+                .any(|e| e.aggregator.period_secs() == period_secs)
         {
             return;
         }
@@ -78,7 +81,10 @@ impl MarketState {
 
     /// The periods built besides the host's own, ascending.
     pub fn extra_periods(&self) -> Vec<u32> {
-        self.extra.iter().map(|e| e.aggregator.period_secs()).collect()
+        self.extra
+            .iter()
+            .map(|e| e.aggregator.period_secs())
+            .collect()
     }
 
     /// Records a trade in every period; appends the bars it closed to `closed` (the host's
@@ -125,7 +131,11 @@ impl MarketState {
         let capacity = self.capacity;
         for extra in &mut self.extra {
             for bar in extra.aggregator.flush_until(now_ms) {
-                push_bounded(extra.aggregator.state_mut(&bar.symbol), bar.clone(), capacity);
+                push_bounded(
+                    extra.aggregator.state_mut(&bar.symbol),
+                    bar.clone(),
+                    capacity,
+                );
                 bars.push(bar);
             }
         }
@@ -190,7 +200,10 @@ impl MarketState {
 /// Appends a completed bar to a time-ordered history of at most `capacity` bars (an older or
 /// repeated bar would break the order: it is dropped).
 fn push_bounded(history: &mut VecDeque<Bar>, bar: Bar, capacity: usize) {
-    if history.back().is_some_and(|last| last.start_ms >= bar.start_ms) {
+    if history
+        .back()
+        .is_some_and(|last| last.start_ms >= bar.start_ms)
+    {
         return;
     }
     if history.len() == capacity {
@@ -251,13 +264,26 @@ mod tests {
             state.apply_trade_into(&t, &mut closed);
         }
         let five: Vec<&Bar> = closed.iter().filter(|b| b.period_secs == 300).collect();
-        assert_eq!(five.len(), 2, "0-5 and 5-10 minutes closed by minute 5 and 10");
-        assert_eq!((five[0].open, five[0].close, five[0].high), (100.0, 104.0, 104.0));
+        assert_eq!(
+            five.len(),
+            2,
+            "0-5 and 5-10 minutes closed by minute 5 and 10"
+        );
+        assert_eq!(
+            (five[0].open, five[0].close, five[0].high),
+            (100.0, 104.0, 104.0)
+        );
         assert_eq!(closed.iter().filter(|b| b.period_secs == 60).count(), 10);
         let history = state.recent_bars_of("A", 300, 5);
-        assert_eq!(history.iter().map(|b| b.start_ms).collect::<Vec<_>>(), [0, 300_000]);
+        assert_eq!(
+            history.iter().map(|b| b.start_ms).collect::<Vec<_>>(),
+            [0, 300_000]
+        );
         assert_eq!(state.recent_bars_of("A", 0, 2).len(), 2);
-        assert!(state.recent_bars_of("A", 120, 2).is_empty(), "nobody asked for 2 minutes");
+        assert!(
+            state.recent_bars_of("A", 120, 2).is_empty(),
+            "nobody asked for 2 minutes"
+        );
     }
 
     #[test]

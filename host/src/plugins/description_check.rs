@@ -116,13 +116,31 @@ mod tests {
     #[test]
     fn each_bound_is_refused_with_what_is_wrong() {
         let cases: Vec<(Box<dyn Fn(&mut wit::StrategyInfo)>, &str)> = vec![
-            (Box::new(|i| i.name = "x\nINFO forged".into()), "control characters"),
+            (
+                Box::new(|i| i.name = "x\nINFO forged".into()),
+                "control characters",
+            ),
             (Box::new(|i| i.name = "n".repeat(65)), "65 characters"),
-            (Box::new(|i| i.description = "d".repeat(2000)), "2000 characters"),
-            (Box::new(|i| i.symbols = vec!["S".into(); 100_000]), "100000 symbols"),
-            (Box::new(|i| i.symbols = vec!["../../etc".into()]), "starts with a dot"),
-            (Box::new(|i| i.parameters = vec![i.parameters[0].clone(); 1000]), "1000 parameters"),
-            (Box::new(|i| i.parameters[0].description = "\u{1b}[2J".into()), "control"),
+            (
+                Box::new(|i| i.description = "d".repeat(2000)),
+                "2000 characters",
+            ),
+            (
+                Box::new(|i| i.symbols = vec!["S".into(); 100_000]),
+                "100000 symbols",
+            ),
+            (
+                Box::new(|i| i.symbols = vec!["../../etc".into()]),
+                "starts with a dot",
+            ),
+            (
+                Box::new(|i| i.parameters = vec![i.parameters[0].clone(); 1000]),
+                "1000 parameters",
+            ),
+            (
+                Box::new(|i| i.parameters[0].description = "\u{1b}[2J".into()),
+                "control",
+            ),
             (Box::new(|i| i.bar_periods = vec![0]), "bars of 0 s"),
             (Box::new(|i| i.name = " ".into()), "empty name"),
         ];

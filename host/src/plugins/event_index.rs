@@ -101,7 +101,10 @@ pub fn rest(batch: &wit::EventBatch, consumed: usize) -> wit::EventBatch {
     let (trades_before, others_before) = match consumed.checked_sub(1) {
         None => (0, 0),
         Some(last) => match locate(batch, last) {
-            Some(Located::Trade(i)) => (i + 1, all.partition_point(|p| (p.after_trades as usize) <= i)),
+            Some(Located::Trade(i)) => (
+                i + 1,
+                all.partition_point(|p| (p.after_trades as usize) <= i),
+            ),
             Some(Located::Other { k, trades_before }) => (trades_before, k + 1),
             None => (n, all.len()),
         },
@@ -110,7 +113,9 @@ pub fn rest(batch: &wit::EventBatch, consumed: usize) -> wit::EventBatch {
     let rest_others: Vec<wit::PlacedEvent> = all[others_before..]
         .iter()
         .map(|p| wit::PlacedEvent {
-            after_trades: ((p.after_trades as usize).min(n).saturating_sub(trades_before)) as u32,
+            after_trades: ((p.after_trades as usize)
+                .min(n)
+                .saturating_sub(trades_before)) as u32,
             event: p.event.clone(),
         })
         .collect();
@@ -174,7 +179,13 @@ mod tests {
             vec![],
             vec![trade(1, 1), trade(2, 2)],
             vec![refusal(5), refusal(6)],
-            vec![refusal(1), trade(1, 1), refusal(2), trade(2, 3), trade(1, 4)],
+            vec![
+                refusal(1),
+                trade(1, 1),
+                refusal(2),
+                trade(2, 3),
+                trade(1, 4),
+            ],
             vec![trade(1, 1), refusal(2), refusal(3), trade(2, 4), refusal(9)],
         ];
         for events in cases {
@@ -192,12 +203,26 @@ mod tests {
 
     #[test]
     fn marks_are_the_last_trade_of_the_symbol_up_to_the_event() {
-        let b = batch(&[trade(1, 1), trade(2, 2), refusal(3), trade(1, 4), trade(2, 5)]);
+        let b = batch(&[
+            trade(1, 1),
+            trade(2, 2),
+            refusal(3),
+            trade(1, 4),
+            trade(2, 5),
+        ]);
         assert_eq!(mark_at(&b, 0, 1), Some(101.0));
         assert_eq!(mark_at(&b, 0, 2), None);
-        assert_eq!(mark_at(&b, 2, 2), Some(102.0), "a placed event sees the trades before it");
+        assert_eq!(
+            mark_at(&b, 2, 2),
+            Some(102.0),
+            "a placed event sees the trades before it"
+        );
         assert_eq!(mark_at(&b, 3, 1), Some(104.0));
-        assert_eq!(mark_at(&b, 99, 2), Some(105.0), "past the end: the whole batch");
+        assert_eq!(
+            mark_at(&b, 99, 2),
+            Some(105.0),
+            "past the end: the whole batch"
+        );
         assert_eq!(trades_through(&b, 2), 2);
     }
 }

@@ -51,7 +51,10 @@ mod tests {
 
     #[test]
     fn plain_text_is_borrowed_unchanged() {
-        assert!(matches!(for_log("sma crossed: buy 100 SPY"), Cow::Borrowed(_)));
+        assert!(matches!(
+            for_log("sma crossed: buy 100 SPY"),
+            Cow::Borrowed(_)
+        ));
         assert_eq!(for_log("prix: 12,5 €"), "prix: 12,5 €");
     }
 
@@ -76,6 +79,9 @@ mod tests {
         let long = "é".repeat(5000);
         let shown = neutralise(&long, 10);
         assert_eq!(shown, format!("{}… [cut]", "é".repeat(10)));
-        assert_eq!(for_log(&long).chars().count(), MAX_GUEST_TEXT_CHARS + "… [cut]".chars().count());
+        assert_eq!(
+            for_log(&long).chars().count(),
+            MAX_GUEST_TEXT_CHARS + "… [cut]".chars().count()
+        );
     }
 }

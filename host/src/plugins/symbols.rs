@@ -197,7 +197,11 @@ mod tests {
         let (a, b): (Arc<str>, Arc<str>) = ("a".into(), "b".into());
         assert_eq!(t.intern_for(&a, "X1", 2, 100), Ok(1));
         assert_eq!(t.intern_for(&a, "X2", 2, 100), Ok(2));
-        assert!(t.intern_for(&a, "X3", 2, 100).unwrap_err().contains("already added 2"));
+        assert!(
+            t.intern_for(&a, "X3", 2, 100)
+                .unwrap_err()
+                .contains("already added 2")
+        );
         // Known names cost nothing; another plugin has a quota of its own, under the capacity.
         assert_eq!(t.intern_for(&a, "SPY", 2, 100), Ok(0));
         assert_eq!(t.intern_for(&b, "X3", 2, 100), Ok(3));
@@ -206,11 +210,28 @@ mod tests {
 
     #[test]
     fn exchange_symbols_pass_and_odd_names_are_refused() {
-        for ok in ["SPY", "BRK.B", "BINANCE:BTCUSDT", "OANDA:EUR_USD", "^GSPC", "ES=F", "FOREX:EUR/USD"] {
+        for ok in [
+            "SPY",
+            "BRK.B",
+            "BINANCE:BTCUSDT",
+            "OANDA:EUR_USD",
+            "^GSPC",
+            "ES=F",
+            "FOREX:EUR/USD",
+        ] {
             assert_eq!(check_name(ok), Ok(()), "{ok}");
         }
         let long = "X".repeat(MAX_SYMBOL_LEN + 1);
-        for bad in ["", "SP Y", "../../etc", ".hidden", "A\nINFO forged", "\u{1b}[31m", "ÄPFEL", &long] {
+        for bad in [
+            "",
+            "SP Y",
+            "../../etc",
+            ".hidden",
+            "A\nINFO forged",
+            "\u{1b}[31m",
+            "ÄPFEL",
+            &long,
+        ] {
             assert!(check_name(bad).is_err(), "{bad:?} passed");
         }
     }

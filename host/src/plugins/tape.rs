@@ -75,8 +75,7 @@ impl EventFilter {
     pub fn wants(&self, event: &StrategyEvent, table: &SymbolTable) -> bool {
         match event {
             StrategyEvent::Bar(b) => {
-                self.wants_period(b.period_secs)
-                    && self.wants_symbol(table.intern(&b.symbol))
+                self.wants_period(b.period_secs) && self.wants_symbol(table.intern(&b.symbol))
             }
             StrategyEvent::Prediction { prediction, .. } => {
                 self.wants_symbol(table.intern(&prediction.symbol))
@@ -171,14 +170,24 @@ pub fn cut(
             .all(|&s| filter.wants_symbol(s));
     let kept = if all {
         for i in range.clone() {
-            builder.trade(tape.symbols[i], tape.prices[i], tape.sizes[i], tape.times[i]);
+            builder.trade(
+                tape.symbols[i],
+                tape.prices[i],
+                tape.sizes[i],
+                tape.times[i],
+            );
         }
         None
     } else {
         let mut kept = Vec::new();
         for i in range.clone() {
             if filter.wants_symbol(tape.symbols[i]) {
-                builder.trade(tape.symbols[i], tape.prices[i], tape.sizes[i], tape.times[i]);
+                builder.trade(
+                    tape.symbols[i],
+                    tape.prices[i],
+                    tape.sizes[i],
+                    tape.times[i],
+                );
                 kept.push(i as u32);
             }
         }

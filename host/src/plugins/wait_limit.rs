@@ -82,8 +82,7 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> Result<()> {
     )?;
     poll.func_wrap(
         "poll",
-        |mut store: StoreContextMut<'_, HostState>,
-         (pollables,): (Vec<Resource<DynPollable>>,)| {
+        |mut store: StoreContextMut<'_, HostState>, (pollables,): (Vec<Resource<DynPollable>>,)| {
             let (left, allowance) = store.data().wait_budget().left();
             let table = store.data_mut().table();
             let ready = bounded(left, PollHost::poll(table, pollables)).map_err(|_| {

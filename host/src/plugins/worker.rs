@@ -13,8 +13,8 @@
 
 use super::batch;
 use super::bindings::{action_from_wit, wit};
-use super::event_index;
 use super::counters::PluginCounters;
+use super::event_index;
 use super::instance::{CallLimits, Fault, FaultKind, PluginInstance};
 use super::runtime::{PluginRuntime, Prepared};
 use super::sandbox::HostState;
@@ -184,7 +184,9 @@ impl Worker {
     /// Handle one command (and take a snapshot when one is due); false after `Stop`.
     pub fn handle(&mut self, command: WorkerCommand) -> bool {
         match command {
-            WorkerCommand::Events { batch, .. } if self.settings.stopping.load(Ordering::Relaxed) => {
+            WorkerCommand::Events { batch, .. }
+                if self.settings.stopping.load(Ordering::Relaxed) =>
+            {
                 PluginCounters::bump(&self.counters.events_skipped, batch::len(&batch) as u64);
             }
             WorkerCommand::Events { seq, batch, shared } => {

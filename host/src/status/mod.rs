@@ -165,12 +165,10 @@ pub fn serve_on(
     config: ApiConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(SocketAddr, impl Future<Output = ()>), StatusError> {
-    let addr = listener
-        .local_addr()
-        .map_err(|source| StatusError {
-            addr: SocketAddr::from(([0, 0, 0, 0], 0)),
-            source,
-        })?;
+    let addr = listener.local_addr().map_err(|source| StatusError {
+        addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+        source,
+    })?;
     let bound = listener
         .local_addr()
         .map_err(|source| StatusError { addr, source })?;

@@ -94,7 +94,9 @@ fn empty_daemon() -> (tempfile::TempDir, PathBuf, DaemonProcess) {
     std::fs::create_dir_all(&plugins).unwrap();
     let mut daemon = DaemonProcess::start(dir.path(), &[]).unwrap();
     daemon
-        .wait_until("the status API", Duration::from_secs(60), |d| d.status().is_some())
+        .wait_until("the status API", Duration::from_secs(60), |d| {
+            d.status().is_some()
+        })
         .unwrap();
     (dir, plugins, daemon)
 }
@@ -259,7 +261,11 @@ fn a_reload_of_a_strategy_without_serde_says_its_state_was_not_kept() {
                 .contains("quiet keeps no state across this reload")
         })
         .unwrap();
-    assert!(daemon.log("trading_agent.log").contains("derive Serialize and Deserialize"));
+    assert!(
+        daemon
+            .log("trading_agent.log")
+            .contains("derive Serialize and Deserialize")
+    );
     let (status, _) = daemon.sigterm(Duration::from_secs(20)).unwrap();
     assert!(status.success(), "{status}");
     drop(dir);

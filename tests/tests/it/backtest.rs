@@ -163,7 +163,10 @@ fn walk_forward_forecasts_reach_the_plugins_and_the_run_is_deterministic() {
         assert_eq!(s.forecasts as u64, t.predictions, "{symbol}: {s:?}");
         if t.predictions >= 3 {
             assert!(s.scored >= 2 && s.mse_zero > 0.0, "{symbol}: {s:?}");
-            assert!(s.dm_p_value.is_some_and(|p| (0.0..=1.0).contains(&p)), "{symbol}: {s:?}");
+            assert!(
+                s.dm_p_value.is_some_and(|p| (0.0..=1.0).contains(&p)),
+                "{symbol}: {s:?}"
+            );
         }
     }
     assert_eq!(a.forecast_scores, b.forecast_scores);
@@ -225,7 +228,14 @@ fn cached_trades_are_the_parsed_trades_bit_for_bit() {
     let parsed = backtest::load_trades(&files, None, None).unwrap();
     let bits = |t: &[tradehost::types::Trade]| -> Vec<(String, u64, u64, i64)> {
         t.iter()
-            .map(|t| (t.symbol.to_string(), t.price.to_bits(), t.size.to_bits(), t.time_ms))
+            .map(|t| {
+                (
+                    t.symbol.to_string(),
+                    t.price.to_bits(),
+                    t.size.to_bits(),
+                    t.time_ms,
+                )
+            })
             .collect()
     };
     let miss = backtest::load_trades_with(&files, None, None, Some(&cache)).unwrap();
@@ -243,7 +253,11 @@ fn cached_trades_are_the_parsed_trades_bit_for_bit() {
     std::fs::write(&written[0], b"THTRADE1 garbage").unwrap();
     let again = backtest::load_trades_with(&files, None, None, Some(&cache)).unwrap();
     assert_eq!(bits(&again), bits(&parsed));
-    assert_eq!(std::fs::metadata(&written[0]).unwrap().len(), len, "rewritten");
+    assert_eq!(
+        std::fs::metadata(&written[0]).unwrap().len(),
+        len,
+        "rewritten"
+    );
     // The window applies to cached trades as to parsed ones.
     let (from, to) = (parsed[100].time_ms, parsed[5000].time_ms);
     assert_eq!(

@@ -17,8 +17,14 @@ use tradehost_tests::guests;
 /// Every log file's text, rotated ones included.
 fn all_logs(dir: &std::path::Path) -> String {
     let mut text = String::new();
-    for entry in std::fs::read_dir(dir.join("logs")).into_iter().flatten().flatten() {
-        text.push_str(&String::from_utf8_lossy(&std::fs::read(entry.path()).unwrap_or_default()));
+    for entry in std::fs::read_dir(dir.join("logs"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        text.push_str(&String::from_utf8_lossy(
+            &std::fs::read(entry.path()).unwrap_or_default(),
+        ));
     }
     text
 }
@@ -33,7 +39,10 @@ fn a_plugin_flooding_every_channel_cannot_forge_poison_or_hold_up_the_daemon() {
     let started = Instant::now();
     // A generous call deadline: on a loaded machine the flood must reach the log budget
     // rather than fault on time and be quarantined first.
-    let env = [("CONSOLE_SUMMARY_SECS", "1"), ("PLUGIN_CALL_DEADLINE_MS", "500")];
+    let env = [
+        ("CONSOLE_SUMMARY_SECS", "1"),
+        ("PLUGIN_CALL_DEADLINE_MS", "500"),
+    ];
     let mut daemon = DaemonProcess::start(dir.path(), &env).unwrap();
     let journal = dir.path().join("journal/journal.bin");
     let filled = |plugin: &str| {
@@ -42,12 +51,16 @@ fn a_plugin_flooding_every_channel_cannot_forge_poison_or_hold_up_the_daemon() {
             .any(|r| matches!(r, JournalRecord::Fill { fill } if &*fill.plugin == plugin))
     };
     daemon
-        .wait_until("a fill of the example", Duration::from_secs(180), |_| filled("sma"))
+        .wait_until("a fill of the example", Duration::from_secs(180), |_| {
+            filled("sma")
+        })
         .unwrap();
     daemon
-        .wait_until("the chatterbox's lines dropped", Duration::from_secs(120), |d| {
-            d.log("trading_agent.log").contains("log lines dropped")
-        })
+        .wait_until(
+            "the chatterbox's lines dropped",
+            Duration::from_secs(120),
+            |d| d.log("trading_agent.log").contains("log lines dropped"),
+        )
         .unwrap();
     let (status, took) = daemon.sigterm(Duration::from_secs(30)).unwrap();
     let ran = started.elapsed();
@@ -57,7 +70,8 @@ fn a_plugin_flooding_every_channel_cannot_forge_poison_or_hold_up_the_daemon() {
     let logs = all_logs(dir.path());
     // The console's summary line told the story meanwhile.
     assert!(
-        logs.lines().any(|l| l.contains("last 1 s: ") && l.contains(" fills, ") && l.contains("healthy")),
+        logs.lines()
+            .any(|l| l.contains("last 1 s: ") && l.contains(" fills, ") && l.contains("healthy")),
         "no summary line"
     );
     assert!(!logs.contains('\u{1b}'), "an escape code reached the logs");
@@ -71,14 +85,21 @@ fn a_plugin_flooding_every_channel_cannot_forge_poison_or_hold_up_the_daemon() {
             "a forged line stands on its own: {line:.300}"
         );
     }
-    assert!(!logs.lines().any(|l| l.starts_with("BAD") || l.starts_with("INFO forged")));
+    assert!(
+        !logs
+            .lines()
+            .any(|l| l.starts_with("BAD") || l.starts_with("INFO forged"))
+    );
     let chatter = logs
         .lines()
         .filter(|l| l.contains("chatter ") || l.contains("FORGED"))
         .count() as f64;
     let budget = BURST_LINES + LINES_PER_SEC * ran.as_secs_f64();
     assert!(chatter >= 1.0, "the fixture ran");
-    assert!(chatter <= budget, "{chatter} lines against a budget of {budget:.0}");
+    assert!(
+        chatter <= budget,
+        "{chatter} lines against a budget of {budget:.0}"
+    );
     assert!(
         logs.lines().all(|l| l.len() < 4096),
         "every line is cut at its documented length"
@@ -88,16 +109,26 @@ fn a_plugin_flooding_every_channel_cannot_forge_poison_or_hold_up_the_daemon() {
     let records = journal_records(&journal);
     for record in &records {
         match record {
-            JournalRecord::Order { plugin, request, .. } => {
+            JournalRecord::Order {
+                plugin, request, ..
+            } => {
                 assert_ne!(&**plugin, "chatterbox", "{record:?}");
-                assert!(request.quantity.is_finite() && request.quantity > 0.0, "{record:?}");
+                assert!(
+                    request.quantity.is_finite() && request.quantity > 0.0,
+                    "{record:?}"
+                );
             }
-            JournalRecord::Rejected { rejection, request, .. } => {
+            JournalRecord::Rejected {
+                rejection, request, ..
+            } => {
                 assert_ne!(&*rejection.plugin, "chatterbox", "{record:?}");
                 assert!(request.quantity.is_finite(), "{record:?}");
             }
             JournalRecord::Fill { fill } => {
-                assert!(fill.price.is_finite() && fill.quantity.is_finite(), "{record:?}");
+                assert!(
+                    fill.price.is_finite() && fill.quantity.is_finite(),
+                    "{record:?}"
+                );
             }
             _ => {}
         }
@@ -108,12 +139,20 @@ fn a_plugin_flooding_every_channel_cannot_forge_poison_or_hold_up_the_daemon() {
         serde_json::from_slice(&std::fs::read(dir.path().join("state/symbols.json")).unwrap())
             .unwrap();
     assert!(
-        table.iter().all(|s| tradehost::plugins::symbols::check_name(s).is_ok()),
+        table
+            .iter()
+            .all(|s| tradehost::plugins::symbols::check_name(s).is_ok()),
         "{:?}",
-        table.iter().filter(|s| tradehost::plugins::symbols::check_name(s).is_err()).collect::<Vec<_>>()
+        table
+            .iter()
+            .filter(|s| tradehost::plugins::symbols::check_name(s).is_err())
+            .collect::<Vec<_>>()
     );
     let junk = table.iter().filter(|s| s.starts_with("JUNK")).count();
-    assert!(junk > 0 && junk <= MAX_NEW_SYMBOLS_PER_PLUGIN, "{junk} junk symbols kept");
+    assert!(
+        junk > 0 && junk <= MAX_NEW_SYMBOLS_PER_PLUGIN,
+        "{junk} junk symbols kept"
+    );
 }
 
 #[test]
@@ -129,7 +168,11 @@ fn a_saved_state_the_plugin_refuses_is_set_aside_and_the_plugin_starts_fresh() {
     daemon
         .wait_until("sma running", Duration::from_secs(120), |d| {
             d.status().is_some_and(|s| {
-                s["plugins"].as_array().into_iter().flatten().any(|p| p["info"]["name"] == "sma")
+                s["plugins"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|p| p["info"]["name"] == "sma")
             })
         })
         .unwrap();
@@ -141,10 +184,21 @@ fn a_saved_state_the_plugin_refuses_is_set_aside_and_the_plugin_starts_fresh() {
     let aside: Vec<_> = std::fs::read_dir(&states)
         .unwrap()
         .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with("sma.state.refused-"))
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("sma.state.refused-")
+        })
         .collect();
-    assert_eq!(aside.len(), 1, "the refused state is kept for a person to look at");
-    assert_eq!(std::fs::read(aside[0].path()).unwrap(), b"\xffnot what sma saved");
+    assert_eq!(
+        aside.len(),
+        1,
+        "the refused state is kept for a person to look at"
+    );
+    assert_eq!(
+        std::fs::read(aside[0].path()).unwrap(),
+        b"\xffnot what sma saved"
+    );
     let (status, _) = daemon.sigterm(Duration::from_secs(30)).unwrap();
     assert!(status.success());
     // The fresh state was saved at shutdown, so the next start restores it.
@@ -169,7 +223,10 @@ fn a_quarantine_survives_a_restart_until_the_file_changes() {
     std::fs::create_dir_all(&plugins).unwrap();
     std::fs::copy(guests::SMA_CROSSOVER, plugins.join("sma.wasm")).unwrap();
     std::fs::copy(guests::PANIC, plugins.join("crashy.wasm")).unwrap();
-    let env = [("PLUGIN_MAX_FAULTS", "2"), ("PLUGIN_RESTART_BACKOFF_MS", "50")];
+    let env = [
+        ("PLUGIN_MAX_FAULTS", "2"),
+        ("PLUGIN_RESTART_BACKOFF_MS", "50"),
+    ];
     let mut daemon = DaemonProcess::start(dir.path(), &env).unwrap();
     daemon
         .wait_until("crashy quarantined", Duration::from_secs(120), |d| {
@@ -186,7 +243,10 @@ fn a_quarantine_survives_a_restart_until_the_file_changes() {
             plugin_state(d, "sma").as_deref() == Some("running")
         })
         .unwrap();
-    assert_eq!(plugin_state(&daemon, "crashy").as_deref(), Some("quarantined"));
+    assert_eq!(
+        plugin_state(&daemon, "crashy").as_deref(),
+        Some("quarantined")
+    );
     let log = daemon.log("trading_agent.log");
     assert!(
         log.contains("crashy stays quarantined from the previous run") && log.contains("enable"),

@@ -19,7 +19,13 @@ fn broker() -> BrokerConfig {
     }
 }
 
-fn sweep_with(out: &Path, plugin: &Path, trades: &[Trade], split: i64, threads: usize) -> SweepReport {
+fn sweep_with(
+    out: &Path,
+    plugin: &Path,
+    trades: &[Trade],
+    split: i64,
+    threads: usize,
+) -> SweepReport {
     let cfg = SweepConfig {
         plugin: plugin.to_path_buf(),
         grid: Grid::parse(&["fast=4,8,30".into(), "slow=21".into()]).unwrap(),
@@ -28,7 +34,14 @@ fn sweep_with(out: &Path, plugin: &Path, trades: &[Trade], split: i64, threads: 
         batch_size: 256,
         out_dir: out.to_path_buf(),
     };
-    sweep::run(&cfg, trades, &PluginConfig::default(), &broker(), &MarketConfig::default()).unwrap()
+    sweep::run(
+        &cfg,
+        trades,
+        &PluginConfig::default(),
+        &broker(),
+        &MarketConfig::default(),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -43,9 +56,15 @@ fn a_sweep_ranks_every_set_alike_on_one_or_two_threads_and_matches_plain_backtes
     let two = sweep_with(&dir.path().join("two"), &plugin, &trades, split, 2);
     // Errors name the set's settings file, under each sweep's own folder.
     let json = |r: &SweepReport, out: &str| {
-        serde_json::to_string(r).unwrap().replace(&format!("/{out}/set-"), "/set-")
+        serde_json::to_string(r)
+            .unwrap()
+            .replace(&format!("/{out}/set-"), "/set-")
     };
-    assert_eq!(json(&one, "one"), json(&two, "two"), "the thread count changed a result");
+    assert_eq!(
+        json(&one, "one"),
+        json(&two, "two"),
+        "the thread count changed a result"
+    );
     assert_eq!(one.rows.len(), 3);
     let (before, after) = one.trades;
     assert_eq!(before + after, trades.len());
@@ -56,12 +75,18 @@ fn a_sweep_ranks_every_set_alike_on_one_or_two_threads_and_matches_plain_backtes
     assert_eq!(last.parameters[0], ("fast".to_string(), "30".to_string()));
     let why = last.error.as_deref().unwrap_or_default();
     assert!(last.in_sample.is_none() && why.contains("init"), "{why}");
-    let ranked: Vec<f64> = one.rows.iter().filter_map(|r| r.in_sample.map(|s| s.pnl)).collect();
+    let ranked: Vec<f64> = one
+        .rows
+        .iter()
+        .filter_map(|r| r.in_sample.map(|s| s.pnl))
+        .collect();
     assert_eq!(ranked.len(), 2);
     assert!(ranked[0] >= ranked[1], "best first: {ranked:?}");
     assert!(
-        one.rows.iter().take(2).all(|r| r.in_sample.is_some_and(|s| s.fills > 0)
-            && r.out_of_sample.is_some()),
+        one.rows
+            .iter()
+            .take(2)
+            .all(|r| r.in_sample.is_some_and(|s| s.fills > 0) && r.out_of_sample.is_some()),
         "{:?}",
         one.rows
     );
@@ -75,17 +100,30 @@ fn a_sweep_ranks_every_set_alike_on_one_or_two_threads_and_matches_plain_backtes
         batch_size: 256,
         out_dir: dir.path().join("late"),
     };
-    let err = sweep::run(&cfg, &trades, &PluginConfig::default(), &broker(), &MarketConfig::default())
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("no trades after it") && err.contains("the data runs from"), "{err}");
+    let err = sweep::run(
+        &cfg,
+        &trades,
+        &PluginConfig::default(),
+        &broker(),
+        &MarketConfig::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("no trades after it") && err.contains("the data runs from"),
+        "{err}"
+    );
 
     // A set's in-sample figures are those of a plain backtest with the same settings file.
     let row = one.rows.iter().find(|r| r.parameters[0].1 == "4").unwrap();
     let plain = dir.path().join("plain");
     std::fs::create_dir_all(&plain).unwrap();
     std::fs::copy(&plugin, plain.join("sma.wasm")).unwrap();
-    std::fs::write(plain.join("sma.toml"), "[parameters]\nfast = 4\nslow = 21\n").unwrap();
+    std::fs::write(
+        plain.join("sma.toml"),
+        "[parameters]\nfast = 4\nslow = 21\n",
+    )
+    .unwrap();
     let bt = BacktestConfig {
         data: Vec::new(),
         plugins: plain.join("sma.wasm"),
@@ -96,18 +134,28 @@ fn a_sweep_ranks_every_set_alike_on_one_or_two_threads_and_matches_plain_backtes
         predictions: None,
         inline: false,
     };
-    let before_split: Vec<Trade> = trades.iter().filter(|t| t.time_ms < split).cloned().collect();
+    let before_split: Vec<Trade> = trades
+        .iter()
+        .filter(|t| t.time_ms < split)
+        .cloned()
+        .collect();
     let report = backtest::run(
         &bt,
         &before_split,
-        PluginConfig { cache_dir: None, ..PluginConfig::default() },
+        PluginConfig {
+            cache_dir: None,
+            ..PluginConfig::default()
+        },
         broker(),
         &MarketConfig::default(),
     )
     .unwrap();
     let p = &report.plugins[0];
     let s = row.in_sample.unwrap();
-    assert_eq!((s.fills, s.pnl), (p.fills, p.realised_pnl + p.unrealised_pnl));
+    assert_eq!(
+        (s.fills, s.pnl),
+        (p.fills, p.realised_pnl + p.unrealised_pnl)
+    );
     // The set's journal is byte for byte the plain one (other batch size and execution).
     let set_journal = dir
         .path()

@@ -222,15 +222,27 @@ fn malformed_orders_are_refused_without_a_journal_record() {
             _ => None,
         })
         .collect();
-    assert!(reasons[7].contains("minimum lot of 0.01 (RISK_MIN_ORDER_QTY)"), "{reasons:?}");
+    assert!(
+        reasons[7].contains("minimum lot of 0.01 (RISK_MIN_ORDER_QTY)"),
+        "{reasons:?}"
+    );
     assert!(reasons[5].contains("absurd"), "{reasons:?}");
     // The plugin was told each time; the journal holds nothing of them.
-    assert!(Journal::read_all(&cfg.journal_path).unwrap().records.is_empty());
+    assert!(
+        Journal::read_all(&cfg.journal_path)
+            .unwrap()
+            .records
+            .is_empty()
+    );
     let t = b.totals();
     assert_eq!((t.refusals, t.malformed, t.orders), (12, 12, 0));
     // A lot exactly at the minimum is an ordinary order, and a risk refusal of a
     // well-formed order is still journaled.
-    let out = b.submit("p", vec![market(Side::Buy, 0.01, 13), market(Side::Buy, 501.0, 14)], T0 + 2);
+    let out = b.submit(
+        "p",
+        vec![market(Side::Buy, 0.01, 13), market(Side::Buy, 501.0, 14)],
+        T0 + 2,
+    );
     assert_eq!(accepted(&out), [true, false]);
     let kinds: Vec<_> = Journal::read_all(&cfg.journal_path)
         .unwrap()
