@@ -51,9 +51,6 @@ pub enum AuthoringError {
         /// What was found instead.
         reason: String,
     },
-    /// A Python project could not be created.
-    #[error(transparent)]
-    PythonTemplate(#[from] super::python_template::PythonTemplateError),
     /// A Python project could not be built.
     #[error(transparent)]
     PythonBuild(#[from] super::python_build::PythonBuildError),

@@ -109,12 +109,11 @@ pub fn new_project(request: &NewProject) -> Result<Created, AuthoringError> {
                 .sdk
                 .clone()
                 .unwrap_or_else(rust_template::default_sdk_path);
-            let files =
-                rust_template::files(&request.name, &rust_template::locate_sdk(&sdk_path)?)?;
-            scaffold::write_project(&dir, &files)?
+            rust_template::files(&request.name, &rust_template::locate_sdk(&sdk_path)?)?
         }
-        Lang::Python => python_template::write_python_project(&dir, &request.name)?,
+        Lang::Python => python_template::files(&request.name),
     };
+    let files = scaffold::write_project(&dir, &files)?;
     Ok(Created { dir, files })
 }
 

@@ -1,77 +1,20 @@
-//! Scaffolding of a Python strategy project: a folder with `app.py` and a settings file.
+//! The Python strategy project template: `app.py`, a `.gitignore` and a README.
 //!
 //! The starter strategy is small but complete (a parameter, an indicator, an order helper,
 //! state that survives reloads), so `tradehost build` of a fresh project gives a component
 //! that trades in the demo daemon before the user edits anything.
 
-use std::fs;
-use std::path::{Path, PathBuf};
+use super::scaffold::ProjectFile;
 
-/// Why a Python project could not be created.
-#[derive(Debug, thiserror::Error)]
-pub enum PythonTemplateError {
-    /// The name is not usable as a plugin file name.
-    #[error(
-        "`{name}` is not a valid strategy name: use letters, digits, `-` and `_`, starting \
-         with a letter"
-    )]
-    BadName {
-        /// The name given.
-        name: String,
-    },
-    /// The folder exists and is not empty; nothing was written.
-    #[error("{} already exists and is not empty; choose another name or folder", .dir.display())]
-    NotEmpty {
-        /// The folder.
-        dir: PathBuf,
-    },
-    /// A file could not be written.
-    #[error("{}: {source}", .path.display())]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
-}
-
-/// True for names usable as a plugin's file name and a Python strategy's `name`.
-pub fn is_valid_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        && name.len() <= 64
-}
-
-/// Writes a new Python strategy project named `name` into `dir` (created if missing);
-/// returns the files written.
-pub fn write_python_project(dir: &Path, name: &str) -> Result<Vec<PathBuf>, PythonTemplateError> {
-    if !is_valid_name(name) {
-        return Err(PythonTemplateError::BadName {
-            name: name.to_string(),
-        });
-    }
-    if fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some()) {
-        return Err(PythonTemplateError::NotEmpty {
-            dir: dir.to_path_buf(),
-        });
-    }
-    fs::create_dir_all(dir).map_err(|source| io(dir, source))?;
-    let files = [
-        ("app.py", app_py(name)),
-        (
-            ".gitignore",
-            "__pycache__/\n*.wasm\n*.wasm.inputs\n".to_string(),
-        ),
-        ("README.md", readme(name)),
-    ];
-    let mut written = Vec::new();
-    for (file, text) in files {
-        let path = dir.join(file);
-        fs::write(&path, text).map_err(|source| io(&path, source))?;
-        written.push(path);
-    }
-    Ok(written)
+/// The files of a new Python strategy project named `name` (already checked as a crate
+/// name): `app.py`, `.gitignore` and `README.md`. Writing them, and refusing a folder in
+/// use, is `scaffold::write_project`'s, as for every language.
+pub fn files(name: &str) -> Vec<ProjectFile> {
+    vec![
+        ProjectFile::new("app.py", app_py(name)),
+        ProjectFile::new(".gitignore", "__pycache__/\n*.wasm\n*.wasm.inputs\n"),
+        ProjectFile::new("README.md", readme(name)),
+    ]
 }
 
 /// The starter strategy: follows a short EMA of trade prices with a target position.
@@ -141,36 +84,17 @@ fn class_name(name: &str) -> String {
         .collect()
 }
 
-fn io(path: &Path, source: std::io::Error) -> PythonTemplateError {
-    PythonTemplateError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn writes_a_project_and_refuses_to_overwrite_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let project = dir.path().join("my-strat");
-        let files = write_python_project(&project, "my-strat").unwrap();
-        assert_eq!(files.len(), 3);
-        let app = fs::read_to_string(project.join("app.py")).unwrap();
+    fn the_starter_is_named_after_the_project() {
+        let files = files("my-strat");
+        let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(paths, ["app.py", ".gitignore", "README.md"]);
+        let app = &files[0].contents;
         assert!(app.contains("class MyStrat(Strategy)") && app.contains("register(MyStrat)"));
-        assert!(matches!(
-            write_python_project(&project, "my-strat"),
-            Err(PythonTemplateError::NotEmpty { .. })
-        ));
-    }
-
-    #[test]
-    fn refuses_names_that_are_not_file_names() {
-        for bad in ["", "9lives", "a/b", "x y"] {
-            assert!(!is_valid_name(bad), "{bad}");
-        }
         assert_eq!(class_name("sma_cross-2"), "SmaCross2");
     }
 }

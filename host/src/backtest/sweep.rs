@@ -154,12 +154,13 @@ pub struct Score {
 }
 
 impl Score {
+    /// The figures of a set's run: it holds the one plugin swept.
     fn of(report: &BacktestReport) -> Score {
-        report.plugins.iter().fold(Score::default(), |s, p| Score {
-            pnl: s.pnl + p.realised_pnl + p.unrealised_pnl,
+        report.plugins.first().map_or_else(Score::default, |p| Score {
+            pnl: p.realised_pnl + p.unrealised_pnl,
             sharpe: p.sharpe,
-            max_drawdown: s.max_drawdown.max(p.max_drawdown),
-            fills: s.fills + p.fills,
+            max_drawdown: p.max_drawdown,
+            fills: p.fills,
         })
     }
 }

@@ -75,7 +75,7 @@ pub fn save_quarantine(plugins: &PluginHost, control: &PluginControl, quarantine
         .into_iter()
         .chain(control.disabled())
         .collect();
-    if let Err(e) = quarantine.save(&statuses, &quarantine.held()) {
+    if let Err(e) = quarantine.save(&statuses) {
         tracing::warn!("cannot save the quarantine list: {e}");
     }
 }

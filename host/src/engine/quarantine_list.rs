@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 /// One quarantined plugin as it was when it was put aside.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -22,10 +23,23 @@ pub struct HeldPlugin {
     pub status: PluginStatus,
 }
 
-/// The quarantine file of a state directory.
+/// The quarantine file of a state directory. Clones share what was last written.
 #[derive(Debug, Clone)]
 pub struct QuarantineList {
     path: PathBuf,
+    /// Per plugin, the digest of its file and the file's (length, modified time) when it
+    /// was taken: a file is hashed again only when it changed on disk.
+    digests: Arc<Mutex<BTreeMap<String, (FileStamp, String)>>>,
+    /// The list as last written (or read): an unchanged list is not written again.
+    written: Arc<Mutex<Vec<u8>>>,
+}
+
+/// A file's length and modification time.
+type FileStamp = (u64, Option<std::time::SystemTime>);
+
+fn stamp(path: &Path) -> Option<FileStamp> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.len(), meta.modified().ok()))
 }
 
 /// SHA-256 of a file's bytes, hex; `None` when it cannot be read.
@@ -44,6 +58,8 @@ impl QuarantineList {
     pub fn new(state_dir: &Path) -> Self {
         QuarantineList {
             path: state_dir.join("quarantine.json"),
+            digests: Arc::default(),
+            written: Arc::default(),
         }
     }
 
@@ -60,41 +76,59 @@ impl QuarantineList {
                 return BTreeMap::new();
             }
         };
+        *lock(&self.written) = bytes;
         listed
             .into_iter()
-            .filter(|(_, h)| file_digest(&h.status.info.file).as_deref() == Some(&h.sha256))
+            .filter(|(name, h)| {
+                self.digest(name, &h.status.info.file).as_deref() == Some(h.sha256.as_str())
+            })
             .collect()
     }
 
     /// Record the quarantined plugins among `statuses` (running ones and held ones alike);
-    /// a plugin that runs again, or whose file changed, drops off the list.
-    pub fn save(
-        &self,
-        statuses: &[PluginStatus],
-        held: &BTreeMap<String, HeldPlugin>,
-    ) -> std::io::Result<()> {
-        let mut list = BTreeMap::new();
-        for s in statuses {
-            if s.stats.state != PluginRunState::Quarantined {
-                continue;
-            }
-            let kept = held
-                .get(&s.info.name)
-                .map(|h| h.sha256.clone())
-                .or_else(|| file_digest(&s.info.file));
-            if let Some(sha256) = kept {
-                list.insert(
+    /// a plugin that runs again drops off the list. Writes only when the list changed.
+    pub fn save(&self, statuses: &[PluginStatus]) -> std::io::Result<()> {
+        let list: BTreeMap<String, HeldPlugin> = statuses
+            .iter()
+            .filter(|s| s.stats.state == PluginRunState::Quarantined)
+            .filter_map(|s| {
+                let sha256 = self.digest(&s.info.name, &s.info.file)?;
+                Some((
                     s.info.name.clone(),
                     HeldPlugin {
                         sha256,
                         status: s.clone(),
                     },
-                );
-            }
-        }
+                ))
+            })
+            .collect();
         let json = serde_json::to_vec_pretty(&list).map_err(std::io::Error::other)?;
-        write_atomic(&self.path, &json)
+        let mut written = lock(&self.written);
+        if *written == json {
+            return Ok(());
+        }
+        write_atomic(&self.path, &json)?;
+        *written = json;
+        Ok(())
     }
+
+    /// The digest of `plugin`'s `file`, hashed again only when the file changed.
+    fn digest(&self, plugin: &str, file: &Path) -> Option<String> {
+        let now = stamp(file)?;
+        let mut digests = lock(&self.digests);
+        if let Some((seen, sha)) = digests.get(plugin)
+            && *seen == now
+        {
+            return Some(sha.clone());
+        }
+        let sha = file_digest(file)?;
+        digests.insert(plugin.to_string(), (now, sha.clone()));
+        Some(sha)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 #[cfg(test)]
@@ -117,22 +151,30 @@ mod tests {
         std::fs::write(&good, b"ok").unwrap();
         let list = QuarantineList::new(dir.path());
         assert!(list.held().is_empty());
-        list.save(
-            &[
-                status("bad", &bad, PluginRunState::Quarantined),
-                status("good", &good, PluginRunState::Running),
-            ],
-            &BTreeMap::new(),
-        )
+        list.save(&[
+            status("bad", &bad, PluginRunState::Quarantined),
+            status("good", &good, PluginRunState::Running),
+        ])
         .unwrap();
         let held = list.held();
         assert_eq!(held.keys().collect::<Vec<_>>(), ["bad"]);
         // Saved again while held (not loaded): still listed.
-        list.save(&[held["bad"].status.clone()], &held).unwrap();
+        let listed = std::fs::metadata(dir.path().join("quarantine.json")).unwrap();
+        list.save(&[held["bad"].status.clone()]).unwrap();
         assert_eq!(list.held().len(), 1);
-        // A new build of the file lifts it.
-        std::fs::write(&bad, b"v2").unwrap();
+        assert_eq!(
+            std::fs::metadata(dir.path().join("quarantine.json"))
+                .unwrap()
+                .modified()
+                .unwrap(),
+            listed.modified().unwrap(),
+            "an unchanged list is not written again"
+        );
+        // A new build of the file lifts it, seen by this list (the file's stamp changed)
+        // and by a fresh one (a restart).
+        std::fs::write(&bad, b"v2, rebuilt").unwrap();
         assert!(list.held().is_empty());
+        assert!(QuarantineList::new(dir.path()).held().is_empty());
     }
 
     #[test]

@@ -3,18 +3,33 @@
 
 use crate::atomic_file::write_atomic;
 use crate::plugins::SymbolTable;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
-/// The state directory.
+/// The state directory. Clones share what was last written.
 #[derive(Debug, Clone)]
 pub struct StateStore {
     dir: PathBuf,
+    /// Per plugin, the SHA-256 of the state last read or written: an unchanged state is
+    /// not written again (nor read back to find out).
+    last: Arc<Mutex<HashMap<String, [u8; 32]>>>,
 }
 
 impl StateStore {
     /// A store in `dir` (created on first save).
     pub fn new(dir: PathBuf) -> Self {
-        StateStore { dir }
+        StateStore {
+            dir,
+            last: Arc::default(),
+        }
+    }
+
+    fn remember(&self, plugin: &str, state: &[u8]) -> bool {
+        let digest: [u8; 32] = Sha256::digest(state).into();
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        last.insert(plugin.to_string(), digest) != Some(digest)
     }
 
     fn plugin_path(&self, plugin: &str) -> PathBuf {
@@ -23,28 +38,38 @@ impl StateStore {
 
     /// The saved state of a plugin, if any.
     pub fn load_plugin(&self, plugin: &str) -> Option<Vec<u8>> {
-        std::fs::read(self.plugin_path(plugin)).ok()
+        let state = std::fs::read(self.plugin_path(plugin)).ok()?;
+        self.remember(plugin, &state);
+        Some(state)
     }
 
     /// Save a plugin's state; an unchanged state is not written again. Returns whether the
     /// file was written.
     pub fn save_plugin(&self, plugin: &str, state: &[u8]) -> std::io::Result<bool> {
-        let path = self.plugin_path(plugin);
-        let same_len = std::fs::metadata(&path).is_ok_and(|m| m.len() == state.len() as u64);
-        if same_len && std::fs::read(&path).is_ok_and(|old| old == state) {
+        if !self.remember(plugin, state) {
             return Ok(false);
         }
-        write_atomic(&path, state)?;
+        if let Err(e) = write_atomic(&self.plugin_path(plugin), state) {
+            // Not on disk after all: the next save must try again.
+            self.forget(plugin);
+            return Err(e);
+        }
         Ok(true)
     }
 
     /// Move a plugin's saved state aside (it could not be restored), so that the plugin
     /// starts fresh and the state is kept for a person to look at; returns where it went.
     pub fn set_aside(&self, plugin: &str, now_ms: i64) -> std::io::Result<PathBuf> {
+        self.forget(plugin);
         let from = self.plugin_path(plugin);
         let to = from.with_extension(format!("state.refused-{now_ms}"));
         std::fs::rename(&from, &to)?;
         Ok(to)
+    }
+
+    fn forget(&self, plugin: &str) {
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        last.remove(plugin);
     }
 
     /// The saved symbol table (empty when none or unreadable, which is logged).

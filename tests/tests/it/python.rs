@@ -324,14 +324,11 @@ fn python_builds_report_syntax_errors_and_skip_unchanged_projects() {
 fn a_scaffolded_python_project_builds_and_trades() {
     // Written to a stable folder (only when the template changed), so its build is cached.
     let project = python_guests::out_dir().join("projects").join("starter");
-    let fresh = tempfile::tempdir().unwrap();
-    tradehost::authoring::python_template::write_python_project(&fresh.path().join("p"), "starter")
-        .unwrap();
     std::fs::create_dir_all(&project).unwrap();
-    for file in ["app.py", "README.md", ".gitignore"] {
-        let text = std::fs::read_to_string(fresh.path().join("p").join(file)).unwrap();
-        if std::fs::read_to_string(project.join(file)).ok() != Some(text.clone()) {
-            std::fs::write(project.join(file), text).unwrap();
+    for file in tradehost::authoring::python_template::files("starter") {
+        let (path, text) = (project.join(&file.path), file.contents);
+        if std::fs::read_to_string(&path).ok() != Some(text.clone()) {
+            std::fs::write(&path, text).unwrap();
         }
     }
     let wasm = python_guests::build(&project, "starter");
