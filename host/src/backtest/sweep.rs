@@ -156,12 +156,15 @@ pub struct Score {
 impl Score {
     /// The figures of a set's run: it holds the one plugin swept.
     fn of(report: &BacktestReport) -> Score {
-        report.plugins.first().map_or_else(Score::default, |p| Score {
-            pnl: p.realised_pnl + p.unrealised_pnl,
-            sharpe: p.sharpe,
-            max_drawdown: p.max_drawdown,
-            fills: p.fills,
-        })
+        report
+            .plugins
+            .first()
+            .map_or_else(Score::default, |p| Score {
+                pnl: p.realised_pnl + p.unrealised_pnl,
+                sharpe: p.sharpe,
+                max_drawdown: p.max_drawdown,
+                fills: p.fills,
+            })
     }
 }
 

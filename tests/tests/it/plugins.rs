@@ -362,3 +362,30 @@ fn a_broken_new_version_leaves_the_old_one_serving_and_deleting_unloads() {
         "deleting the file did not unload the plugin"
     );
 }
+
+/// A snapshot over `PLUGIN_MAX_SNAPSHOT_MB` is a fault: nothing of it is kept, the plugin is
+/// told why in its last error, and a plugin within the cap snapshots as before.
+#[test]
+fn an_oversized_snapshot_is_a_fault_and_is_not_kept() {
+    // The counter's serde state is a few dozen bytes: a 16-byte cap makes it "oversized".
+    let h = Harness::new(|c| c.max_snapshot_bytes = 16);
+    let path = h.install(guests::COUNTER, "counter");
+    h.host.load_file(&path, None).unwrap();
+    let saved = h.host.snapshot_all();
+    assert!(
+        saved.is_empty(),
+        "an oversized snapshot was handed out: {saved:?}"
+    );
+    let stats = h.host.statuses().remove(0).stats;
+    assert_eq!(stats.faults, 1, "{stats:?}");
+    let error = stats.last_error.unwrap_or_default();
+    assert!(
+        error.contains("PLUGIN_MAX_SNAPSHOT_MB") && error.contains("last good snapshot is kept"),
+        "{error}"
+    );
+
+    let h = Harness::new(|_| {});
+    let path = h.install(guests::COUNTER, "counter");
+    h.host.load_file(&path, None).unwrap();
+    assert_eq!(h.host.snapshot_all().len(), 1);
+}
