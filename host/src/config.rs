@@ -6,6 +6,7 @@
 //! `.env.example` and the config structs' field docs.
 
 use crate::broker::BrokerConfig;
+use crate::bus::BusConfig;
 use crate::feed::FeedConfig;
 use crate::logging::LogConfig;
 use crate::market::MarketConfig;
@@ -66,6 +67,8 @@ pub struct Config {
     pub broker: BrokerConfig,
     /// The plugin host.
     pub plugins: PluginConfig,
+    /// The message bus, for the scale-out roles (`BUS_*`; unused by `--role all`).
+    pub bus: BusConfig,
 }
 
 /// The configuration could not be read.
@@ -169,6 +172,7 @@ impl Config {
             trainer: TrainerConfig::from_settings(s)?,
             broker: BrokerConfig::from_settings(s)?,
             plugins: PluginConfig::from_settings(s)?,
+            bus: BusConfig::from_settings(s)?,
         })
     }
 }

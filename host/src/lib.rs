@@ -17,7 +17,8 @@
 //! Around it: [`config`] and [`settings`] (every setting, validated), [`logging`], the
 //! [`status`] API and the live [`dashboard`] (fed by the engine through its event hub; it
 //! also renders backtest reports as HTML), [`backtest`] (the same engine on market time),
-//! [`bus`] (scale-out over NATS JetStream: one feed host, many strategy hosts, one broker),
+//! [`bus`] (scale-out over NATS JetStream: one feed host, many strategy hosts, one broker;
+//! the roles are `engine::feed_host`, `engine::strategy_link` and `engine::broker_host`),
 //! and [`types`], the plain values that cross between subsystems; [`authoring`] creates,
 //! builds and installs strategy crates (`tradehost new`, `tradehost build`).
 

@@ -41,11 +41,20 @@ pub struct DaemonProcess {
 impl DaemonProcess {
     /// Start `tradehost run --demo` with every path under `dir` and `env` on top.
     pub fn start(dir: &Path, env: &[(&str, &str)]) -> anyhow::Result<DaemonProcess> {
+        DaemonProcess::start_role(dir, "all", env)
+    }
+
+    /// Start `tradehost run --demo --role ROLE` as [`start`](Self::start) does.
+    pub fn start_role(
+        dir: &Path,
+        role: &str,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<DaemonProcess> {
         let port = crate::daemon_harness::free_port();
         let p = |sub: &str| dir.join(sub);
         let mut command = Command::new(binary()?);
         command
-            .args(["run", "--demo", "--env", "/dev/null"])
+            .args(["run", "--demo", "--env", "/dev/null", "--role", role])
             .current_dir(dir)
             .env("PLUGIN_DIR", p("plugins"))
             .env("STATE_DIR", p("state"))
@@ -137,6 +146,16 @@ impl DaemonProcess {
                 bail!("no exit within {limit:?} of SIGTERM");
             }
             std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl DaemonProcess {
+    /// Kill the process with SIGKILL (`kill -9`: no shutdown, nothing saved or flushed).
+    pub fn kill9(mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
         }
     }
 }

@@ -322,6 +322,22 @@ impl PaperBroker {
         fills
     }
 
+    /// Records a fill made by another broker (a strategy host's copy of its plugins' fills,
+    /// from the bus): journaled, then applied to the position. The caller drops repeats; a
+    /// fill with a non-finite or non-positive quantity or price is refused unrecorded.
+    pub fn mirror_fill(&mut self, fill: &Fill) -> Result<bool, BrokerError> {
+        let sane = |v: f64| v.is_finite() && v > 0.0;
+        if !(sane(fill.quantity) && sane(fill.price) && fill.fee.is_finite()) {
+            return Ok(false);
+        }
+        self.journal
+            .append(&JournalRecord::Fill { fill: fill.clone() })?;
+        self.book.record_price(&fill.symbol, fill.price);
+        self.ledger.apply(fill);
+        self.totals.fills += 1;
+        Ok(true)
+    }
+
     /// Halts (`engaged`) or resumes trading, and journals the change with `reason`.
     ///
     /// Halting cancels every resting order (journaled) and returns those cancellations; while

@@ -10,6 +10,7 @@ use super::connection::Bus;
 use super::error::BusError;
 use super::stats::BusCounters;
 use super::subject::{HEALTH_BUCKET, HostName};
+use crate::types::Symbol;
 use async_nats::jetstream::kv;
 use futures_util::TryStreamExt;
 use serde::{Deserialize, Serialize};
@@ -71,6 +72,9 @@ pub struct HostStatus {
     pub state: HostState,
     /// Its lag on market data, if it reads any.
     pub lag: Option<Lag>,
+    /// The symbols it wants market data of (a strategy host's plugins'): the feed host
+    /// subscribes to those of every live host.
+    pub symbols: Vec<Symbol>,
 }
 
 /// One host's record on the board.
@@ -87,6 +91,9 @@ pub struct HostHealth {
     pub lag: Option<Lag>,
     /// Its traffic on the bus.
     pub counters: BusCounters,
+    /// The symbols it wants market data of.
+    #[serde(default)]
+    pub symbols: Vec<Symbol>,
     /// When it started (its wall clock, ms).
     pub started_ms: i64,
     /// When it wrote this record (its wall clock, ms).
@@ -205,6 +212,7 @@ pub fn report_health(
                 state: if stopped { HostState::Stopped } else { s.state },
                 lag: s.lag,
                 counters: bus.stats().snapshot(),
+                symbols: s.symbols,
                 started_ms,
                 updated_ms: chrono::Utc::now().timestamp_millis(),
             }
@@ -243,6 +251,7 @@ mod tests {
                 behind_ms: 1500,
             }),
             counters: BusCounters::default(),
+            symbols: vec!["AAPL".into()],
             started_ms: 1,
             updated_ms: 2,
         };

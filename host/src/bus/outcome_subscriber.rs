@@ -31,6 +31,15 @@ pub struct ReportDelivery {
 }
 
 impl ReportDelivery {
+    /// Tells the server the report is still being worked on: it is not delivered again
+    /// for another ack wait (a strategy host acknowledges only at its next checkpoint).
+    pub async fn in_progress(&self) -> Result<(), BusError> {
+        self.message
+            .ack_with(async_nats::jetstream::AckKind::Progress)
+            .await
+            .map_err(|e| BusError::consume(format!("report at {}", self.position), e))
+    }
+
     /// Tells the server the report was handled: it will not come again.
     pub async fn ack(self) -> Result<(), BusError> {
         self.message

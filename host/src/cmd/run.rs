@@ -2,8 +2,23 @@
 
 use super::{SettingsFile, shutdown_signal};
 use anyhow::Context;
-use clap::Args;
+use clap::{Args, ValueEnum};
 use std::path::PathBuf;
+use tradehost::bus::Bus;
+use tradehost::engine::Wiring;
+
+/// What this process does in a deployment (`docs/scale-out.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RunRole {
+    /// Everything in one process; no bus.
+    All,
+    /// The market-data feed and the trainer, published to the bus (one holds the lease).
+    Feed,
+    /// Plugins on market data from the bus; orders to the broker host.
+    Strategies,
+    /// The journal: orders from the bus, fills and outcomes back.
+    Broker,
+}
 
 /// Flags of `tradehost run`.
 #[derive(Args)]
@@ -20,6 +35,10 @@ pub struct RunArgs {
     /// Status API address (overrides STATUS_ADDR), or `off`.
     #[arg(long, value_name = "ADDR")]
     status_addr: Option<String>,
+    /// This process's part of a scale-out deployment over NATS (BUS_URL, BUS_HOST, ...);
+    /// `all` needs no bus.
+    #[arg(long, value_enum, default_value = "all")]
+    role: RunRole,
 }
 
 impl RunArgs {
@@ -35,7 +54,25 @@ impl RunArgs {
         let config = self.settings.load(&overrides, self.demo)?;
         let _logs = tradehost::logging::init(&config.log).context("cannot open the log files")?;
         let runtime = tokio::runtime::Runtime::new()?;
-        runtime.block_on(async move { tradehost::engine::run(config, shutdown_signal()).await })?;
+        let role = self.role;
+        runtime.block_on(async move {
+            if role == RunRole::All {
+                return tradehost::engine::run(config, shutdown_signal()).await;
+            }
+            let bus = Bus::connect(config.bus.clone()).await?;
+            match role {
+                RunRole::Feed => {
+                    tradehost::engine::feed_host::run(config, bus, shutdown_signal()).await
+                }
+                RunRole::Broker => {
+                    tradehost::engine::broker_host::run(config, bus, shutdown_signal()).await
+                }
+                _ => {
+                    let wiring = Wiring::Strategies(bus);
+                    tradehost::engine::run_with(config, wiring, shutdown_signal()).await
+                }
+            }
+        })?;
         Ok(())
     }
 }

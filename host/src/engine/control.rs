@@ -43,6 +43,18 @@ pub enum EngineCommand {
         /// Where the outcome goes.
         reply: oneshot::Sender<Result<FlattenOutcome, ControlError>>,
     },
+    /// A strategy host's checkpoint: snapshots of every plugin at one stream position
+    /// (ignored without a bus link).
+    Checkpoint {
+        /// Where the checkpoint goes.
+        reply: oneshot::Sender<super::event_loop::Checkpoint>,
+    },
+    /// Handle every plugin answer already received, then say how many orders have been
+    /// routed to the bus so far (a checkpoint waits for them to be published).
+    Barrier {
+        /// Where the count goes.
+        reply: oneshot::Sender<u64>,
+    },
 }
 
 /// The sending side of the engine's command channel, and the engine's counters.
@@ -80,6 +92,11 @@ pub fn flatten(
     plugin: &str,
     actor: &Actor,
 ) -> Result<FlattenOutcome, ControlError> {
+    if pipeline.is_remote() {
+        return Err(ControlError::Conflict(
+            super::pipeline::BROKER_HOST_ONLY.into(),
+        ));
+    }
     let now = pipeline.clock.now_ms();
     let (cancelled, actions, name) = {
         let mut broker = pipeline.broker.lock().unwrap_or_else(|p| p.into_inner());

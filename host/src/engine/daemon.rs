@@ -1,24 +1,31 @@
 //! `run`: start every subsystem, wire them, run until the shutdown future completes, then
 //! stop in order (feed, drain, plugin state, journal, trainer).
+//!
+//! [`run_with`] with [`Wiring::Strategies`] runs the same engine as a strategy host of a
+//! scale-out deployment: market data and forecasts come from the bus instead of the feed
+//! and the trainer, orders leave for the broker host, and the local broker only mirrors the
+//! fills it reports (`docs/scale-out.md`).
 
+use super::bus_checkpoint::{BusCheckpoint, CheckpointError};
 use super::control::{EngineCommand, EngineControl};
+use super::event_loop::Inputs;
 use super::pipeline::Pipeline;
 use super::plugin_control::PluginControl;
 use super::plugin_startup;
 use super::quarantine_list::QuarantineList;
 use super::state_store::StateStore;
 use super::status_source::{EngineStatus, FeedState};
+use super::strategy_link::StrategyLink;
 use super::view::{Clock, EngineView};
-use crate::broker::{BrokerError, PaperBroker};
+use crate::broker::{BrokerError, JournalRecord, PaperBroker};
+use crate::bus::{Bus, BusError};
 use crate::config::{Config, Mode};
 use crate::feed::{DemoServer, FeedError, FeedEvent, FinnhubClient};
 use crate::market::MarketState;
 use crate::plugins::{PluginError, PluginHost, PluginOutput, watcher};
 use crate::status::StatusError;
-use crate::trainer::{Trainer, TrainerError};
-use crate::types::Prediction;
-use crossbeam_channel::{Receiver, select, tick};
-use std::collections::BTreeSet;
+use crate::trainer::{PredictionBoard, TrainerError};
+use std::collections::{BTreeSet, HashSet};
 use std::future::Future;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -41,6 +48,20 @@ pub enum EngineError {
     /// The status API could not start.
     #[error(transparent)]
     Status(#[from] StatusError),
+    /// The bus link of a strategy host could not start.
+    #[error(transparent)]
+    Bus(#[from] BusError),
+    /// A strategy host's checkpoint could not be read.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+}
+
+/// Where the engine's market data comes from and where its orders go.
+pub enum Wiring {
+    /// Everything in this process: the feed (or the demo), the trainer, the broker.
+    Local,
+    /// A strategy host: market data and forecasts from the bus, orders to the broker host.
+    Strategies(Bus),
 }
 
 /// Feed events the engine thread may fall behind by before the client waits, then drops.
@@ -48,7 +69,20 @@ const FEED_QUEUE: usize = 4096;
 
 /// Run the daemon until `shutdown` completes.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), EngineError> {
+    run_with(config, Wiring::Local, shutdown).await
+}
+
+/// Run the engine, wired as `wiring` says, until `shutdown` completes.
+pub async fn run_with(
+    config: Config,
+    wiring: Wiring,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), EngineError> {
     let started = Instant::now();
+    let bus = match wiring {
+        Wiring::Local => None,
+        Wiring::Strategies(bus) => Some(bus),
+    };
     let mode = match config.mode {
         Mode::Live => "live",
         Mode::Demo => "demo",
@@ -61,21 +95,32 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     };
     let state = StateStore::new(config.state_dir.clone());
 
-    // The broker logs what it recovered from the journal (and any torn tail) itself.
-    let (broker, _recovery) = PaperBroker::open(config.broker.clone())?;
+    // The broker logs what it recovered from the journal (and any torn tail) itself. On a
+    // strategy host it is a mirror: its journal holds the fills the broker host reported.
+    let mut mirrored = HashSet::new();
+    let is_mirror = bus.is_some();
+    let (broker, _recovery) = PaperBroker::open_with(config.broker.clone(), |r| {
+        if let JournalRecord::Fill { fill } = r
+            && is_mirror
+        {
+            mirrored.insert(fill.order_id);
+        }
+    })?;
     let broker = Arc::new(Mutex::new(broker));
     let market = Arc::new(RwLock::new(MarketState::new(&config.market)));
 
-    let trainer = Trainer::spawn(config.trainer.clone(), config.models_dir.clone())?;
-    if config.mode == Mode::Demo {
-        super::demo_history::load_demo_history(
-            &trainer,
-            config.market.update_interval_secs,
-            crate::plugins::view::wall_clock_ms(),
-        );
-    }
-    let board = trainer.board();
-    let predictions = trainer.predictions();
+    let trainer = match bus {
+        Some(_) => None,
+        None => Some(super::demo_history::spawn_trainer(&config)?),
+    };
+    let board = trainer
+        .as_ref()
+        .map(|t| t.board())
+        .unwrap_or_else(PredictionBoard::new);
+    let predictions = trainer
+        .as_ref()
+        .map(|t| t.predictions())
+        .unwrap_or_else(crossbeam_channel::never);
 
     let view = Arc::new(EngineView {
         market: market.clone(),
@@ -90,6 +135,16 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         state.load_symbols(),
         out_tx,
     )?);
+    // A strategy host starts its plugins from its checkpoint's states, which match the
+    // stream position it reads on from.
+    let checkpoint = match &bus {
+        Some(_) => {
+            let checkpoint = BusCheckpoint::load(&config.state_dir)?;
+            checkpoint.restore_into(&state)?;
+            Some(checkpoint)
+        }
+        None => None,
+    };
     let plugin_control = PluginControl::new(plugins.clone(), state.clone());
     let quarantine = QuarantineList::new(&config.state_dir);
     plugin_startup::load_at_start(&plugins, &state, &plugin_control, &quarantine);
@@ -105,23 +160,53 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     } else {
         None
     };
+    let link = match bus {
+        Some(bus) => {
+            let mut checkpoint = checkpoint.unwrap_or_default();
+            let snapshots = std::mem::take(&mut checkpoint.snapshots);
+            checkpoint.retain_restored(|name| {
+                snapshots.contains_key(name) && state.load_plugin(name).is_some()
+            });
+            checkpoint.snapshots = snapshots;
+            let wanted = plugins
+                .wanted_symbols()
+                .into_iter()
+                .map(Into::into)
+                .collect();
+            Some(
+                StrategyLink::start(
+                    bus,
+                    config.state_dir.clone(),
+                    checkpoint,
+                    wanted,
+                    board.clone(),
+                    mirrored,
+                )
+                .await?,
+            )
+        }
+        None => None,
+    };
+    let (link, link_parts) = match link {
+        Some((link, parts)) => (Some(link), Some(parts)),
+        None => (None, None),
+    };
 
     // The feed: demo mode runs a local Finnhub-compatible server and the real client.
     let mut feed_config = config.feed.clone();
     let demo = match config.mode {
-        Mode::Demo => {
+        Mode::Demo if link.is_none() => {
             let server = DemoServer::start(config.feed.demo.clone()).await?;
             feed_config = feed_config.with_ws_url(server.url());
             Some(server)
         }
-        Mode::Live => None,
+        _ => None,
     };
     // The client sends straight into the engine thread's channel (no relay task: one hop
     // less between socket and strategy); a full channel makes it wait, then drop and count.
     let (event_tx, event_rx) = crossbeam_channel::bounded::<FeedEvent>(FEED_QUEUE);
-    let feed = config
-        .real_time
-        .then(|| FinnhubClient::spawn(feed_config, event_tx));
+    let feed =
+        (config.real_time && link.is_none()).then(|| FinnhubClient::spawn(feed_config, event_tx));
     let feed_stats = feed.as_ref().map(|f| f.stats_handle()).unwrap_or_default();
 
     let feed_state = Arc::new(Mutex::new(FeedState::new(config.real_time)));
@@ -132,20 +217,30 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         None,
         Clock::Wall,
     );
-    let trainer = Arc::new(trainer);
-    let trainer_status = {
-        let handle = trainer.clone();
+    let trainer = trainer.map(Arc::new);
+    let trainer_status = trainer.clone().map(|handle| {
         Box::new(move || handle.status())
             as Box<dyn Fn() -> crate::trainer::TrainerStatus + Send + Sync>
+    });
+    pipeline.trainer = trainer.clone();
+    let (link_inputs, route) = match link_parts {
+        Some(parts) => (Some(parts.inputs), Some(parts.route)),
+        None => (None, None),
     };
-    pipeline.trainer = Some(trainer.clone());
-    if config.mode == Mode::Live && config.real_time && config.feed.api_key.is_some() {
+    if let Some(route) = route {
+        pipeline.route_orders_to(route);
+    }
+    if let Some(trainer) = trainer.clone()
+        && config.mode == Mode::Live
+        && config.real_time
+        && config.feed.api_key.is_some()
+    {
         let wanted: Vec<String> = plugins
             .wanted_symbols()
             .union(&config.symbols.iter().cloned().collect())
             .cloned()
             .collect();
-        let (feed_config, market, trainer) = (config.feed.clone(), market.clone(), trainer.clone());
+        let (feed_config, market) = (config.feed.clone(), market.clone());
         let (period, bars) = (
             config.market.update_interval_secs,
             config.market.history_bars,
@@ -178,7 +273,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         broker: broker.clone(),
         plugins: plugins.clone(),
         board,
-        trainer: Some(trainer_status),
+        trainer: trainer_status,
     });
     let (command_tx, command_rx) = crossbeam_channel::bounded::<EngineCommand>(16);
     let (status_stop_tx, status_stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -214,11 +309,21 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let subscriber = feed.as_ref().map(|f| f.subscriber());
     let wanted_extra: BTreeSet<String> = config.symbols.iter().cloned().collect();
     let flush_lag = Duration::from_secs(2);
+    let bus_symbols = link.as_ref().map(|l| l.symbols_handle());
     let engine = std::thread::Builder::new()
         .name("engine".into())
         .spawn(move || {
             let mut subscribed = BTreeSet::new();
             let mut follow = |plugins: &PluginHost, feed_state: &Mutex<FeedState>| {
+                if let Some(want) = &bus_symbols {
+                    want(
+                        plugins
+                            .wanted_symbols()
+                            .into_iter()
+                            .map(Into::into)
+                            .collect(),
+                    );
+                }
                 let Some(sub) = &subscriber else { return };
                 let wanted: BTreeSet<String> = plugins
                     .wanted_symbols()
@@ -239,7 +344,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
                 subscribed = wanted;
             };
             follow(&pipeline.plugins, &feed_state);
-            engine_loop(
+            super::event_loop::run(
                 &mut pipeline,
                 Inputs {
                     events: &event_rx,
@@ -247,6 +352,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
                     predictions: &predictions,
                     commands: &command_rx,
                     stop: &stop_rx,
+                    link: link_inputs,
                 },
                 &feed_state,
                 flush_lag,
@@ -259,19 +365,30 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         })
         .map_err(|e| PluginError::Runtime(format!("cannot start the engine thread: {e}")))?;
 
-    // Periodic saves of plugin state, off the engine thread.
+    // Periodic saves of plugin state, off the engine thread; a strategy host's are
+    // checkpoints taken through the engine thread.
+    let checkpointer = link.as_ref().map(|l| l.checkpointer());
     let saver = {
         let plugins = plugins.clone();
         let state = state.clone();
         let control = plugin_control.clone();
         let quarantine = quarantine.clone();
         let every = config.state_save_interval;
+        let (checkpointer, commands) = (checkpointer.clone(), command_tx.clone());
         let (tx, rx) = crossbeam_channel::bounded::<()>(1);
         let handle = std::thread::Builder::new()
             .name("state-saver".into())
             .spawn(move || {
                 while rx.recv_timeout(every).is_err() {
-                    plugin_startup::save_states(&plugins, &state, &control, &quarantine);
+                    match &checkpointer {
+                        Some(c) => {
+                            c.take(&commands, &state);
+                            plugin_startup::save_quarantine(&plugins, &control, &quarantine);
+                        }
+                        None => {
+                            plugin_startup::save_states(&plugins, &state, &control, &quarantine)
+                        }
+                    }
                 }
             })
             .ok();
@@ -295,6 +412,13 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         let _ = task.await;
     }
     tracing::info!("shutting down: stopping the feed, draining events, saving plugin state");
+    if let (Some(link), Some(c)) = (&link, checkpointer) {
+        // The last checkpoint, taken while the engine still runs: what comes after it is
+        // read again at the next start.
+        link.stop_market();
+        let (commands, state) = (command_tx.clone(), state.clone());
+        let _ = tokio::task::spawn_blocking(move || c.take(&commands, &state)).await;
+    }
     plugins.begin_shutdown();
     if let Some(feed) = feed {
         feed.shutdown().await;
@@ -311,7 +435,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         let _ = h.join();
     }
     plugin_startup::save_quarantine(&plugins, &plugin_control, &quarantine);
-    for (name, snapshot) in plugins.shutdown() {
+    let finals = plugins.shutdown();
+    // A strategy host keeps the checkpoint's snapshots: they match its saved position.
+    for (name, snapshot) in finals.into_iter().filter(|_| link.is_none()) {
         match snapshot {
             Some(bytes) => {
                 if let Err(e) = state.save_plugin(&name, &bytes) {
@@ -336,107 +462,12 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     }
     // Everything holding the broker is gone now, so its journal lock is released.
     drop(status);
-    if let Ok(trainer) = Arc::try_unwrap(trainer) {
+    if let Some(link) = link {
+        link.stop().await;
+    }
+    if let Some(Ok(trainer)) = trainer.map(Arc::try_unwrap) {
         trainer.shutdown();
     }
     tracing::info!("tradehost stopped cleanly");
     Ok(())
-}
-
-/// The channels the engine thread reads.
-struct Inputs<'a> {
-    /// Feed events.
-    events: &'a Receiver<FeedEvent>,
-    /// Plugin answers.
-    outputs: &'a Receiver<PluginOutput>,
-    /// Model forecasts.
-    predictions: &'a Receiver<Prediction>,
-    /// Operator commands (status API).
-    commands: &'a Receiver<EngineCommand>,
-    /// Shutdown.
-    stop: &'a Receiver<()>,
-}
-
-/// The engine thread: handle feed events, plugin orders, predictions and operator commands
-/// until stopped, then drain what is already queued.
-fn engine_loop(
-    pipeline: &mut Pipeline,
-    inputs: Inputs<'_>,
-    feed_state: &Mutex<FeedState>,
-    flush_lag: Duration,
-    on_tick: &mut dyn FnMut(&mut Pipeline),
-) {
-    let ticker = tick(Duration::from_secs(1));
-    // A channel whose sender is gone is always ready in `select!`; swap it for one that
-    // never is, so that a stopped feed (history-only mode, or a terminal error) or a
-    // stopped trainer leaves the rest running instead of spinning or stopping the engine.
-    let (mut feed, mut outs, mut preds, mut commands) = (
-        inputs.events.clone(),
-        inputs.outputs.clone(),
-        inputs.predictions.clone(),
-        inputs.commands.clone(),
-    );
-    loop {
-        select! {
-            recv(feed) -> e => match e {
-                Ok(event) => handle_feed_event(pipeline, event, feed_state),
-                Err(_) => {
-                    tracing::info!(target: "tradehost::feed", "the feed has stopped (shutting down, history-only mode, or a terminal error logged above)");
-                    feed = crossbeam_channel::never();
-                }
-            },
-            recv(outs) -> o => match o {
-                Ok(output) => pipeline.on_output(output),
-                Err(_) => outs = crossbeam_channel::never(),
-            },
-            recv(preds) -> p => match p {
-                Ok(p) => pipeline.on_prediction(&p),
-                Err(_) => preds = crossbeam_channel::never(),
-            },
-            recv(commands) -> c => match c {
-                Ok(command) => handle_command(pipeline, command),
-                Err(_) => commands = crossbeam_channel::never(),
-            },
-            recv(ticker) -> _ => {
-                pipeline.flush_bars(pipeline.clock.now_ms() - flush_lag.as_millis() as i64);
-                on_tick(pipeline);
-            },
-            recv(inputs.stop) -> _ => break,
-        }
-    }
-    // Drain: events already received are processed, and plugin answers to them handled.
-    while let Ok(event) = inputs.events.try_recv() {
-        handle_feed_event(pipeline, event, feed_state);
-    }
-    pipeline.settle(inputs.outputs, Duration::from_secs(2));
-}
-
-fn handle_command(pipeline: &mut Pipeline, command: EngineCommand) {
-    match command {
-        EngineCommand::KillSwitch {
-            engaged,
-            reason,
-            reply,
-        } => {
-            let _ = reply.send(pipeline.set_kill_switch(engaged, &reason));
-        }
-        EngineCommand::Flatten {
-            plugin,
-            actor,
-            reply,
-        } => {
-            let _ = reply.send(super::control::flatten(pipeline, &plugin, &actor));
-        }
-    }
-}
-
-fn handle_feed_event(pipeline: &mut Pipeline, event: FeedEvent, feed_state: &Mutex<FeedState>) {
-    match event {
-        FeedEvent::Trades(batch) => pipeline.on_feed_batch(&batch),
-        FeedEvent::Status(status) => {
-            if let Ok(mut s) = feed_state.lock() {
-                s.apply(&status);
-            }
-        }
-    }
 }

@@ -8,7 +8,7 @@
 
 use crate::feed::replay::memory_source;
 use crate::feed::{BarReader, FeedError};
-use crate::trainer::TrainerHandle;
+use crate::trainer::{Trainer, TrainerError, TrainerHandle};
 use crate::types::Bar;
 
 /// Bar length of the bundled history.
@@ -90,6 +90,19 @@ fn shifted_to_end_at(mut bars: Vec<Bar>, end_ms: i64) -> Vec<Bar> {
         bar.start_ms += shift;
     }
     bars
+}
+
+/// Start the trainer; in demo mode, with the demo's bar history loaded first.
+pub fn spawn_trainer(config: &crate::config::Config) -> Result<TrainerHandle, TrainerError> {
+    let trainer = Trainer::spawn(config.trainer.clone(), config.models_dir.clone())?;
+    if config.mode == crate::config::Mode::Demo {
+        load_demo_history(
+            &trainer,
+            config.market.update_interval_secs,
+            crate::plugins::view::wall_clock_ms(),
+        );
+    }
+    Ok(trainer)
 }
 
 #[cfg(test)]

@@ -7,13 +7,18 @@
 //! snapshots every plugin to the state directory and flushes the journal.
 
 pub mod backfill;
+pub mod broker_host;
+pub mod bus_checkpoint;
 pub mod console_summary;
 pub mod control;
 pub mod core;
 pub mod daemon;
 pub mod demo_history;
+pub mod event_loop;
+pub mod feed_host;
 pub mod latency;
 pub mod lockstep;
+pub mod order_route;
 pub mod pipeline;
 pub mod plugin_control;
 pub mod plugin_startup;
@@ -21,5 +26,6 @@ pub mod quarantine_list;
 pub mod snapshot;
 pub mod state_store;
 pub mod status_source;
+pub mod strategy_link;
 pub mod view;
-pub use daemon::{EngineError, run};
+pub use daemon::{EngineError, Wiring, run, run_with};

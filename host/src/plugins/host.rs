@@ -29,6 +29,25 @@ use std::time::{Duration, Instant};
 
 /// How long to wait for a worker to answer a swap, snapshot or stop.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where one plugin's requested snapshot arrives (`None`: it had none to give).
+pub type SnapshotReply = crossbeam_channel::Receiver<Option<Vec<u8>>>;
+
+/// Snapshots asked of every plugin, to collect.
+#[derive(Debug)]
+pub struct SnapshotRequests(pub Vec<(String, SnapshotReply)>);
+
+impl SnapshotRequests {
+    /// Each plugin's snapshot, waiting at most `wait` in all; a plugin that did not answer
+    /// in time, or had nothing to give, gets `None`.
+    pub fn collect(self, wait: Duration) -> Vec<(String, Option<Vec<u8>>)> {
+        let deadline = std::time::Instant::now() + wait;
+        self.0
+            .into_iter()
+            .map(|(name, rx)| (name, rx.recv_deadline(deadline).ok().flatten()))
+            .collect()
+    }
+}
 /// How long shutdown waits for all plugins together to stop and hand over their state.
 pub const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
 
@@ -368,23 +387,24 @@ impl PluginHost {
 
     /// Snapshot every plugin's state now.
     pub fn snapshot_all(&self) -> Vec<(String, Vec<u8>)> {
-        let pending: Vec<_> = self
-            .read_slots()
+        SnapshotRequests(self.request_snapshots())
+            .collect(REPLY_TIMEOUT)
+            .into_iter()
+            .filter_map(|(name, s)| s.map(|s| (name, s)))
+            .collect()
+    }
+
+    /// Ask every plugin for its state without waiting: each snapshot is taken after the
+    /// batches already sent to that plugin, so it reflects exactly the events dispatched
+    /// before this call (the scale-out's checkpoints rely on that).
+    pub fn request_snapshots(&self) -> Vec<(String, SnapshotReply)> {
+        self.read_slots()
             .iter()
             .filter_map(|(name, slot)| {
                 let (tx, rx) = crossbeam_channel::bounded(1);
                 let snapshot = WorkerCommand::Snapshot { reply: tx };
                 slot.mailbox.send(snapshot, true).ok()?;
                 Some((name.to_string(), rx))
-            })
-            .collect();
-        pending
-            .into_iter()
-            .filter_map(|(name, rx)| {
-                rx.recv_timeout(REPLY_TIMEOUT)
-                    .ok()
-                    .flatten()
-                    .map(|s| (name, s))
             })
             .collect()
     }

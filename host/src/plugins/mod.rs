@@ -38,7 +38,7 @@ pub use batch::BatchBuilder;
 pub use bindings::wit;
 pub use counters::{PluginRunState, PluginStats};
 pub use error::PluginError;
-pub use host::{PluginHost, PluginInfo, PluginStatus, check_file};
+pub use host::{PluginHost, PluginInfo, PluginStatus, SnapshotReply, SnapshotRequests, check_file};
 pub use symbols::SymbolTable;
 pub use view::{EmptyView, MarketView};
 pub use worker::PluginOutput;

@@ -652,11 +652,13 @@ async fn every_host_shows_on_the_health_board() {
         role: Role::Feed,
         state: HostState::Running,
         lag: None,
+        symbols: Vec::new(),
     });
     let (_status_broker, rx_broker) = tokio::sync::watch::channel(HostStatus {
         role: Role::Broker,
         state: HostState::Running,
         lag: None,
+        symbols: Vec::new(),
     });
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let reporter_feed = report_health(&feed, rx_feed, async {

@@ -15,4 +15,5 @@ mod operator;
 mod pipeline;
 mod plugins;
 mod python;
+mod scale_out;
 mod sweep;

@@ -1,0 +1,171 @@
+//! The broker host of a scale-out deployment (`tradehost run --role broker`): the single
+//! writer of the journal. It applies the strategy hosts' orders from the order stream, each
+//! once and acknowledged only after the journal holds it, fills resting orders against the
+//! trades of every symbol, and publishes outcomes and fills to the host that owns each
+//! plugin.
+//!
+//! Restarted (even after `kill -9`), it rebuilds from its journal the orders it already
+//! handled (a repeat is answered with its recorded outcome, not applied again) and
+//! publishes its last fills again (their message ids make repeats harmless), closing the
+//! window between a fill's journal append and its publication.
+
+use super::daemon::EngineError;
+use crate::broker::{BrokerOutcome, JournalRecord, PaperBroker};
+use crate::bus::{
+    ApplyError, Bus, HandledOrders, HostState, HostStatus, MarketEvent, MarketSubscriber,
+    OrderApplier, OrderConsumer, OrderMessage, OutcomePublisher, Role, StartAt, SymbolFilter,
+    apply_to_broker, report_health,
+};
+use crate::feed::FeedEvent;
+use crate::types::Fill;
+use async_trait::async_trait;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Fills of the journal's tail published again at start-up.
+const REPUBLISHED_FILLS: usize = 256;
+
+/// Applies bus orders to the broker (the consumer task and the market task share it; each
+/// holds the lock only for the broker call, never across I/O on the bus).
+struct Applier {
+    broker: Arc<Mutex<PaperBroker>>,
+}
+
+#[async_trait]
+impl OrderApplier for Applier {
+    async fn apply(&mut self, order: &OrderMessage) -> Result<Vec<BrokerOutcome>, ApplyError> {
+        let now = crate::plugins::view::wall_clock_ms();
+        let mut broker = self.broker.lock().unwrap_or_else(PoisonError::into_inner);
+        apply_to_broker(&mut broker, order, now)
+    }
+}
+
+/// Runs the broker host until `shutdown` completes.
+pub async fn run(
+    config: crate::config::Config,
+    bus: Bus,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), EngineError> {
+    tracing::info!(target: "tradehost::bus", "broker host {} starting", bus.host());
+    let mut handled = HandledOrders::new();
+    let mut tail: VecDeque<Fill> = VecDeque::with_capacity(REPUBLISHED_FILLS);
+    let (broker, _recovery) = PaperBroker::open_with(config.broker.clone(), |r| {
+        handled.observe(r);
+        if let JournalRecord::Fill { fill } = r {
+            if tail.len() == REPUBLISHED_FILLS {
+                tail.pop_front();
+            }
+            tail.push_back(fill.clone());
+        }
+    })?;
+    let broker = Arc::new(Mutex::new(broker));
+    let consumer = OrderConsumer::start(
+        &bus,
+        handled,
+        Applier {
+            broker: broker.clone(),
+        },
+    )
+    .await?;
+    let outcomes = consumer.outcomes();
+    for fill in &tail {
+        if let Err(e) = outcomes.publish_fill(fill).await {
+            tracing::warn!(target: "tradehost::bus", "fill of order {} not published again: {e}", fill.order_id);
+        }
+    }
+    let subscriber = MarketSubscriber::subscribe(&bus, SymbolFilter::All, StartAt::Live).await?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let (status_tx, status_rx) = watch::channel(HostStatus {
+        role: Role::Broker,
+        state: HostState::Running,
+        lag: None,
+        symbols: Vec::new(),
+    });
+    let health = report_health(&bus, status_rx, stopped(stop_rx.clone()));
+    let intake = tokio::spawn(consumer.run(stopped(stop_rx.clone())));
+    let fills = tokio::spawn(fill_resting_orders(
+        subscriber,
+        broker.clone(),
+        outcomes,
+        status_tx,
+        stop_rx,
+    ));
+    tokio::pin!(intake);
+    let failed = tokio::select! {
+        _ = shutdown => None,
+        result = &mut intake => Some(result),
+    };
+    let _ = stop_tx.send(true);
+    let intake = match failed {
+        Some(result) => result,
+        None => intake.await,
+    };
+    match intake {
+        Ok(Ok(report)) => {
+            tracing::info!(target: "tradehost::bus", "orders: {} applied, {} repeats answered from the journal, {} undecodable parked", report.applied, report.repeats, report.parked)
+        }
+        Ok(Err(e)) => {
+            tracing::error!(target: "tradehost::bus", "order intake stopped: {e}; the orders wait in the stream until the broker host is restarted")
+        }
+        Err(e) => tracing::error!(target: "tradehost::bus", "order intake failed: {e}"),
+    }
+    if tokio::time::timeout(Duration::from_secs(5), fills)
+        .await
+        .is_err()
+    {
+        tracing::warn!(target: "tradehost::bus", "the fill publisher did not stop within 5 s");
+    }
+    let _ = health.await;
+    if let Err(e) = broker
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .flush()
+    {
+        tracing::error!(target: "tradehost::broker", "cannot flush the journal: {e}");
+    }
+    bus.close().await;
+    tracing::info!(target: "tradehost::bus", "broker host stopped cleanly");
+    Ok(())
+}
+
+/// Fills resting orders against every trade on the stream and publishes the fills.
+async fn fill_resting_orders(
+    mut subscriber: MarketSubscriber,
+    broker: Arc<Mutex<PaperBroker>>,
+    outcomes: OutcomePublisher,
+    status: watch::Sender<HostStatus>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let event = tokio::select! {
+            _ = stop.wait_for(|s| *s) => break,
+            event = subscriber.next() => event,
+        };
+        let Some(event) = event else { break };
+        status.send_modify(|s| s.lag = Some(subscriber.lag()));
+        let MarketEvent::Feed(FeedEvent::Trades(batch)) = event else {
+            continue;
+        };
+        let fills: Vec<Fill> = {
+            let mut b = broker.lock().unwrap_or_else(PoisonError::into_inner);
+            batch.trades.iter().flat_map(|t| b.on_trade(t)).collect()
+        };
+        for fill in fills {
+            // Journaled already: publishing is retried until stored (or the host stops, and
+            // then the restart publishes the journal's last fills again).
+            while let Err(e) = outcomes.publish_fill(&fill).await {
+                tracing::warn!(target: "tradehost::bus", "fill of order {} not published yet: {e}; retrying", fill.order_id);
+                if *stop.borrow() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,317 @@
+//! The scale-out roles as separate processes on a real `nats-server`: a demo feed host, two
+//! strategy hosts with different plugins and one broker host, each `tradehost run --role`.
+//!
+//! The plugins are `counter` fixtures: each places a market order every `every` SPY trades,
+//! tagged with its trade count. So the broker's journal must hold, per plugin, the tags
+//! every, 2·every, 3·every, ... each exactly once: an order lost leaves a hole, an order
+//! doubled repeats a tag, and a plugin that lost its state (or saw an event twice or not at
+//! all) shifts the tags. Strategy host 1 and then the broker are killed with SIGKILL in the
+//! middle of the stream and started again.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tradehost::broker::JournalRecord;
+use tradehost_tests::daemon_harness::journal_records;
+use tradehost_tests::daemon_process::DaemonProcess;
+use tradehost_tests::guests;
+use tradehost_tests::nats_server::NatsServer;
+
+/// How long each stage may take on a loaded 2-core machine.
+const STAGE: Duration = Duration::from_secs(120);
+
+/// A host's folder and its environment.
+struct Host {
+    dir: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+impl Host {
+    fn new(root: &Path, name: &str, server: &NatsServer) -> Host {
+        let dir = root.join(name);
+        std::fs::create_dir_all(dir.join("plugins")).unwrap();
+        let env = vec![
+            ("BUS_URL".to_string(), server.url()),
+            ("BUS_HOST".to_string(), name.to_string()),
+            // Checkpoints often, so that a kill lands between two of them.
+            ("STATE_SAVE_INTERVAL".to_string(), "1".to_string()),
+            ("BUS_HEALTH_INTERVAL_SECS".to_string(), "1".to_string()),
+            ("CONSOLE_SUMMARY_SECS".to_string(), "off".to_string()),
+            ("RISK_MAX_POSITION".to_string(), "1000000".to_string()),
+            ("RISK_MAX_ORDERS_PER_SEC".to_string(), "1000".to_string()),
+            ("DEMO_SPEED".to_string(), "5".to_string()),
+        ];
+        Host { dir, env }
+    }
+
+    fn counter(self, name: &str, every: u32) -> Host {
+        std::fs::copy(
+            guests::COUNTER,
+            self.dir.join("plugins").join(format!("{name}.wasm")),
+        )
+        .unwrap();
+        std::fs::write(
+            self.dir.join("plugins").join(format!("{name}.toml")),
+            format!("symbols = [\"SPY\"]\n[parameters]\nevery = {every}\n"),
+        )
+        .unwrap();
+        self
+    }
+
+    fn start(&self, role: &str) -> DaemonProcess {
+        let env: Vec<(&str, &str)> = self
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        DaemonProcess::start_role(&self.dir, role, &env).unwrap()
+    }
+
+    fn journal(&self) -> Vec<JournalRecord> {
+        journal_records(&self.dir.join("journal/journal.bin"))
+    }
+
+    fn logs(&self) -> String {
+        let mut text = String::new();
+        for entry in std::fs::read_dir(self.dir.join("logs"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            text.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+        }
+        text
+    }
+}
+
+/// Per plugin, the tags of its orders the journal holds (accepted or refused), in order.
+fn tags(records: &[JournalRecord]) -> BTreeMap<String, Vec<u32>> {
+    let mut tags: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+    for r in records {
+        match r {
+            JournalRecord::Order {
+                plugin, request, ..
+            } => tags
+                .entry(plugin.to_string())
+                .or_default()
+                .push(request.tag),
+            JournalRecord::Rejected { rejection, .. } => tags
+                .entry(rejection.plugin.to_string())
+                .or_default()
+                .push(rejection.tag),
+            _ => {}
+        }
+    }
+    tags
+}
+
+/// The trades a `counter` plugin counted, from its last saved snapshot (the SDK's envelope
+/// `{ sdk, strategy }`, MessagePack with named fields).
+fn counted_trades(host: &Host, plugin: &str) -> Option<u64> {
+    #[derive(serde::Deserialize)]
+    struct Snapshot {
+        strategy: Counter,
+    }
+    #[derive(serde::Deserialize)]
+    struct Counter {
+        counts: Counts,
+    }
+    #[derive(serde::Deserialize)]
+    struct Counts {
+        trades: u64,
+    }
+    let bytes = std::fs::read(host.dir.join(format!("state/plugins/{plugin}.state"))).ok()?;
+    let snapshot: Snapshot = rmp_serde::from_slice(&bytes).ok()?;
+    Some(snapshot.strategy.counts.trades)
+}
+
+/// Orders journaled for `plugin`.
+fn orders_of(host: &Host, plugin: &str) -> usize {
+    tags(&host.journal()).get(plugin).map_or(0, Vec::len)
+}
+
+/// Waits until the broker's journal holds `n` more orders of `plugin` than now.
+fn wait_for_more(process: &mut DaemonProcess, broker: &Host, plugin: &str, n: usize) {
+    let now = orders_of(broker, plugin);
+    process
+        .wait_until(&format!("{n} more orders of {plugin}"), STAGE, |_| {
+            orders_of(broker, plugin) >= now + n
+        })
+        .unwrap();
+}
+
+#[test]
+fn strategy_hosts_and_the_broker_survive_kill_9_with_every_order_journaled_once() {
+    let Some(server) = NatsServer::start_or_skip(
+        "strategy_hosts_and_the_broker_survive_kill_9_with_every_order_journaled_once",
+    )
+    .unwrap() else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let broker = Host::new(root.path(), "broker", &server);
+    let s1 = Host::new(root.path(), "strategies-1", &server).counter("counter_a", 10);
+    let s2 = Host::new(root.path(), "strategies-2", &server).counter("counter_b", 7);
+    let feed = Host::new(root.path(), "feed", &server);
+
+    let mut broker_process = broker.start("broker");
+    let mut s1_process = s1.start("strategies");
+    let mut s2_process = s2.start("strategies");
+    // Both strategy hosts read the stream before the first trade is published (their status
+    // API answers once their market subscription is open), so both see every trade.
+    for p in [&mut s1_process, &mut s2_process] {
+        p.wait_until("the strategy host's status API", STAGE, |p| {
+            p.status().is_some()
+        })
+        .unwrap();
+    }
+    let feed_process = feed.start("feed");
+
+    // Both plugins trade through the bus.
+    wait_for_more(&mut broker_process, &broker, "counter_a", 20);
+    wait_for_more(&mut broker_process, &broker, "counter_b", 20);
+
+    // kill -9 a strategy host mid-stream; the stream goes on without it.
+    s1_process
+        .wait_until("a checkpoint of strategies-1", STAGE, |_| {
+            s1.dir.join("state/bus.checkpoint").is_file()
+        })
+        .unwrap();
+    s1_process.kill9();
+    wait_for_more(&mut broker_process, &broker, "counter_b", 10);
+    let mut s1_process = s1.start("strategies");
+    wait_for_more(&mut s1_process, &broker, "counter_a", 20);
+
+    // kill -9 the broker: orders wait in the stream meanwhile.
+    broker_process.kill9();
+    std::thread::sleep(Duration::from_secs(2));
+    let mut broker_process = broker.start("broker");
+    wait_for_more(&mut broker_process, &broker, "counter_a", 10);
+    wait_for_more(&mut broker_process, &broker, "counter_b", 10);
+
+    // Stop in order: the feed first; once both strategy hosts have checkpointed the same
+    // number of trades (both read every SPY trade, one of them across its kill), they stop,
+    // and the broker last.
+    let (status, _) = feed_process.sigterm(Duration::from_secs(20)).unwrap();
+    assert!(status.success());
+    let mut last = (None, None);
+    let caught_up = s2_process.wait_until("both plugins counted every trade", STAGE, |_| {
+        last = (
+            counted_trades(&s1, "counter_a"),
+            counted_trades(&s2, "counter_b"),
+        );
+        last.0.is_some() && last.0 == last.1
+    });
+    if let Err(e) = caught_up {
+        let dropped = |h: &Host| h.logs().lines().filter(|l| l.contains("dropped")).count();
+        panic!(
+            "{e}: counted (host 1, host 2) {last:?}; log lines about drops: {}, {}",
+            dropped(&s1),
+            dropped(&s2)
+        );
+    }
+    for p in [s1_process, s2_process, broker_process] {
+        let (status, took) = p.sigterm(Duration::from_secs(20)).unwrap();
+        assert!(status.success(), "exit {status} after {took:?}");
+    }
+    assert_eq!(
+        counted_trades(&s1, "counter_a"),
+        counted_trades(&s2, "counter_b"),
+        "the host killed and restarted saw every trade once, as the other did"
+    );
+
+    let journal = broker.journal();
+    let tags = tags(&journal);
+    for (plugin, every) in [("counter_a", 10), ("counter_b", 7)] {
+        let got = &tags[plugin];
+        let expected: Vec<u32> = (1..=got.len() as u32).map(|k| k * every).collect();
+        assert_eq!(
+            got, &expected,
+            "{plugin}: every order once, in order, none lost across the kills"
+        );
+    }
+    // Every fill went to the host of its plugin, and only there.
+    for (host, mine, other) in [
+        (&s1, "counter_a", "counter_b"),
+        (&s2, "counter_b", "counter_a"),
+    ] {
+        let mirrored = host.journal();
+        assert!(
+            mirrored
+                .iter()
+                .any(|r| matches!(r, JournalRecord::Fill { fill } if &*fill.plugin == mine)),
+            "{mine}'s fills reach its host"
+        );
+        assert!(
+            !mirrored
+                .iter()
+                .any(|r| matches!(r, JournalRecord::Fill { fill } if &*fill.plugin == other)),
+            "{other}'s fills stay away from the host of {mine}"
+        );
+        let ids: Vec<u64> = mirrored
+            .iter()
+            .filter_map(|r| match r {
+                JournalRecord::Fill { fill } => Some(fill.order_id),
+                _ => None,
+            })
+            .collect();
+        let mut unique = ids.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(
+            unique.len(),
+            ids.len(),
+            "no fill mirrored twice on {mine}'s host"
+        );
+    }
+    // The restarted plugin resumed from its checkpoint, not from nothing.
+    assert!(
+        s1.logs().contains("restored version=1"),
+        "counter_a was restored after the kill"
+    );
+}
+
+#[test]
+fn the_three_host_example_runs_with_one_command() {
+    if !NatsServer::binary_path().is_file() {
+        eprintln!("skipped the_three_host_example_runs_with_one_command: run scripts/setup.sh");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = tradehost_tests::python_guests::repo_root();
+    let output = std::process::Command::new(root.join("scripts/scale-out-demo.sh"))
+        .args(["--for", "20", "--dir"])
+        .arg(dir.path())
+        .env(
+            "TRADEHOST_BIN",
+            tradehost_tests::daemon_process::binary().unwrap(),
+        )
+        .env("DEMO_SPEED", "20")
+        .env("STATE_SAVE_INTERVAL", "1")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "the script failed:\n{text}");
+    for host in ["broker", "strategies-1", "strategies-2", "feed"] {
+        assert!(text.contains(&format!("started {host}")), "{text}");
+    }
+    // Market data went from the demo feed host through NATS to both strategy hosts, whose
+    // checkpoints moved past the start of the stream; the broker kept a journal.
+    for host in ["strategies-1", "strategies-2"] {
+        let checkpoint = tradehost::engine::bus_checkpoint::BusCheckpoint::load(
+            &dir.path().join(host).join("state"),
+        )
+        .unwrap();
+        assert!(checkpoint.position > 0, "{host} read market data:\n{text}");
+        assert!(!checkpoint.snapshots.is_empty(), "{host} saved its plugins");
+    }
+    assert!(
+        dir.path().join("broker/journal/journal.bin").is_file(),
+        "{text}"
+    );
+    assert!(text.contains("journal (broker host)"), "{text}");
+}
