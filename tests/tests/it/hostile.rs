@@ -3,8 +3,9 @@
 //! orders with NaN, infinite, negative, dust and absurd values, cancels of unknown tags),
 //! running in the demo daemon next to an example strategy. The daemon stays up, the example
 //! still fills, the logs hold no forged line, no escape code and no more lines than the
-//! plugin's budget allows, nothing malformed reaches the journal or the symbol table, and
-//! SIGTERM ends it all within 10 s.
+//! plugin's budget allows, nothing malformed reaches the journal or the symbol table, the
+//! plugin is quarantined for its refusals (and stays so across a restart), and SIGTERM
+//! ends it all within 10 s.
 
 use std::time::{Duration, Instant};
 use tradehost::broker::JournalRecord;
@@ -62,6 +63,28 @@ fn a_plugin_flooding_every_channel_cannot_forge_poison_or_hold_up_the_daemon() {
             |d| d.log("trading_agent.log").contains("log lines dropped"),
         )
         .unwrap();
+    // Its malformed orders are refused by the thousand: past PLUGIN_MAX_REFUSALS_PER_MIN
+    // within a minute it is quarantined, saying why and what to do.
+    daemon
+        .wait_until(
+            "the chatterbox quarantined for its refusals",
+            Duration::from_secs(120),
+            |d| plugin_state(d, "chatterbox").as_deref() == Some("quarantined"),
+        )
+        .unwrap();
+    let last_error = plugin_last_error(&daemon, "chatterbox").unwrap_or_default();
+    assert!(
+        last_error.contains("orders refused within")
+            && last_error.contains("PLUGIN_MAX_REFUSALS_PER_MIN")
+            && last_error.contains("replace its file"),
+        "{last_error}"
+    );
+    assert!(
+        daemon
+            .log("trading_agent.log")
+            .contains("plugin quarantined: "),
+        "the log says so"
+    );
     let (status, took) = daemon.sigterm(Duration::from_secs(30)).unwrap();
     let ran = started.elapsed();
     assert!(status.success(), "clean exit: {status}");
@@ -134,6 +157,13 @@ fn a_plugin_flooding_every_channel_cannot_forge_poison_or_hold_up_the_daemon() {
         }
     }
 
+    // The quarantine outlives a restart (the list is what the next start reads).
+    let held = std::fs::read_to_string(dir.path().join("state/quarantine.json")).unwrap();
+    assert!(
+        held.contains("\"chatterbox\"") && held.contains("orders refused within"),
+        "{held}"
+    );
+
     // The symbol table kept no malformed name and at most the per-plugin quota of junk.
     let table: Vec<String> =
         serde_json::from_slice(&std::fs::read(dir.path().join("state/symbols.json")).unwrap())
@@ -205,15 +235,26 @@ fn a_saved_state_the_plugin_refuses_is_set_aside_and_the_plugin_starts_fresh() {
     assert!(states.join("sma.state").exists());
 }
 
-/// The state of the plugin `name` in /api/status (which lists loaded and held plugins).
-fn plugin_state(d: &DaemonProcess, name: &str) -> Option<String> {
+/// The stat `field` of the plugin `name` in /api/status (which lists loaded and held
+/// plugins).
+fn plugin_stat(d: &DaemonProcess, name: &str, field: &str) -> Option<String> {
     let status = d.status()?;
     status["plugins"]
         .as_array()
         .into_iter()
         .flatten()
         .find(|p| p["info"]["name"] == name)
-        .and_then(|p| p["stats"]["state"].as_str().map(str::to_string))
+        .and_then(|p| p["stats"][field].as_str().map(str::to_string))
+}
+
+/// The state of the plugin `name` in /api/status.
+fn plugin_state(d: &DaemonProcess, name: &str) -> Option<String> {
+    plugin_stat(d, name, "state")
+}
+
+/// The last error of the plugin `name` in /api/status.
+fn plugin_last_error(d: &DaemonProcess, name: &str) -> Option<String> {
+    plugin_stat(d, name, "last_error")
 }
 
 #[test]
