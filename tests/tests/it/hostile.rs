@@ -46,15 +46,9 @@ fn a_plugin_flooding_every_channel_cannot_forge_poison_or_hold_up_the_daemon() {
         ("PLUGIN_CALL_DEADLINE_MS", "500"),
     ];
     let mut daemon = DaemonProcess::start(dir.path(), &env).unwrap();
-    let journal = dir.path().join("journal/journal.bin");
-    let filled = |plugin: &str| {
-        journal_records(&journal)
-            .iter()
-            .any(|r| matches!(r, JournalRecord::Fill { fill } if &*fill.plugin == plugin))
-    };
     daemon
-        .wait_until("a fill of the example", Duration::from_secs(180), |_| {
-            filled("sma")
+        .wait_until("a fill of the example", Duration::from_secs(180), |d| {
+            d.has_filled("sma")
         })
         .unwrap();
     daemon
@@ -130,7 +124,7 @@ fn a_plugin_flooding_every_channel_cannot_forge_poison_or_hold_up_the_daemon() {
     );
 
     // The journal: the example's orders and fills; nothing of the chatterbox's, all finite.
-    let records = journal_records(&journal);
+    let records = journal_records(&dir.path().join("journal/journal.bin"));
     for record in &records {
         match record {
             JournalRecord::Order {
