@@ -249,6 +249,7 @@ mod tests {
             ("JOURNAL_FSYNC", "sometimes"),
             ("PLUGIN_MAX_MEMORY_MB", "0"),
             ("PLUGIN_WATCH", "perhaps"),
+            ("PLUGIN_MAX_REFUSALS_PER_MIN", "0"),
             ("LOG_FORMAT", "xml"),
             ("REAL_TIME_MODE", "yes please"),
             ("HEALTH_FEED_DOWN_SECS", "0"),

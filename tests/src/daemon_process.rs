@@ -118,6 +118,18 @@ impl DaemonProcess {
         Ok(())
     }
 
+    /// The records of its journal so far.
+    pub fn journal(&self) -> Vec<tradehost::broker::JournalRecord> {
+        crate::daemon_harness::journal_records(&self.dir.join("journal/journal.bin"))
+    }
+
+    /// True once its journal holds a fill of `plugin`.
+    pub fn has_filled(&self, plugin: &str) -> bool {
+        self.journal().iter().any(|r| {
+            matches!(r, tradehost::broker::JournalRecord::Fill { fill } if &*fill.plugin == plugin)
+        })
+    }
+
     /// The text of a log file under `logs/` (empty while it does not exist).
     pub fn log(&self, name: &str) -> String {
         std::fs::read_to_string(self.dir.join("logs").join(name)).unwrap_or_default()

@@ -27,6 +27,8 @@ impl FeedArgs {
             .load(&[("REAL_TIME_MODE".into(), "true".into())], self.demo)?;
         let _logs = console_logs(&config)?;
         let runtime = tokio::runtime::Runtime::new()?;
+        // The signal handlers are installed at once, inside the runtime.
+        let _inside = runtime.enter();
         let mut stdout = std::io::stdout().lock();
         let stats = runtime.block_on(tradehost::feed::print_events(
             config.feed,

@@ -56,20 +56,17 @@ impl RunArgs {
         let runtime = tokio::runtime::Runtime::new()?;
         let role = self.role;
         runtime.block_on(async move {
+            let shutdown = shutdown_signal();
             if role == RunRole::All {
-                return tradehost::engine::run(config, shutdown_signal()).await;
+                return tradehost::engine::run(config, shutdown).await;
             }
             let bus = Bus::connect(config.bus.clone()).await?;
             match role {
-                RunRole::Feed => {
-                    tradehost::engine::feed_host::run(config, bus, shutdown_signal()).await
-                }
-                RunRole::Broker => {
-                    tradehost::engine::broker_host::run(config, bus, shutdown_signal()).await
-                }
+                RunRole::Feed => tradehost::engine::feed_host::run(config, bus, shutdown).await,
+                RunRole::Broker => tradehost::engine::broker_host::run(config, bus, shutdown).await,
                 _ => {
                     let wiring = Wiring::Strategies(bus);
-                    tradehost::engine::run_with(config, wiring, shutdown_signal()).await
+                    tradehost::engine::run_with(config, wiring, shutdown).await
                 }
             }
         })?;

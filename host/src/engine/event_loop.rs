@@ -273,6 +273,7 @@ fn handle_feed_event(pipeline: &mut Pipeline, event: FeedEvent, feed_state: &Mut
     match event {
         FeedEvent::Trades(batch) => pipeline.on_feed_batch(&batch),
         FeedEvent::Status(status) => {
+            super::state_store::note_subscription(pipeline.plugins.symbols(), &status);
             if let Ok(mut s) = feed_state.lock() {
                 s.apply(&status);
             }

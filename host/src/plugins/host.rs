@@ -597,6 +597,7 @@ impl PluginHost {
                 restart_backoff: self.config.restart_backoff,
                 max_failures: self.config.max_failures,
                 failure_window: self.config.failure_window,
+                max_refusals_per_min: self.config.max_refusals_per_min,
                 random_seed: self.config.random_seed,
             },
             counters.clone(),

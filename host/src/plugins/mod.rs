@@ -22,6 +22,7 @@ pub mod instance;
 pub mod log_budget;
 pub mod mailbox;
 pub mod producers;
+pub mod refusal_watch;
 pub mod runtime;
 pub mod sandbox;
 pub mod settings_file;
@@ -100,6 +101,9 @@ pub struct PluginConfig {
     pub max_failures: usize,
     /// Window for counting faults (`PLUGIN_FAULT_WINDOW_SECS`, default 600).
     pub failure_window: Duration,
+    /// Refusals of a plugin's orders within a minute of market time past which it is
+    /// quarantined (`PLUGIN_MAX_REFUSALS_PER_MIN`, default 1200); see [`refusal_watch`].
+    pub max_refusals_per_min: u32,
     /// How often plugin state is snapshotted for recovery (`PLUGIN_SNAPSHOT_INTERVAL`,
     /// seconds, default 5).
     pub snapshot_interval: Duration,
@@ -136,6 +140,7 @@ impl Default for PluginConfig {
             restart_backoff: Duration::from_millis(200),
             max_failures: 5,
             failure_window: Duration::from_secs(600),
+            max_refusals_per_min: 1200,
             snapshot_interval: Duration::from_secs(5),
             watch: true,
             reload_debounce: Duration::from_millis(100),
@@ -201,6 +206,12 @@ impl PluginConfig {
                 1,
                 86_400 * 7,
             )?),
+            max_refusals_per_min: s.int_in(
+                "PLUGIN_MAX_REFUSALS_PER_MIN",
+                d.max_refusals_per_min,
+                1,
+                10_000_000,
+            )?,
             snapshot_interval: s.secs("PLUGIN_SNAPSHOT_INTERVAL", d.snapshot_interval)?,
             watch: s.flag("PLUGIN_WATCH", true)?,
             reload_debounce: ms("PLUGIN_RELOAD_DEBOUNCE_MS", d.reload_debounce, 60_000)?,

@@ -4,7 +4,8 @@
 //! Ordering is the channel's: a hot swap is a command like any batch, so every batch sent
 //! before it reaches the old instance and every batch after it the new one — none lost,
 //! none twice. A fault disables only this instance; the worker rebuilds it from the last
-//! snapshot after a backoff, and quarantines the plugin after repeated faults.
+//! snapshot after a backoff, and quarantines the plugin after repeated faults, or when it
+//! keeps sending orders the broker refuses (`refusal_watch`).
 //!
 //! A guest returns from `on-events` as soon as an event made it place an order (WIT 0.3.0).
 //! For [`WorkerCommand::Events`] the worker sends those orders out at once and calls again
@@ -16,6 +17,7 @@ use super::bindings::{action_from_wit, wit};
 use super::counters::PluginCounters;
 use super::event_index;
 use super::instance::{CallLimits, Fault, FaultKind, PluginInstance};
+use super::refusal_watch::{OverLimit, RefusalWatch};
 use super::runtime::{PluginRuntime, Prepared};
 use super::sandbox::HostState;
 use super::symbols::SymbolTable;
@@ -115,6 +117,9 @@ pub struct WorkerSettings {
     pub max_failures: usize,
     /// Window over which faults are counted.
     pub failure_window: Duration,
+    /// Refusals handled within a minute of market time past which the plugin is
+    /// quarantined.
+    pub max_refusals_per_min: u32,
     /// Seed of the guest's random numbers.
     pub random_seed: u64,
 }
@@ -134,6 +139,7 @@ pub struct Worker {
     snapshot_at: Instant,
     retry_at: Option<Instant>,
     failures: VecDeque<Instant>,
+    refusals: RefusalWatch,
 }
 
 impl Worker {
@@ -151,6 +157,7 @@ impl Worker {
         initial_snapshot: Option<Vec<u8>>,
     ) -> Self {
         Worker {
+            refusals: RefusalWatch::new(settings.max_refusals_per_min),
             name,
             runtime,
             view,
@@ -275,6 +282,14 @@ impl Worker {
             Ok(outcome) => {
                 PluginCounters::bump(&self.counters.events, outcome.consumed as u64);
                 PluginCounters::bump(&self.counters.actions, outcome.actions.len() as u64);
+                if let Some(over) = self.refusals.handled(events, outcome.consumed) {
+                    // Its orders from this call on never reach the broker; the rest of
+                    // the batch is skipped like any quarantined plugin's events.
+                    self.quarantine_for_refusals(over);
+                    let rest = count.saturating_sub(outcome.consumed);
+                    PluginCounters::bump(&self.counters.events_skipped, rest as u64);
+                    return (count, Vec::new());
+                }
                 (outcome.consumed, self.convert(outcome.actions))
             }
             Err(fault) => {
@@ -354,6 +369,7 @@ impl Worker {
         self.alive = true;
         self.retry_at = None;
         self.failures.clear();
+        self.refusals.reset();
         self.counters.set_quarantined(false, "running");
         Ok(())
     }
@@ -391,6 +407,18 @@ impl Worker {
                 "plugin disabled: {fault}; rebuilding from its last snapshot in {delay:?}"
             );
         }
+    }
+
+    /// Stop a plugin that keeps sending orders the broker refuses, as repeated faults do
+    /// (and, like them, until its file is replaced or it is reloaded).
+    fn quarantine_for_refusals(&mut self, over: OverLimit) {
+        self.alive = false;
+        self.retry_at = None;
+        let reason = over.reason(&self.name);
+        self.counters.set_error(format!("quarantined: {reason}"));
+        self.counters
+            .set_quarantined(true, "quarantined (orders refused)");
+        tracing::error!(target: "tradehost::plugins", plugin = %self.name, "plugin quarantined: {reason}");
     }
 
     /// Rebuild the instance if it is down and its backoff has passed.

@@ -22,8 +22,27 @@ fn frictionless() -> BrokerConfig {
     }
 }
 
-/// One backtest of the bundled trades; the report and the journal's bytes.
+/// The default broker, without syncing its journal (a test's journal is read, not kept).
+fn unsynced() -> BrokerConfig {
+    BrokerConfig {
+        fsync: FsyncPolicy::Never,
+        ..BrokerConfig::default()
+    }
+}
+
+/// Plugin settings for a backtest of `plugins` (compiled once, into its own cache).
+fn plugin_config(plugins: &Path) -> PluginConfig {
+    PluginConfig {
+        cache_dir: Some(plugins.join(".cache")),
+        ..PluginConfig::default()
+    }
+}
+
+/// One backtest of the bundled trades with these plugin settings; the report and the
+/// journal's bytes.
+#[allow(clippy::too_many_arguments)]
 fn backtest(
+    config: PluginConfig,
     plugins: &Path,
     out: PathBuf,
     batch: usize,
@@ -43,31 +62,45 @@ fn backtest(
         inline,
     };
     let trades = backtest::load_trades(&bt.data, None, None).unwrap();
-    let config = PluginConfig {
-        cache_dir: Some(plugins.join(".cache")),
-        ..PluginConfig::default()
-    };
     let report = backtest::run(&bt, &trades, config, broker, market).unwrap();
     (report, std::fs::read(out.join("journal.bin")).unwrap())
 }
+
+/// A plugins folder in `dir`: each (name, guest, settings) as `name.wasm`, with `name.toml`
+/// when settings are given.
+fn plugins_folder(dir: &Path, plugins: &[(&str, &str, Option<&str>)]) -> PathBuf {
+    let folder = dir.join("plugins");
+    std::fs::create_dir_all(&folder).unwrap();
+    for (name, guest, settings) in plugins {
+        std::fs::copy(guest, folder.join(format!("{name}.wasm"))).unwrap();
+        if let Some(settings) = settings {
+            std::fs::write(folder.join(format!("{name}.toml")), settings).unwrap();
+        }
+    }
+    folder
+}
+
+/// The SMA example on SPY and IBM: with 2-second bars it trades often on half an hour of data.
+const SHORT_SMA: (&str, &str, Option<&str>) = (
+    "sma",
+    guests::SMA_CROSSOVER,
+    Some("symbols = [\"SPY\", \"IBM\"]\n"),
+);
 
 /// The examples and two fixtures that stress the ordering of fills, limits, cancels and
 /// refusals: one journal whatever the batch size and wherever the plugins run.
 #[test]
 fn journals_are_identical_at_every_batch_size_and_execution_mode() {
     let dir = tempfile::tempdir().unwrap();
-    let plugins = dir.path().join("plugins");
-    std::fs::create_dir_all(&plugins).unwrap();
-    for (name, guest) in [
-        ("sma", guests::SMA_CROSSOVER),
-        ("rsi", guests::RSI_REVERSION),
-        ("tick", guests::TICK_CROSSOVER),
-        ("reactor", guests::FILL_REACTOR),
-    ] {
-        std::fs::copy(guest, plugins.join(format!("{name}.wasm"))).unwrap();
-    }
-    // A short SMA so that the 2-second-bar example trades often on half an hour of data.
-    std::fs::write(plugins.join("sma.toml"), "symbols = [\"SPY\", \"IBM\"]\n").unwrap();
+    let plugins = plugins_folder(
+        dir.path(),
+        &[
+            SHORT_SMA,
+            ("rsi", guests::RSI_REVERSION, None),
+            ("tick", guests::TICK_CROSSOVER, None),
+            ("reactor", guests::FILL_REACTOR, None),
+        ],
+    );
     let market = MarketConfig {
         update_interval_secs: 2,
         ..MarketConfig::default()
@@ -84,14 +117,12 @@ fn journals_are_identical_at_every_batch_size_and_execution_mode() {
     for (batch, inline) in runs {
         let out = dir.path().join(format!("b{batch}-{inline}"));
         let (report, journal) = backtest(
+            plugin_config(&plugins),
             &plugins,
             out,
             batch,
             inline,
-            BrokerConfig {
-                fsync: FsyncPolicy::Never,
-                ..BrokerConfig::default()
-            },
+            unsynced(),
             &market,
             None,
         );
@@ -148,19 +179,78 @@ fn journals_are_identical_at_every_batch_size_and_execution_mode() {
     }
 }
 
+/// A plugin whose every order is refused is quarantined after the same refusal at every
+/// batch size and in both execution modes (its refusals are counted on market time), and
+/// the example next to it trades on as before.
+#[test]
+fn a_plugin_quarantined_for_refusals_stops_at_the_same_order_at_every_batch_size() {
+    const LIMIT: u32 = 50;
+    let dir = tempfile::tempdir().unwrap();
+    // Spam: an oversized entry on every SPY trade, refused by the size limit and
+    // journaled, and sent again on the next trade.
+    let spam = "[parameters]\nevery = 1\nrefuse_every = 1\n";
+    let plugins = plugins_folder(
+        dir.path(),
+        &[SHORT_SMA, ("spam", guests::FILL_REACTOR, Some(spam))],
+    );
+    let market = MarketConfig {
+        update_interval_secs: 2,
+        ..MarketConfig::default()
+    };
+    let mut journals = Vec::new();
+    for (batch, inline) in [(1, true), (7, true), (4096, true), (7, false), (256, false)] {
+        let config = PluginConfig {
+            max_refusals_per_min: LIMIT,
+            ..plugin_config(&plugins)
+        };
+        let out = dir.path().join(format!("b{batch}-{inline}"));
+        let (report, journal) = backtest(
+            config,
+            &plugins,
+            out.clone(),
+            batch,
+            inline,
+            unsynced(),
+            &market,
+            None,
+        );
+        let records = Journal::read_all(&out.join("journal.bin")).unwrap().records;
+        let refused = records
+            .iter()
+            .filter(|r| {
+                matches!(r, JournalRecord::Rejected { rejection, .. } if &*rejection.plugin == "spam")
+            })
+            .count();
+        // The refusal one over the limit is journaled (the broker answered it before the
+        // plugin heard of it); nothing the plugin sent after it reached the broker.
+        assert_eq!(
+            refused,
+            LIMIT as usize + 1,
+            "batch {batch}, inline {inline}: {report}"
+        );
+        let sma = report.plugins.iter().find(|p| p.plugin == "sma").unwrap();
+        assert!(sma.fills > 0, "the example still trades: {report}");
+        journals.push(journal);
+    }
+    assert!(
+        journals.windows(2).all(|w| w[0] == w[1]),
+        "journals differ with batching or execution mode"
+    );
+}
+
 /// The prediction follower trades on walk-forward forecasts made at bar closes: the same
 /// journal at batch 1 and 4096, inline and on threads.
 #[test]
 fn forecast_driven_journals_do_not_depend_on_batching() {
     let dir = tempfile::tempdir().unwrap();
-    let plugins = dir.path().join("plugins");
-    std::fs::create_dir_all(&plugins).unwrap();
-    std::fs::copy(guests::PREDICTION_FOLLOWER, plugins.join("follower.wasm")).unwrap();
-    std::fs::write(
-        plugins.join("follower.toml"),
-        "[parameters]\nthreshold = 0\nallow_short = true\n",
-    )
-    .unwrap();
+    let plugins = plugins_folder(
+        dir.path(),
+        &[(
+            "follower",
+            guests::PREDICTION_FOLLOWER,
+            Some("[parameters]\nthreshold = 0\nallow_short = true\n"),
+        )],
+    );
     let market = MarketConfig {
         update_interval_secs: 5,
         ..MarketConfig::default()
@@ -181,6 +271,7 @@ fn forecast_driven_journals_do_not_depend_on_batching() {
             },
         };
         let (report, journal) = backtest(
+            plugin_config(&plugins),
             &plugins,
             out,
             batch,
@@ -275,6 +366,7 @@ fn the_tick_crossover_matches_an_independent_computation_on_real_trades() {
     for batch in [1, 300] {
         let out = dir.path().join(format!("b{batch}"));
         let (report, _) = backtest(
+            plugin_config(&plugins),
             &plugins,
             out.clone(),
             batch,

@@ -3,8 +3,10 @@
 //! orders with NaN, infinite, negative, dust and absurd values, cancels of unknown tags),
 //! running in the demo daemon next to an example strategy. The daemon stays up, the example
 //! still fills, the logs hold no forged line, no escape code and no more lines than the
-//! plugin's budget allows, nothing malformed reaches the journal or the symbol table, and
-//! SIGTERM ends it all within 10 s.
+//! plugin's budget allows, nothing malformed reaches the journal or the symbol table, the
+//! plugin is quarantined for its refusals (and stays so across a restart), and SIGTERM
+//! ends it all within 10 s. Its junk symbols are not kept across the restart; the real
+//! ones keep their ids.
 
 use std::time::{Duration, Instant};
 use tradehost::broker::JournalRecord;
@@ -44,15 +46,9 @@ fn a_plugin_flooding_every_channel_cannot_forge_poison_or_hold_up_the_daemon() {
         ("PLUGIN_CALL_DEADLINE_MS", "500"),
     ];
     let mut daemon = DaemonProcess::start(dir.path(), &env).unwrap();
-    let journal = dir.path().join("journal/journal.bin");
-    let filled = |plugin: &str| {
-        journal_records(&journal)
-            .iter()
-            .any(|r| matches!(r, JournalRecord::Fill { fill } if &*fill.plugin == plugin))
-    };
     daemon
-        .wait_until("a fill of the example", Duration::from_secs(180), |_| {
-            filled("sma")
+        .wait_until("a fill of the example", Duration::from_secs(180), |d| {
+            d.has_filled("sma")
         })
         .unwrap();
     daemon
@@ -62,6 +58,28 @@ fn a_plugin_flooding_every_channel_cannot_forge_poison_or_hold_up_the_daemon() {
             |d| d.log("trading_agent.log").contains("log lines dropped"),
         )
         .unwrap();
+    // Its malformed orders are refused by the thousand: past PLUGIN_MAX_REFUSALS_PER_MIN
+    // within a minute it is quarantined, saying why and what to do.
+    daemon
+        .wait_until(
+            "the chatterbox quarantined for its refusals",
+            Duration::from_secs(120),
+            |d| plugin_state(d, "chatterbox").as_deref() == Some("quarantined"),
+        )
+        .unwrap();
+    let last_error = plugin_last_error(&daemon, "chatterbox").unwrap_or_default();
+    assert!(
+        last_error.contains("orders refused within")
+            && last_error.contains("PLUGIN_MAX_REFUSALS_PER_MIN")
+            && last_error.contains("replace its file"),
+        "{last_error}"
+    );
+    assert!(
+        daemon
+            .log("trading_agent.log")
+            .contains("plugin quarantined: "),
+        "the log says so"
+    );
     let (status, took) = daemon.sigterm(Duration::from_secs(30)).unwrap();
     let ran = started.elapsed();
     assert!(status.success(), "clean exit: {status}");
@@ -106,7 +124,7 @@ fn a_plugin_flooding_every_channel_cannot_forge_poison_or_hold_up_the_daemon() {
     );
 
     // The journal: the example's orders and fills; nothing of the chatterbox's, all finite.
-    let records = journal_records(&journal);
+    let records = journal_records(&dir.path().join("journal/journal.bin"));
     for record in &records {
         match record {
             JournalRecord::Order {
@@ -134,25 +152,66 @@ fn a_plugin_flooding_every_channel_cannot_forge_poison_or_hold_up_the_daemon() {
         }
     }
 
-    // The symbol table kept no malformed name and at most the per-plugin quota of junk.
-    let table: Vec<String> =
-        serde_json::from_slice(&std::fs::read(dir.path().join("state/symbols.json")).unwrap())
-            .unwrap();
+    // The quarantine outlives a restart (the list is what the next start reads).
+    let held = std::fs::read_to_string(dir.path().join("state/quarantine.json")).unwrap();
     assert!(
-        table
-            .iter()
-            .all(|s| tradehost::plugins::symbols::check_name(s).is_ok()),
-        "{:?}",
-        table
-            .iter()
-            .filter(|s| tradehost::plugins::symbols::check_name(s).is_err())
-            .collect::<Vec<_>>()
+        held.contains("\"chatterbox\"") && held.contains("orders refused within"),
+        "{held}"
     );
-    let junk = table.iter().filter(|s| s.starts_with("JUNK")).count();
+
+    // The symbol table: the chatterbox interned its quota of junk names, and none was kept,
+    // for nothing real used them; the symbols the feed subscribed were.
+    let (next_id, kept) = saved_symbols(dir.path());
     assert!(
-        junk > 0 && junk <= MAX_NEW_SYMBOLS_PER_PLUGIN,
-        "{junk} junk symbols kept"
+        next_id as usize >= MAX_NEW_SYMBOLS_PER_PLUGIN,
+        "the junk was interned: next id {next_id}"
     );
+    assert!(
+        kept.keys()
+            .all(|s| !s.starts_with("JUNK") && tradehost::plugins::symbols::check_name(s).is_ok()),
+        "{kept:?}"
+    );
+    assert!(
+        kept.contains_key("SPY") && kept.contains_key("IBM"),
+        "{kept:?}"
+    );
+
+    // After a restart (the chatterbox held in quarantine, an example added) the kept symbols
+    // have the same ids, new ones get ids past the junk's, and no junk came back.
+    std::fs::copy(guests::RSI_REVERSION, plugins.join("rsi.wasm")).unwrap();
+    let mut daemon = DaemonProcess::start(dir.path(), &env).unwrap();
+    // Trades of its symbols reach it only after the feed subscribed them all.
+    daemon
+        .wait_until("rsi trading", Duration::from_secs(120), |d| {
+            plugin_stat(d, "rsi", "events").and_then(|e| e.as_u64()) > Some(0)
+        })
+        .unwrap();
+    assert_eq!(
+        plugin_state(&daemon, "chatterbox").as_deref(),
+        Some("quarantined")
+    );
+    let (status, _) = daemon.sigterm(Duration::from_secs(30)).unwrap();
+    assert!(status.success(), "{status}");
+    let (_, again) = saved_symbols(dir.path());
+    for (symbol, id) in &kept {
+        assert_eq!(again.get(symbol), Some(id), "{symbol} kept its id");
+    }
+    for symbol in ["BAC", "AIG"] {
+        assert!(
+            again.get(symbol).is_some_and(|id| *id >= next_id),
+            "{symbol}: {again:?}"
+        );
+    }
+    assert!(again.keys().all(|s| !s.starts_with("JUNK")), "{again:?}");
+}
+
+/// `state/symbols.json`: the next id and the kept names with their ids.
+fn saved_symbols(dir: &std::path::Path) -> (u32, std::collections::BTreeMap<String, u32>) {
+    let file: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("state/symbols.json")).unwrap()).unwrap();
+    let next_id = file["next_id"].as_u64().unwrap() as u32;
+    let symbols = serde_json::from_value(file["symbols"].clone()).unwrap();
+    (next_id, symbols)
 }
 
 #[test]
@@ -205,15 +264,27 @@ fn a_saved_state_the_plugin_refuses_is_set_aside_and_the_plugin_starts_fresh() {
     assert!(states.join("sma.state").exists());
 }
 
-/// The state of the plugin `name` in /api/status (which lists loaded and held plugins).
-fn plugin_state(d: &DaemonProcess, name: &str) -> Option<String> {
+/// The stat `field` of the plugin `name` in /api/status (which lists loaded and held
+/// plugins).
+fn plugin_stat(d: &DaemonProcess, name: &str, field: &str) -> Option<serde_json::Value> {
     let status = d.status()?;
     status["plugins"]
-        .as_array()
-        .into_iter()
-        .flatten()
+        .as_array()?
+        .iter()
         .find(|p| p["info"]["name"] == name)
-        .and_then(|p| p["stats"]["state"].as_str().map(str::to_string))
+        .map(|p| p["stats"][field].clone())
+}
+
+/// The state of the plugin `name` in /api/status.
+fn plugin_state(d: &DaemonProcess, name: &str) -> Option<String> {
+    plugin_stat(d, name, "state")?.as_str().map(str::to_string)
+}
+
+/// The last error of the plugin `name` in /api/status.
+fn plugin_last_error(d: &DaemonProcess, name: &str) -> Option<String> {
+    plugin_stat(d, name, "last_error")?
+        .as_str()
+        .map(str::to_string)
 }
 
 #[test]

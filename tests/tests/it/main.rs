@@ -11,6 +11,7 @@ mod dashboard;
 mod exactness;
 mod feed;
 mod hostile;
+mod hostile_describe;
 mod operator;
 mod pipeline;
 mod plugins;
