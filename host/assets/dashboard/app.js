@@ -95,6 +95,7 @@ function status(s) {
   panels.positions(s);
   panels.plugins(s, pluginAction);
   panels.models(s);
+  panels.deployment(s);
 }
 
 const handlers = {

@@ -165,6 +165,28 @@ function controlsFor(name, onAction) {
     " ", button("flatten", "Flatten", true));
 }
 
+// Every host of a scale-out deployment (strategy hosts only; absent for one process).
+export function deployment(s) {
+  const hosts = s.deployment ?? [];
+  $("deployment-panel").hidden = hosts.length === 0;
+  const tbody = $("deployment").tBodies[0];
+  const keys = new Set();
+  for (const h of hosts) {
+    keys.add(h.host);
+    const state = h.stale ? "stale: not reporting"
+      : h.state === "degraded" ? `degraded: ${h.reason}`
+      : h.state === "standby" ? `standby${h.holder ? ` (lease held by ${h.holder})` : ""}`
+      : h.state;
+    upsert(tbody, h.host, [
+      h.host, h.role, [state, h.stale || h.state === "degraded" ? "neg" : ""],
+      [h.lag ? duration(h.lag.behind_ms / 1000) : "–", "num"], [h.lag ? h.lag.pending : "–", "num"],
+      [h.counters.published, "num"], [h.counters.received, "num"], [(h.symbols ?? []).join(" "), "wrap"],
+      [duration(h.age_ms / 1000), "num"],
+    ]);
+  }
+  prune(tbody, keys);
+}
+
 export function models(s) {
   const tbody = $("models").tBodies[0];
   const keys = new Set();

@@ -274,6 +274,7 @@ pub async fn run_with(
         plugins: plugins.clone(),
         board,
         trainer: trainer_status,
+        deployment: link.as_ref().map(|l| l.deployment()),
     });
     let (command_tx, command_rx) = crossbeam_channel::bounded::<EngineCommand>(16);
     let (status_stop_tx, status_stop_rx) = tokio::sync::oneshot::channel::<()>();

@@ -43,6 +43,8 @@ pub struct EngineStatus {
     pub board: PredictionBoard,
     /// The trainer's status, when training runs.
     pub trainer: Option<Box<dyn Fn() -> TrainerStatus + Send + Sync>>,
+    /// The deployment's hosts, as last read from the bus (strategy hosts).
+    pub deployment: Option<super::strategy_link::Deployment>,
 }
 
 impl StatusSource for EngineStatus {
@@ -153,6 +155,11 @@ impl StatusSource for EngineStatus {
             },
             broker,
             models,
+            deployment: self
+                .deployment
+                .as_ref()
+                .map(|d| d.hosts())
+                .unwrap_or_default(),
         }
     }
 }

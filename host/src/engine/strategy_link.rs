@@ -18,8 +18,8 @@ use super::event_loop::{AckItem, LinkInputs, Positioned};
 use super::order_route::{OrderRoute, RouteCounters, RoutedOrder};
 use super::state_store::StateStore;
 use crate::bus::{
-    Bus, BusError, HostState, HostStatus, MarketSubscriber, OrderPublisher, OutcomeSubscriber,
-    PluginInstance, ReportDelivery, Role, StartAt, SymbolFilter, report_health,
+    Bus, BusError, HealthBoard, HostState, HostStatus, HostView, MarketSubscriber, OrderPublisher,
+    OutcomeSubscriber, PluginInstance, ReportDelivery, Role, StartAt, SymbolFilter, report_health,
 };
 use crate::trainer::PredictionBoard;
 use crate::types::Symbol;
@@ -48,6 +48,8 @@ pub struct StrategyLink {
     stop: watch::Sender<bool>,
     /// The checkpoint side, shared with the saver thread.
     checkpointer: Checkpointer,
+    /// The deployment's hosts, read from the health board.
+    deployment: Deployment,
     /// The tasks.
     tasks: Vec<JoinHandle<()>>,
 }
@@ -58,6 +60,42 @@ pub struct LinkParts {
     pub inputs: LinkInputs,
     /// Where its plugins' orders go.
     pub route: OrderRoute,
+}
+
+/// Every host of the deployment as last read from the bus's health board: the status API
+/// and the dashboard show it without waiting on the bus.
+#[derive(Clone, Default)]
+pub struct Deployment(Arc<Mutex<Vec<HostView>>>);
+
+impl Deployment {
+    /// The hosts, sorted by role and name.
+    pub fn hosts(&self) -> Vec<HostView> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Re-reads the board every `every` until `stop`.
+    async fn follow(self, board: HealthBoard, every: Duration, mut stop: watch::Receiver<bool>) {
+        let mut ticks = tokio::time::interval(every);
+        loop {
+            tokio::select! {
+                _ = until_set(&mut stop) => break,
+                _ = ticks.tick() => {}
+            }
+            match board.read_all().await {
+                Ok(mut hosts) => {
+                    hosts.sort_by(|a, b| {
+                        (a.health.role as u8, &a.health.host)
+                            .cmp(&(b.health.role as u8, &b.health.host))
+                    });
+                    *self.0.lock().unwrap_or_else(PoisonError::into_inner) = hosts;
+                }
+                Err(e) => tracing::debug!(target: "tradehost::bus", "{e}"),
+            }
+        }
+    }
 }
 
 /// Takes checkpoints (the saver thread and shutdown call it).
@@ -107,7 +145,14 @@ impl StrategyLink {
         let (saved_tx, saved_rx) = mpsc::unbounded_channel();
         let (route, order_rx, counters) = OrderRoute::new();
         let checkpoint = Arc::new(Mutex::new(checkpoint));
+        let deployment = Deployment::default();
+        let health_board = HealthBoard::open(&bus).await?;
         let tasks = vec![
+            tokio::spawn(deployment.clone().follow(
+                health_board,
+                bus.config().health_interval,
+                stop_rx.clone(),
+            )),
             tokio::spawn(read_market(
                 subscriber,
                 market_tx,
@@ -136,6 +181,7 @@ impl StrategyLink {
             wanted: Arc::new(wanted_tx),
             market_stop,
             stop,
+            deployment,
             checkpointer: Checkpointer {
                 checkpoint,
                 state_dir,
@@ -156,6 +202,11 @@ impl StrategyLink {
             route,
         };
         Ok((link, parts))
+    }
+
+    /// The deployment's hosts, for the status API.
+    pub fn deployment(&self) -> Deployment {
+        self.deployment.clone()
     }
 
     /// The checkpoint side, for the saver thread.

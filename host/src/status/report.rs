@@ -44,6 +44,10 @@ pub struct StatusReport {
     pub broker: BrokerReport,
     /// Deployed models and their last cycle.
     pub models: Vec<ModelReport>,
+    /// Every host of a scale-out deployment, from the bus's health board (empty for a
+    /// single process).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub deployment: Vec<crate::bus::HostView>,
 }
 
 /// The feed's connection and counters.

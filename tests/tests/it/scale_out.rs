@@ -315,3 +315,82 @@ fn the_three_host_example_runs_with_one_command() {
     );
     assert!(text.contains("journal (broker host)"), "{text}");
 }
+
+#[test]
+fn a_standby_feed_host_takes_over_and_every_role_rides_out_a_server_restart() {
+    let Some(mut server) = NatsServer::start_or_skip(
+        "a_standby_feed_host_takes_over_and_every_role_rides_out_a_server_restart",
+    )
+    .unwrap() else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    let lease = ("BUS_LEASE_TTL_SECS".to_string(), "3".to_string());
+    let broker = Host::new(root.path(), "broker", &server);
+    let s1 = Host::new(root.path(), "strategies-1", &server).counter("counter_a", 10);
+    let feeds = ["feed-a", "feed-b"].map(|name| {
+        let mut host = Host::new(root.path(), name, &server);
+        host.env.push(lease.clone());
+        host
+    });
+    let mut broker_process = broker.start("broker");
+    let mut s1_process = s1.start("strategies");
+    s1_process
+        .wait_until("the strategy host's status API", STAGE, |p| {
+            p.status().is_some()
+        })
+        .unwrap();
+    let holds = |h: &Host| h.logs().contains("holding the feed lease");
+    let mut feed_a = feeds[0].start("feed");
+    feed_a
+        .wait_until("feed-a holds the lease", STAGE, |_| holds(&feeds[0]))
+        .unwrap();
+    let feed_b = feeds[1].start("feed");
+    wait_for_more(&mut broker_process, &broker, "counter_a", 10);
+    assert!(
+        !holds(&feeds[1]),
+        "a second feed host connects only without the lease"
+    );
+
+    // The holder dies: the standby gets the lease once it expires, and the data goes on.
+    feed_a.kill9();
+    let mut feed_b = feed_b;
+    feed_b
+        .wait_until("feed-b takes the lease over", STAGE, |_| holds(&feeds[1]))
+        .unwrap();
+    wait_for_more(&mut broker_process, &broker, "counter_a", 10);
+
+    // The server crashes and comes back on the same port and store: every role reconnects.
+    server.kill();
+    std::thread::sleep(Duration::from_secs(1));
+    server.restart().unwrap();
+    wait_for_more(&mut broker_process, &broker, "counter_a", 10);
+
+    // The strategy host's status shows the whole deployment.
+    let mut roles = Vec::new();
+    s1_process
+        .wait_until("every live host on /api/status", STAGE, |p| {
+            roles = p
+                .status()
+                .and_then(|s| s["deployment"].as_array().cloned())
+                .unwrap_or_default()
+                .iter()
+                .filter(|h| h["stale"] == false && h["state"] == "running")
+                .map(|h| h["host"].as_str().unwrap_or("").to_string())
+                .collect();
+            ["broker", "feed-b", "strategies-1"]
+                .iter()
+                .all(|h| roles.iter().any(|r| r == h))
+        })
+        .unwrap();
+    for p in [feed_b, s1_process, broker_process] {
+        let (status, took) = p.sigterm(Duration::from_secs(20)).unwrap();
+        assert!(status.success(), "exit {status} after {took:?}");
+    }
+    let got = &tags(&broker.journal())["counter_a"];
+    let expected: Vec<u32> = (1..=got.len() as u32).map(|k| k * 10).collect();
+    assert_eq!(
+        got, &expected,
+        "every order once, in order, across failover and restart"
+    );
+}
