@@ -9,14 +9,18 @@
 //! publishes its last fills again (their message ids make repeats harmless), closing the
 //! window between a fill's journal append and its publication.
 
+use super::broker_desk::{BrokerDesk, BrokerSwitch};
 use super::daemon::EngineError;
+use super::deployment::Deployment;
 use crate::broker::{BrokerOutcome, JournalRecord, PaperBroker};
 use crate::bus::{
-    ApplyError, Bus, HandledOrders, HostState, HostStatus, MarketEvent, MarketSubscriber,
-    OrderApplier, OrderConsumer, OrderMessage, OutcomePublisher, Role, StartAt, SymbolFilter,
-    apply_to_broker, report_health,
+    ApplyError, Bus, HandledOrders, HealthBoard, HostState, HostStatus, MarketEvent,
+    MarketSubscriber, OrderApplier, OrderConsumer, OrderMessage, OutcomePublisher, Role, StartAt,
+    SymbolFilter, apply_to_broker, report_health,
 };
+use crate::config::Mode;
 use crate::feed::FeedEvent;
+use crate::status::report::RunMode;
 use crate::types::Fill;
 use async_trait::async_trait;
 use std::collections::VecDeque;
@@ -50,6 +54,12 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), EngineError> {
     tracing::info!(target: "tradehost::bus", "broker host {} starting", bus.host());
+    // The status port first: a clash is reported now.
+    let status_listener = match config.status_addr {
+        Some(addr) => Some(crate::status::bind(addr).await?),
+        None => None,
+    };
+    let started = std::time::Instant::now();
     let mut handled = HandledOrders::new();
     let mut tail: VecDeque<Fill> = VecDeque::with_capacity(REPUBLISHED_FILLS);
     let (broker, _recovery) = PaperBroker::open_with(config.broker.clone(), |r| {
@@ -88,6 +98,43 @@ pub async fn run(
         symbols: Vec::new(),
     });
     let health = report_health(&bus, status_rx, stopped(stop_rx.clone()));
+    let deployment = Deployment::default();
+    let board = tokio::spawn(deployment.clone().follow(
+        HealthBoard::open(&bus).await?,
+        bus.config().health_interval,
+        stopped(stop_rx.clone()),
+    ));
+    let status_server = match status_listener {
+        Some(listener) => {
+            let api = crate::status::ApiConfig {
+                source: Arc::new(BrokerDesk {
+                    started,
+                    started_ms: crate::plugins::view::wall_clock_ms(),
+                    mode: match config.mode {
+                        Mode::Live => RunMode::Live,
+                        Mode::Demo => RunMode::Demo,
+                    },
+                    broker: broker.clone(),
+                    deployment,
+                }),
+                control: Some(Arc::new(BrokerSwitch {
+                    broker: broker.clone(),
+                    outcomes: outcomes.clone(),
+                })),
+                access: crate::status::ControlAccess {
+                    token: config.control_token.clone(),
+                },
+                health: config.health,
+                hub: Arc::new(crate::dashboard::EventHub::new(
+                    config.market.update_interval_secs,
+                )),
+            };
+            let (bound, server) = crate::status::serve_on(listener, api, stopped(stop_rx.clone()))?;
+            tracing::info!(target: "tradehost::bus", "broker host status on http://{bound}/ (API: /api/status, /api/kill-switch)");
+            Some(tokio::spawn(server))
+        }
+        None => None,
+    };
     let intake = tokio::spawn(consumer.run(stopped(stop_rx.clone())));
     let fills = tokio::spawn(fill_resting_orders(
         subscriber,
@@ -122,6 +169,10 @@ pub async fn run(
         tracing::warn!(target: "tradehost::bus", "the fill publisher did not stop within 5 s");
     }
     let _ = health.await;
+    let _ = board.await;
+    if let Some(server) = status_server {
+        let _ = server.await;
+    }
     if let Err(e) = broker
         .lock()
         .unwrap_or_else(PoisonError::into_inner)

@@ -7,6 +7,7 @@
 //! snapshots every plugin to the state directory and flushes the journal.
 
 pub mod backfill;
+pub mod broker_desk;
 pub mod broker_host;
 pub mod bus_checkpoint;
 pub mod console_summary;
@@ -14,6 +15,7 @@ pub mod control;
 pub mod core;
 pub mod daemon;
 pub mod demo_history;
+pub mod deployment;
 pub mod event_loop;
 pub mod feed_host;
 pub mod latency;

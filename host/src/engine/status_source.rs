@@ -44,7 +44,7 @@ pub struct EngineStatus {
     /// The trainer's status, when training runs.
     pub trainer: Option<Box<dyn Fn() -> TrainerStatus + Send + Sync>>,
     /// The deployment's hosts, as last read from the bus (strategy hosts).
-    pub deployment: Option<super::strategy_link::Deployment>,
+    pub deployment: Option<super::deployment::Deployment>,
 }
 
 impl StatusSource for EngineStatus {
@@ -84,39 +84,7 @@ impl StatusSource for EngineStatus {
         let broker = self
             .broker
             .lock()
-            .map(|b| {
-                let t = b.totals();
-                BrokerReport {
-                    orders: t.orders,
-                    fills: t.fills,
-                    refusals: t.refusals,
-                    malformed: t.malformed,
-                    unjournaled_refusals: t.unjournaled_refusals,
-                    cancels: t.cancels,
-                    resting_orders: t.resting_orders,
-                    realised_pnl: t.realised_pnl,
-                    unrealised_pnl: t.unrealised_pnl,
-                    kill_switch: b.kill_switch_state().into(),
-                    positions: b
-                        .positions()
-                        .into_iter()
-                        .map(|p| PositionReport {
-                            plugin: p.plugin.to_string(),
-                            symbol: p.symbol.to_string(),
-                            quantity: p.position.quantity,
-                            average_price: p.position.average_price,
-                            realised_pnl: p.position.realised_pnl,
-                            unrealised_pnl: p.position.unrealised_pnl,
-                        })
-                        .collect(),
-                    journal: JournalReport {
-                        path: b.config().journal_path.display().to_string(),
-                        bytes: t.journal_bytes,
-                        write_errors: t.journal_errors,
-                        failure: b.journal_failure().map(str::to_string),
-                    },
-                }
-            })
+            .map(|b| broker_report(&b))
             .unwrap_or_default();
         let models = self
             .trainer
@@ -161,6 +129,41 @@ impl StatusSource for EngineStatus {
                 .map(|d| d.hosts())
                 .unwrap_or_default(),
         }
+    }
+}
+
+/// What the status API shows of a broker.
+pub fn broker_report(b: &PaperBroker) -> BrokerReport {
+    let t = b.totals();
+    BrokerReport {
+        orders: t.orders,
+        fills: t.fills,
+        refusals: t.refusals,
+        malformed: t.malformed,
+        unjournaled_refusals: t.unjournaled_refusals,
+        cancels: t.cancels,
+        resting_orders: t.resting_orders,
+        realised_pnl: t.realised_pnl,
+        unrealised_pnl: t.unrealised_pnl,
+        kill_switch: b.kill_switch_state().into(),
+        positions: b
+            .positions()
+            .into_iter()
+            .map(|p| PositionReport {
+                plugin: p.plugin.to_string(),
+                symbol: p.symbol.to_string(),
+                quantity: p.position.quantity,
+                average_price: p.position.average_price,
+                realised_pnl: p.position.realised_pnl,
+                unrealised_pnl: p.position.unrealised_pnl,
+            })
+            .collect(),
+        journal: JournalReport {
+            path: b.config().journal_path.display().to_string(),
+            bytes: t.journal_bytes,
+            write_errors: t.journal_errors,
+            failure: b.journal_failure().map(str::to_string),
+        },
     }
 }
 

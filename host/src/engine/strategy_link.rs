@@ -14,11 +14,12 @@
 
 use super::bus_checkpoint::BusCheckpoint;
 use super::control::EngineCommand;
+use super::deployment::Deployment;
 use super::event_loop::{AckItem, LinkInputs, Positioned};
 use super::order_route::{OrderRoute, RouteCounters, RoutedOrder};
 use super::state_store::StateStore;
 use crate::bus::{
-    Bus, BusError, HealthBoard, HostState, HostStatus, HostView, MarketSubscriber, OrderPublisher,
+    Bus, BusError, HealthBoard, HostState, HostStatus, MarketSubscriber, OrderPublisher,
     OutcomeSubscriber, PluginInstance, ReportDelivery, Role, StartAt, SymbolFilter, report_health,
 };
 use crate::trainer::PredictionBoard;
@@ -60,42 +61,6 @@ pub struct LinkParts {
     pub inputs: LinkInputs,
     /// Where its plugins' orders go.
     pub route: OrderRoute,
-}
-
-/// Every host of the deployment as last read from the bus's health board: the status API
-/// and the dashboard show it without waiting on the bus.
-#[derive(Clone, Default)]
-pub struct Deployment(Arc<Mutex<Vec<HostView>>>);
-
-impl Deployment {
-    /// The hosts, sorted by role and name.
-    pub fn hosts(&self) -> Vec<HostView> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    /// Re-reads the board every `every` until `stop`.
-    async fn follow(self, board: HealthBoard, every: Duration, mut stop: watch::Receiver<bool>) {
-        let mut ticks = tokio::time::interval(every);
-        loop {
-            tokio::select! {
-                _ = until_set(&mut stop) => break,
-                _ = ticks.tick() => {}
-            }
-            match board.read_all().await {
-                Ok(mut hosts) => {
-                    hosts.sort_by(|a, b| {
-                        (a.health.role as u8, &a.health.host)
-                            .cmp(&(b.health.role as u8, &b.health.host))
-                    });
-                    *self.0.lock().unwrap_or_else(PoisonError::into_inner) = hosts;
-                }
-                Err(e) => tracing::debug!(target: "tradehost::bus", "{e}"),
-            }
-        }
-    }
 }
 
 /// Takes checkpoints (the saver thread and shutdown call it).
@@ -151,7 +116,7 @@ impl StrategyLink {
             tokio::spawn(deployment.clone().follow(
                 health_board,
                 bus.config().health_interval,
-                stop_rx.clone(),
+                stopped(stop_rx.clone()),
             )),
             tokio::spawn(read_market(
                 subscriber,

@@ -105,9 +105,15 @@ fn tags(records: &[JournalRecord]) -> BTreeMap<String, Vec<u32>> {
     tags
 }
 
-/// The trades a `counter` plugin counted, from its last saved snapshot (the SDK's envelope
+/// A `counter` plugin's counts, from its last saved snapshot (the SDK's envelope
 /// `{ sdk, strategy }`, MessagePack with named fields).
-fn counted_trades(host: &Host, plugin: &str) -> Option<u64> {
+#[derive(serde::Deserialize)]
+struct Counts {
+    trades: u64,
+    rejected: u64,
+}
+
+fn counts(host: &Host, plugin: &str) -> Option<Counts> {
     #[derive(serde::Deserialize)]
     struct Snapshot {
         strategy: Counter,
@@ -116,13 +122,19 @@ fn counted_trades(host: &Host, plugin: &str) -> Option<u64> {
     struct Counter {
         counts: Counts,
     }
-    #[derive(serde::Deserialize)]
-    struct Counts {
-        trades: u64,
-    }
     let bytes = std::fs::read(host.dir.join(format!("state/plugins/{plugin}.state"))).ok()?;
     let snapshot: Snapshot = rmp_serde::from_slice(&bytes).ok()?;
-    Some(snapshot.strategy.counts.trades)
+    Some(snapshot.strategy.counts)
+}
+
+/// The trades a `counter` plugin counted.
+fn counted_trades(host: &Host, plugin: &str) -> Option<u64> {
+    counts(host, plugin).map(|c| c.trades)
+}
+
+/// The refusals a `counter` plugin heard of.
+fn counted_rejections(host: &Host, plugin: &str) -> u64 {
+    counts(host, plugin).map_or(0, |c| c.rejected)
 }
 
 /// Orders journaled for `plugin`.
@@ -381,6 +393,46 @@ fn a_standby_feed_host_takes_over_and_every_role_rides_out_a_server_restart() {
             ["broker", "feed-b", "strategies-1"]
                 .iter()
                 .all(|h| roles.iter().any(|r| r == h))
+        })
+        .unwrap();
+    // The broker host's status API shows the deployment too, and its kill switch halts every
+    // strategy host's orders: they are refused, journaled, and told to the plugin.
+    let deployment = broker_process.status().unwrap()["deployment"].clone();
+    assert!(
+        deployment.as_array().is_some_and(|h| h.len() >= 3),
+        "{deployment}"
+    );
+    let halt = std::process::Command::new(tradehost_tests::daemon_process::binary().unwrap())
+        .args([
+            "kill-switch",
+            "on",
+            "--reason",
+            "scale-out test",
+            "--env",
+            "/dev/null",
+        ])
+        .arg("--addr")
+        .arg(format!("127.0.0.1:{}", broker_process.port))
+        .output()
+        .unwrap();
+    assert!(
+        halt.status.success(),
+        "{}",
+        String::from_utf8_lossy(&halt.stderr)
+    );
+    let refused = |h: &Host| {
+        h.journal().iter().any(|r| {
+            matches!(r, JournalRecord::Rejected { rejection, .. } if rejection.reason.contains("kill switch"))
+        })
+    };
+    broker_process
+        .wait_until("an order refused by the kill switch", STAGE, |_| {
+            refused(&broker)
+        })
+        .unwrap();
+    s1_process
+        .wait_until("the refusal reaches the plugin", STAGE, |_| {
+            counted_rejections(&s1, "counter_a") > 0
         })
         .unwrap();
     for p in [feed_b, s1_process, broker_process] {

@@ -1,0 +1,100 @@
+//! The broker host's status API: what it shows (`/api/status`: the broker, its journal and
+//! every host of the deployment) and the one command that belongs to it, the kill switch.
+//!
+//! Engaging the kill switch cancels every resting order (journaled); each cancellation is
+//! published to the host that owns its plugin, so the plugin hears of it as it would in one
+//! process.
+
+use super::deployment::Deployment;
+use super::status_source::broker_report;
+use crate::broker::PaperBroker;
+use crate::bus::{OrderReport, OutcomePublisher};
+use crate::status::report::RunMode;
+use crate::status::{Control, KillSwitchChange, StatusReport, StatusSource};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+use tokio::sync::oneshot;
+
+/// What `/api/status` shows on a broker host.
+pub struct BrokerDesk {
+    /// When the host started.
+    pub started: Instant,
+    /// Wall-clock start time (ms).
+    pub started_ms: i64,
+    /// Live or demo.
+    pub mode: RunMode,
+    /// The broker.
+    pub broker: Arc<Mutex<PaperBroker>>,
+    /// Every host, from the health board.
+    pub deployment: Deployment,
+}
+
+impl StatusSource for BrokerDesk {
+    fn report(&self) -> StatusReport {
+        let broker = broker_report(&self.broker.lock().unwrap_or_else(PoisonError::into_inner));
+        StatusReport {
+            started_ms: self.started_ms,
+            uptime_secs: self.started.elapsed().as_secs_f64(),
+            mode: self.mode,
+            broker,
+            deployment: self.deployment.hosts(),
+            ..StatusReport::default()
+        }
+    }
+}
+
+/// The kill switch of a broker host.
+pub struct BrokerSwitch {
+    /// The broker (held only for the call, never across the publishing).
+    pub broker: Arc<Mutex<PaperBroker>>,
+    /// Where the cancellations go.
+    pub outcomes: OutcomePublisher,
+}
+
+impl Control for BrokerSwitch {
+    fn set_kill_switch(
+        &self,
+        engaged: bool,
+        reason: String,
+    ) -> Result<oneshot::Receiver<Result<KillSwitchChange, String>>, String> {
+        let (reply, rx) = oneshot::channel();
+        let now = crate::plugins::view::wall_clock_ms();
+        let (result, state) = {
+            let mut broker = self.broker.lock().unwrap_or_else(PoisonError::into_inner);
+            let was = broker.kill_switch();
+            let result = broker.set_kill_switch(engaged, &reason, now);
+            let state = broker.kill_switch_state().into();
+            (result.map(|out| (out, was != engaged)), state)
+        };
+        let outcomes = self.outcomes.clone();
+        tokio::spawn(async move {
+            let answer = match result {
+                Ok((cancelled, changed)) => {
+                    for (i, outcome) in cancelled.iter().enumerate() {
+                        let report = OrderReport::Outcome(outcome.clone());
+                        if let Err(e) = outcomes.publish(&report, None, i).await {
+                            tracing::warn!(target: "tradehost::bus", "cancellation not told to its plugin's host: {e}");
+                        }
+                    }
+                    Ok(KillSwitchChange {
+                        state,
+                        changed,
+                        cancelled_orders: cancelled.len(),
+                    })
+                }
+                Err(e) if engaged => Err(format!(
+                    "trading is halted, but the journal could not record it, so the halt will \
+                     not survive a restart: {e}"
+                )),
+                Err(e) => Err(format!(
+                    "trading stays halted: the release could not be journaled: {e}"
+                )),
+            };
+            let _ = reply.send(answer);
+        });
+        Ok(rx)
+    }
+
+    /// The broker host measures no tick-to-order latency.
+    fn reset_latency(&self) {}
+}
