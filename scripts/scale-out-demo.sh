@@ -8,8 +8,10 @@
 #   --for SECONDS  stop by itself after this long (default: run until Ctrl-C)
 #   --dir DIR      where each host's folder goes (default: a new temporary folder)
 # TRADEHOST_BIN=path uses that tradehost binary instead of building one.
-# Each host has DIR/<host>/ with plugins/, state/, logs/ and its console in console.log;
-# strategy hosts serve their dashboard on 127.0.0.1:8788 and :8789.
+# Each host has DIR/<host>/ with plugins/, state/, logs/ and its console in console.log.
+# Status APIs: the broker host on 127.0.0.1:8787 (its kill switch:
+# `tradehost kill-switch on --addr 127.0.0.1:8787`), the strategy hosts' dashboards on :8788
+# and :8789 (SCALE_OUT_PORT_BASE=N moves them to N, N+1, N+2).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -98,11 +100,13 @@ for _ in $(seq 1 100); do
 done
 echo "nats-server with JetStream on 127.0.0.1:$port (store $work/nats)"
 
-start broker broker off
-start strategies-1 strategies 127.0.0.1:8788 sma-crossover
-start strategies-2 strategies 127.0.0.1:8789 rsi-reversion prediction-follower
+base="${SCALE_OUT_PORT_BASE:-8787}"
+start broker broker "127.0.0.1:$base"
+start strategies-1 strategies "127.0.0.1:$((base + 1))" sma-crossover
+start strategies-2 strategies "127.0.0.1:$((base + 2))" rsi-reversion prediction-follower
 start feed feed off
-echo "dashboards: http://127.0.0.1:8788/ (strategies-1), http://127.0.0.1:8789/ (strategies-2)"
+echo "broker host: http://127.0.0.1:$base/api/status (kill switch: tradehost kill-switch on --addr 127.0.0.1:$base)"
+echo "dashboards: http://127.0.0.1:$((base + 1))/ (strategies-1), http://127.0.0.1:$((base + 2))/ (strategies-2)"
 
 if [ -n "$run_for" ]; then
     sleep "$run_for"

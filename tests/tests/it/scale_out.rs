@@ -299,6 +299,10 @@ fn the_three_host_example_runs_with_one_command() {
             tradehost_tests::daemon_process::binary().unwrap(),
         )
         .env("DEMO_SPEED", "20")
+        .env(
+            "SCALE_OUT_PORT_BASE",
+            tradehost_tests::daemon_harness::free_port().to_string(),
+        )
         .env("STATE_SAVE_INTERVAL", "1")
         .output()
         .unwrap();
