@@ -16,7 +16,7 @@ use super::quarantine_list::QuarantineList;
 use super::state_store::StateStore;
 use super::status_source::{EngineStatus, FeedState};
 use super::strategy_link::StrategyLink;
-use super::view::{Clock, EngineView};
+use super::view::{Clock, EngineView, PositionBoard};
 use crate::broker::{BrokerError, JournalRecord, PaperBroker};
 use crate::bus::{Bus, BusError};
 use crate::config::{Config, Mode};
@@ -122,9 +122,10 @@ pub async fn run_with(
         .map(|t| t.predictions())
         .unwrap_or_else(crossbeam_channel::never);
 
+    let positions = PositionBoard::default();
     let view = Arc::new(EngineView {
         market: market.clone(),
-        broker: broker.clone(),
+        positions: positions.clone(),
         board: board.clone(),
         clock: Clock::Wall,
     });
@@ -216,6 +217,7 @@ pub async fn run_with(
         plugins.clone(),
         None,
         Clock::Wall,
+        positions,
     );
     let trainer = trainer.map(Arc::new);
     let trainer_status = trainer.clone().map(|handle| {

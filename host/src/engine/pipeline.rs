@@ -7,7 +7,7 @@
 
 use super::latency::{FrameTimes, LatencyHistogram};
 use super::order_route::{OrderRoute, RoutedOrder};
-use super::view::Clock;
+use super::view::{Clock, PositionBoard};
 use crate::broker::{BrokerOutcome, CancelReason, PaperBroker};
 use crate::dashboard::EventHub;
 use crate::feed::TradeBatch;
@@ -56,6 +56,8 @@ pub struct Pipeline {
     pub trainer: Option<Arc<TrainerHandle>>,
     /// The clock plugins see.
     pub clock: Clock,
+    /// Where positions are published for the plugins' `position-of`.
+    positions: PositionBoard,
     /// Counters.
     pub stats: Arc<PipelineStats>,
     /// Plugin answers still expected (batches sent minus outputs received).
@@ -91,13 +93,16 @@ impl Pipeline {
         plugins: Arc<PluginHost>,
         trainer: Option<Arc<TrainerHandle>>,
         clock: Clock,
+        positions: PositionBoard,
     ) -> Self {
+        positions.publish(&broker.lock().unwrap_or_else(|p| p.into_inner()));
         Pipeline {
             market,
             broker,
             plugins,
             trainer,
             clock,
+            positions,
             stats: Arc::new(PipelineStats::default()),
             outstanding: 0,
             memo: SymbolMemo::default(),
@@ -129,11 +134,12 @@ impl Pipeline {
     /// A fill the broker host made for one of this host's plugins: recorded in the local
     /// mirror (positions for `position-of` and the status API), then told to the plugin.
     pub fn on_remote_fill(&mut self, fill: Fill) {
-        let recorded = self
-            .broker
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .mirror_fill(&fill);
+        let recorded = {
+            let mut broker = self.broker.lock().unwrap_or_else(|p| p.into_inner());
+            let recorded = broker.mirror_fill(&fill);
+            self.positions.publish(&broker);
+            recorded
+        };
         match recorded {
             Ok(_) => tracing::info!(
                 target: "tradehost::broker",
@@ -204,8 +210,9 @@ impl Pipeline {
         let mut fills: Vec<Fill> = Vec::new();
         let mut latest = i64::MIN;
         {
+            // Two passes, so that no lock a host import takes is held across the journal's
+            // writes: the market's (bars, last trades) without I/O, then the broker's.
             let mut market = self.market.write().unwrap_or_else(|p| p.into_inner());
-            let mut broker = self.broker.lock().unwrap_or_else(|p| p.into_inner());
             for trade in trades {
                 latest = latest.max(trade.time_ms);
                 if let Some(bar) = market.apply_trade(trade) {
@@ -214,8 +221,14 @@ impl Pipeline {
                 }
                 let id = self.memo.intern(&symbols, &trade.symbol);
                 batch.trade(id, trade.price, trade.size, trade.time_ms);
+            }
+        }
+        {
+            let mut broker = self.broker.lock().unwrap_or_else(|p| p.into_inner());
+            for trade in trades {
                 fills.extend(broker.on_trade(trade));
             }
+            self.positions.publish(&broker);
         }
         // Nothing reads the clock inside the loop (the locks are held): advance it once.
         self.clock.advance_to(latest);

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tradehost::broker::{BrokerConfig, FsyncPolicy, PaperBroker};
 use tradehost::engine::pipeline::Pipeline;
-use tradehost::engine::view::{Clock, EngineView};
+use tradehost::engine::view::{Clock, EngineView, PositionBoard};
 use tradehost::market::{MarketConfig, MarketState};
 use tradehost::plugins::{PluginHost, SymbolTable};
 use tradehost::trainer::PredictionBoard;
@@ -37,9 +37,10 @@ fn a_prediction_reaches_the_prediction_strategy_and_becomes_a_fill() {
     let trades = real_trades("SPY", 400);
     let clock = Clock::Market(Arc::new(AtomicI64::new(trades[0].time_ms)));
     let board = PredictionBoard::new();
+    let positions = PositionBoard::default();
     let view = Arc::new(EngineView {
         market: market.clone(),
-        broker: broker.clone(),
+        positions: positions.clone(),
         board: board.clone(),
         clock: clock.clone(),
     });
@@ -47,7 +48,7 @@ fn a_prediction_reaches_the_prediction_strategy_and_becomes_a_fill() {
     let host = Arc::new(PluginHost::new(plugin_config, view, SymbolTable::new(), tx).unwrap());
     host.load_file(&dir.path().join("plugins/follower.wasm"), None)
         .unwrap();
-    let mut pipeline = Pipeline::new(market, broker.clone(), host.clone(), None, clock);
+    let mut pipeline = Pipeline::new(market, broker.clone(), host.clone(), None, clock, positions);
 
     // Before any prediction: trades flow, the strategy stays flat.
     for chunk in trades[..200].chunks(50) {
