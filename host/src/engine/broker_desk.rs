@@ -10,7 +10,7 @@ use super::status_source::broker_report;
 use crate::broker::PaperBroker;
 use crate::bus::{OrderReport, OutcomePublisher};
 use crate::status::report::RunMode;
-use crate::status::{Control, KillSwitchChange, StatusReport, StatusSource};
+use crate::status::{Control, KillSwitchChange, KillSwitchError, StatusReport, StatusSource};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 use tokio::sync::oneshot;
@@ -56,7 +56,7 @@ impl Control for BrokerSwitch {
         &self,
         engaged: bool,
         reason: String,
-    ) -> Result<oneshot::Receiver<Result<KillSwitchChange, String>>, String> {
+    ) -> Result<oneshot::Receiver<Result<KillSwitchChange, KillSwitchError>>, KillSwitchError> {
         let (reply, rx) = oneshot::channel();
         let now = crate::plugins::view::wall_clock_ms();
         let (result, state) = {
@@ -82,13 +82,7 @@ impl Control for BrokerSwitch {
                         cancelled_orders: cancelled.len(),
                     })
                 }
-                Err(e) if engaged => Err(format!(
-                    "trading is halted, but the journal could not record it, so the halt will \
-                     not survive a restart: {e}"
-                )),
-                Err(e) => Err(format!(
-                    "trading stays halted: the release could not be journaled: {e}"
-                )),
+                Err(e) => Err(KillSwitchError::not_recorded(engaged, e)),
             };
             let _ = reply.send(answer);
         });

@@ -11,8 +11,8 @@ use super::plugin_control::PluginControl;
 use crate::broker::{BrokerOutcome, CancelReason};
 use crate::plugins::PluginStatus;
 use crate::status::{
-    Actor, Answer, Control, ControlError, FlattenOutcome, KillSwitchChange, PluginChange,
-    PluginCommand, control::FlattenOrder,
+    Actor, Answer, Control, ControlError, FlattenOutcome, KillSwitchChange, KillSwitchError,
+    PluginChange, PluginCommand, control::FlattenOrder,
 };
 use crate::types::{OrderKind, OrderRequest, PluginAction, Side};
 use crossbeam_channel::Sender;
@@ -32,7 +32,7 @@ pub enum EngineCommand {
         /// Why, for the journal and the log.
         reason: String,
         /// Where the outcome goes.
-        reply: oneshot::Sender<Result<KillSwitchChange, String>>,
+        reply: oneshot::Sender<Result<KillSwitchChange, KillSwitchError>>,
     },
     /// Close every position of one strategy (an operator's forced exit).
     Flatten {
@@ -94,7 +94,7 @@ pub fn flatten(
 ) -> Result<FlattenOutcome, ControlError> {
     if pipeline.is_remote() {
         return Err(ControlError::Conflict(
-            super::pipeline::BROKER_HOST_ONLY.into(),
+            KillSwitchError::BrokerHostOnly.to_string(),
         ));
     }
     let now = pipeline.clock.now_ms();
@@ -183,7 +183,7 @@ impl Control for EngineControl {
         &self,
         engaged: bool,
         reason: String,
-    ) -> Result<oneshot::Receiver<Result<KillSwitchChange, String>>, String> {
+    ) -> Result<oneshot::Receiver<Result<KillSwitchChange, KillSwitchError>>, KillSwitchError> {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(EngineCommand::KillSwitch {
@@ -191,7 +191,7 @@ impl Control for EngineControl {
                 reason,
                 reply,
             })
-            .map_err(|_| "the engine is shutting down; try again after it restarts".to_string())?;
+            .map_err(|_| KillSwitchError::Stopping)?;
         Ok(rx)
     }
 

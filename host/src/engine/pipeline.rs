@@ -15,7 +15,7 @@ use crate::market::MarketState;
 use crate::plugins::bindings::{bar_event, fill_event, prediction_event, rejection_event};
 use crate::plugins::symbols::SymbolMemo;
 use crate::plugins::{BatchBuilder, PluginHost, PluginOutput};
-use crate::status::KillSwitchChange;
+use crate::status::{KillSwitchChange, KillSwitchError};
 use crate::trainer::TrainerHandle;
 use crate::types::{Bar, Fill, Prediction, Rejection, Trade};
 use crossbeam_channel::Receiver;
@@ -80,10 +80,6 @@ pub struct Pipeline {
     /// mirrors the fills the broker host reports).
     remote: Option<OrderRoute>,
 }
-
-/// Why an operator command was refused on a strategy host.
-pub(crate) const BROKER_HOST_ONLY: &str = "this is a strategy host: the kill switch and flattening \
-     belong to the broker host (`tradehost run --role broker`); send the command there";
 
 impl Pipeline {
     /// A pipeline over shared state.
@@ -377,9 +373,9 @@ impl Pipeline {
         &mut self,
         engaged: bool,
         reason: &str,
-    ) -> Result<KillSwitchChange, String> {
+    ) -> Result<KillSwitchChange, KillSwitchError> {
         if self.is_remote() {
-            return Err(BROKER_HOST_ONLY.into());
+            return Err(KillSwitchError::BrokerHostOnly);
         }
         let now = self.clock.now_ms();
         let (result, state) = {
@@ -398,13 +394,7 @@ impl Pipeline {
                     cancelled_orders,
                 })
             }
-            Err(e) if engaged => Err(format!(
-                "trading is halted, but the journal could not record it, so the halt will not \
-                 survive a restart: {e}"
-            )),
-            Err(e) => Err(format!(
-                "trading stays halted: the release could not be journaled: {e}"
-            )),
+            Err(e) => Err(KillSwitchError::not_recorded(engaged, e)),
         }
     }
 

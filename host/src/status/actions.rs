@@ -6,7 +6,7 @@
 //! engine's [`Control`](super::Control), logged with who asked (and journaled, for the kill
 //! switch and the orders of a flatten), and shown on the dashboard as a notice.
 
-use super::control::{Actor, ControlError, KillSwitchRequest, PluginCommand};
+use super::control::{Actor, ControlError, KillSwitchError, KillSwitchRequest, PluginCommand};
 use super::{Api, Control};
 use crate::dashboard::event::{Level, Notice};
 use axum::Json;
@@ -41,9 +41,7 @@ pub(crate) async fn set_kill_switch(
     // The journal keeps the reason: who asked goes with it.
     let reason = format!("{reason} (from {actor})");
     let answer = match control.set_kill_switch(request.engaged, reason) {
-        Ok(rx) => rx
-            .await
-            .unwrap_or_else(|_| Err("the engine stopped before answering".into())),
+        Ok(rx) => rx.await.unwrap_or(Err(KillSwitchError::Stopping)),
         Err(e) => Err(e),
     };
     match answer {
@@ -62,7 +60,7 @@ pub(crate) async fn set_kill_switch(
             }
             (StatusCode::OK, Json(change)).into_response()
         }
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+        Err(e) => error(e.status(), e.to_string()),
     }
 }
 

@@ -30,7 +30,7 @@ pub trait Control: Send + Sync + 'static {
         &self,
         engaged: bool,
         reason: String,
-    ) -> Result<oneshot::Receiver<Result<KillSwitchChange, String>>, String>;
+    ) -> Result<oneshot::Receiver<Result<KillSwitchChange, KillSwitchError>>, KillSwitchError>;
 
     /// Forget the tick-to-order latency samples so far.
     fn reset_latency(&self);
@@ -56,6 +56,50 @@ pub trait Control: Send + Sync + 'static {
     /// Plugins an operator disabled, as status pages list them.
     fn disabled_plugins(&self) -> Vec<PluginStatus> {
         Vec::new()
+    }
+}
+
+/// Why a kill-switch request did not (fully) take effect.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KillSwitchError {
+    /// Halted, but not journaled: a restart would trade again.
+    #[error(
+        "trading is halted, but the journal could not record it, so the halt will not survive a \
+         restart: {0}"
+    )]
+    HaltNotRecorded(String),
+    /// Not released: the release could not be journaled.
+    #[error("trading stays halted: the release could not be journaled: {0}")]
+    ReleaseNotRecorded(String),
+    /// This process has no broker of its own (a scale-out strategy host).
+    #[error(
+        "this is a strategy host: the kill switch and flattening belong to the broker host \
+         (`tradehost run --role broker`); send the command there"
+    )]
+    BrokerHostOnly,
+    /// The engine stopped before answering.
+    #[error("the engine is shutting down; try again after it restarts")]
+    Stopping,
+}
+
+impl KillSwitchError {
+    /// The journal refused the change `engaged` asked for.
+    pub fn not_recorded(engaged: bool, cause: impl fmt::Display) -> KillSwitchError {
+        match engaged {
+            true => KillSwitchError::HaltNotRecorded(cause.to_string()),
+            false => KillSwitchError::ReleaseNotRecorded(cause.to_string()),
+        }
+    }
+
+    /// The HTTP status that fits.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            KillSwitchError::HaltNotRecorded(_) | KillSwitchError::ReleaseNotRecorded(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+            KillSwitchError::BrokerHostOnly => StatusCode::CONFLICT,
+            KillSwitchError::Stopping => StatusCode::SERVICE_UNAVAILABLE,
+        }
     }
 }
 

@@ -18,7 +18,7 @@ pub mod report;
 
 pub use control::{
     Actor, Answer, Control, ControlAccess, ControlError, FlattenOutcome, KillSwitchChange,
-    KillSwitchRequest, KillSwitchView, PluginChange, PluginCommand,
+    KillSwitchError, KillSwitchRequest, KillSwitchView, PluginChange, PluginCommand,
 };
 pub use health::{HealthPolicy, HealthReport};
 pub use report::StatusReport;

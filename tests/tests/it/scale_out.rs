@@ -424,6 +424,19 @@ fn a_standby_feed_host_takes_over_and_every_role_rides_out_a_server_restart() {
         "{}",
         String::from_utf8_lossy(&halt.stderr)
     );
+    // A strategy host has no broker of its own: it says where the kill switch is.
+    let elsewhere = std::process::Command::new(tradehost_tests::daemon_process::binary().unwrap())
+        .args(["kill-switch", "on", "--env", "/dev/null"])
+        .arg("--addr")
+        .arg(format!("127.0.0.1:{}", s1_process.port))
+        .output()
+        .unwrap();
+    assert!(!elsewhere.status.success());
+    assert!(
+        String::from_utf8_lossy(&elsewhere.stderr).contains("broker host"),
+        "{}",
+        String::from_utf8_lossy(&elsewhere.stderr)
+    );
     let refused = |h: &Host| {
         h.journal().iter().any(|r| {
             matches!(r, JournalRecord::Rejected { rejection, .. } if rejection.reason.contains("kill switch"))
