@@ -1,13 +1,17 @@
-//! Live latency benchmark (issue 6): the whole daemon in live mode against a loopback
-//! Finnhub-compatible server that sends real SPY trades at a fixed rate, with several plugins
+//! Live latency benchmark (issues 6 and 14): the whole daemon in live mode against a loopback
+//! Finnhub-compatible server that sends real SPY trades at a steady rate, with several plugins
 //! trading; the daemon's own HDR histogram of tick-to-order latency (frame read off the
-//! socket → order reaching the broker) is read from its status API.
+//! socket → order reaching the broker) is read from its status API. The load generator runs
+//! in a process of its own (this binary, started again with `--generate`) on one thread that
+//! sleeps between frames, so it does not take the daemon's cores.
 //!
 //! Run: `cargo bench -p tradehost-tests --bench live_latency [-- RATE PLUGINS SECONDS FSYNC EXECUTION]`
-//! (defaults: 20000 trades/s, 8 plugins, 10 s measured after 2 s of warm-up, `never`, and
-//! both `threads` and `inline` plugin execution, one after the other). Prints markdown tables.
+//! (defaults: 2000 and then 20000 trades/s, 8 plugins, 10 s measured after 2 s of warm-up,
+//! `never`, and both `threads` and `inline` plugin execution). Prints markdown tables.
 
 use std::fmt::Write as _;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use tradehost::config::Config;
 use tradehost::settings::Settings;
@@ -25,7 +29,7 @@ const ORDER_EVERY: u32 = 100;
 const WARM_UP: Duration = Duration::from_secs(2);
 
 struct Args {
-    rate: u32,
+    rates: Vec<u32>,
     plugins: usize,
     seconds: u64,
     fsync: String,
@@ -40,7 +44,10 @@ fn args() -> Args {
         .collect();
     let num = |i: usize, d: u64| rest.get(i).and_then(|v| v.parse().ok()).unwrap_or(d);
     Args {
-        rate: num(0, 20_000) as u32,
+        rates: match rest.first().and_then(|v| v.parse().ok()) {
+            Some(rate) => vec![rate],
+            None => vec![2_000, 20_000],
+        },
         plugins: num(1, 8) as usize,
         seconds: num(2, 10),
         fsync: rest.get(3).cloned().unwrap_or_else(|| "never".into()),
@@ -76,16 +83,83 @@ fn config(dir: &std::path::Path, url: &str, port: u16, fsync: &str, execution: &
     }
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() {
+fn main() {
+    let argv: Vec<String> = std::env::args().collect();
+    if let Some(i) = argv.iter().position(|a| a == "--generate") {
+        let num = |k: usize| argv.get(i + k).and_then(|v| v.parse::<u64>().ok());
+        let (Some(rate), Some(seconds)) = (num(1), num(2)) else {
+            panic!("usage: live_latency --generate RATE SECONDS");
+        };
+        generate(rate as u32, Duration::from_secs(seconds));
+        return;
+    }
     let a = args();
-    for execution in &a.executions {
-        measure(&a, execution).await;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    for &rate in &a.rates {
+        for execution in &a.executions {
+            runtime.block_on(measure(&a, rate, execution));
+        }
     }
 }
 
-/// One daemon, one stream, one table.
-async fn measure(a: &Args, execution: &str) {
+/// The generator process: a Finnhub-compatible server on loopback that, once the daemon has
+/// subscribed, sends real SPY trades at `rate` for `length`, on one thread that sleeps
+/// between frames. Tells its parent the URL, then when it starts sending.
+fn generate(rate: u32, length: Duration) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async move {
+        let server = MockFinnhub::start().await;
+        println!("url {}", server.url());
+        server
+            .wait_subscribed(1, &["SPY"], Duration::from_secs(60))
+            .await;
+        println!("sending");
+        // Real SPY prices and sizes, stamped with the current time as a live feed would be.
+        let tape = real_trades("SPY", 30_000);
+        let frames_per_sec = f64::from(rate) / PER_FRAME as f64;
+        let started = Instant::now();
+        let (mut sent_frames, mut next) = (0u64, 0usize);
+        let mut ticker = tokio::time::interval(Duration::from_millis(1));
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        while started.elapsed() < length {
+            ticker.tick().await;
+            let due = (started.elapsed().as_secs_f64() * frames_per_sec) as u64;
+            let now_ms = chrono::Utc::now().timestamp_millis();
+            while sent_frames < due {
+                // Written by hand, not through serde_json values: cheap to make.
+                let mut frame = String::with_capacity(64 * PER_FRAME);
+                frame.push_str(r#"{"type":"trade","data":["#);
+                for i in 0..PER_FRAME {
+                    let t = &tape[next % tape.len()];
+                    next += 1;
+                    if i > 0 {
+                        frame.push(',');
+                    }
+                    let _ = write!(
+                        frame,
+                        r#"{{"s":"SPY","p":{},"v":{},"t":{now_ms},"c":["1"]}}"#,
+                        t.price, t.size
+                    );
+                }
+                frame.push_str("]}");
+                server.act(Action::Text(frame));
+                sent_frames += 1;
+            }
+        }
+        // Let the last frames leave before the server closes.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    });
+}
+
+/// One daemon, one generator, one table.
+async fn measure(a: &Args, rate: u32, execution: &str) {
     let dir = tempfile::tempdir().expect("temp dir");
     let plugins = dir.path().join("plugins");
     std::fs::create_dir_all(&plugins).expect("plugins dir");
@@ -97,54 +171,34 @@ async fn measure(a: &Args, execution: &str) {
         )
         .expect("settings");
     }
-    let server = MockFinnhub::start().await;
-    let port = free_port();
-    let daemon = Daemon::start(config(dir.path(), &server.url(), port, &a.fsync, execution))
-        .expect("daemon");
-    server
-        .wait_subscribed(1, &["SPY"], Duration::from_secs(60))
-        .await;
-
-    // Real SPY prices and sizes, stamped with the current time as a live feed would be.
-    let tape = real_trades("SPY", 30_000);
-    let frames_per_sec = f64::from(a.rate) / PER_FRAME as f64;
-    let started = Instant::now();
     let total = WARM_UP + Duration::from_secs(a.seconds);
-    let (mut sent_frames, mut next) = (0u64, 0usize);
-    let mut reset = false;
-    let mut ticker = tokio::time::interval(Duration::from_millis(1));
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    while started.elapsed() < total {
-        ticker.tick().await;
-        let due = (started.elapsed().as_secs_f64() * frames_per_sec) as u64;
-        let now_ms = chrono::Utc::now().timestamp_millis();
-        while sent_frames < due {
-            // Written by hand, not through serde_json values: the load generator shares the
-            // machine with the daemon and should cost as little as it can.
-            let mut frame = String::with_capacity(64 * PER_FRAME);
-            frame.push_str(r#"{"type":"trade","data":["#);
-            for i in 0..PER_FRAME {
-                let t = &tape[next % tape.len()];
-                next += 1;
-                if i > 0 {
-                    frame.push(',');
-                }
-                let _ = write!(
-                    frame,
-                    r#"{{"s":"SPY","p":{},"v":{},"t":{now_ms},"c":["1"]}}"#,
-                    t.price, t.size
-                );
-            }
-            frame.push_str("]}");
-            server.act(Action::Text(frame));
-            sent_frames += 1;
-        }
-        if !reset && started.elapsed() >= WARM_UP {
-            client::reset_latency(daemon.status, None)
-                .await
-                .expect("reset the latency histogram");
-            reset = true;
-        }
+    let mut generator = Command::new(std::env::current_exe().expect("this binary"))
+        .args([
+            "--generate",
+            &rate.to_string(),
+            &total.as_secs().to_string(),
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the load generator");
+    let mut lines = BufReader::new(generator.stdout.take().expect("generator output")).lines();
+    let mut line = || lines.next().and_then(Result::ok).unwrap_or_default();
+    let url = line()
+        .strip_prefix("url ")
+        .expect("the generator's URL")
+        .to_string();
+    let port = free_port();
+    let daemon =
+        Daemon::start(config(dir.path(), &url, port, &a.fsync, execution)).expect("daemon");
+    assert_eq!(line(), "sending", "the generator starts once subscribed");
+    let started = Instant::now();
+    tokio::time::sleep(WARM_UP).await;
+    client::reset_latency(daemon.status, None)
+        .await
+        .expect("reset the latency histogram");
+    let waited = tokio::task::spawn_blocking(move || generator.wait()).await;
+    if !matches!(waited, Ok(Ok(status)) if status.success()) {
+        panic!("the load generator failed: {waited:?}");
     }
     let sending = started.elapsed().saturating_sub(WARM_UP);
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -164,10 +218,10 @@ async fn measure(a: &Args, execution: &str) {
         .unwrap_or(0);
     println!(
         "Live tick-to-order latency: {} plugins (counter fixture, an order every {ORDER_EVERY} trades each), \
-         real SPY trades at {} trades/s in frames of {PER_FRAME} from a loopback Finnhub-compatible server, \
+         real SPY trades at {} trades/s in frames of {PER_FRAME} from a loopback Finnhub-compatible server in its own process, \
          JOURNAL_FSYNC={}, PLUGIN_EXECUTION={execution}, {:.1} s measured after {} s warm-up\n",
         a.plugins,
-        a.rate,
+        rate,
         a.fsync,
         sending.as_secs_f64(),
         WARM_UP.as_secs()
@@ -198,7 +252,7 @@ async fn measure(a: &Args, execution: &str) {
     println!(
         "TARGET|live tick-to-order p99, {} plugins at {} trades/s, {execution}|{p99:.1} µs|≤ 50 µs|{}",
         a.plugins,
-        a.rate,
+        rate,
         if p99 <= 50.0 { "met" } else { "not met" }
     );
 }
