@@ -10,6 +10,7 @@ pub mod backfill;
 pub mod broker_desk;
 pub mod broker_host;
 pub mod bus_checkpoint;
+pub mod checkpointer;
 pub mod console_summary;
 pub mod control;
 pub mod core;

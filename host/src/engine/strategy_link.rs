@@ -13,11 +13,10 @@
 //!   acknowledged come again.
 
 use super::bus_checkpoint::BusCheckpoint;
-use super::control::EngineCommand;
+pub use super::checkpointer::Checkpointer;
 use super::deployment::Deployment;
 use super::event_loop::{AckItem, LinkInputs, Positioned};
 use super::order_route::{OrderRoute, RouteCounters, RoutedOrder};
-use super::state_store::StateStore;
 use crate::bus::{
     Bus, BusError, HealthBoard, HostState, HostStatus, MarketSubscriber, OrderPublisher,
     OutcomeSubscriber, PluginInstance, ReportDelivery, Role, StartAt, SymbolFilter, report_health,
@@ -25,17 +24,15 @@ use crate::bus::{
 use crate::trainer::PredictionBoard;
 use crate::types::Symbol;
 use crossbeam_channel::Sender;
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 /// Market events the engine thread may fall behind by before the reader waits.
 const MARKET_QUEUE: usize = 4096;
-/// Longest wait for plugins' snapshots, and for the orders before them to be published.
-const CHECKPOINT_WAIT: Duration = Duration::from_secs(5);
 
 /// The running link.
 pub struct StrategyLink {
@@ -61,19 +58,6 @@ pub struct LinkParts {
     pub inputs: LinkInputs,
     /// Where its plugins' orders go.
     pub route: OrderRoute,
-}
-
-/// Takes checkpoints (the saver thread and shutdown call it).
-#[derive(Clone)]
-pub struct Checkpointer {
-    /// The saved checkpoint and the instances handed out since.
-    checkpoint: Arc<Mutex<BusCheckpoint>>,
-    /// The state folder.
-    state_dir: PathBuf,
-    /// Orders routed and published.
-    counters: Arc<RouteCounters>,
-    /// Tells the acknowledgement task a checkpoint was saved.
-    saved: mpsc::UnboundedSender<u64>,
 }
 
 impl StrategyLink {
@@ -211,100 +195,6 @@ impl StrategyLink {
             }
         }
         self.bus.close().await;
-    }
-}
-
-impl Checkpointer {
-    /// Takes a checkpoint through the engine thread (`commands`) and saves it with `state`.
-    /// Returns whether the position moved on; when a plugin did not answer or an order is
-    /// not yet on the bus, the snapshots that came are saved but the position stays, so a
-    /// restart sees some events twice rather than none once.
-    pub fn take(&self, commands: &Sender<EngineCommand>, state: &StateStore) -> bool {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        if commands
-            .send(EngineCommand::Checkpoint { reply: tx })
-            .is_err()
-        {
-            return false;
-        }
-        let Ok(cut) = rx.blocking_recv() else {
-            return false;
-        };
-        let mut snapshots = BTreeMap::new();
-        for (name, snapshot) in cut.snapshots.collect(CHECKPOINT_WAIT) {
-            match snapshot {
-                Some(bytes) => {
-                    snapshots.insert(name, bytes);
-                }
-                None => {
-                    tracing::warn!(target: "tradehost::bus", "plugin {name} gave no snapshot in time; the checkpoint stays where it was");
-                    return false;
-                }
-            }
-        }
-        if !self.orders_published(commands) {
-            return false;
-        }
-        let saved = {
-            let mut c = self
-                .checkpoint
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            let mut next = c.clone();
-            // Plugins not running now (quarantined) keep the snapshot they had.
-            next.snapshots.extend(snapshots);
-            next.position = cut.position;
-            next.save(&self.state_dir).map(|()| {
-                *c = next.clone();
-                next
-            })
-        };
-        match saved {
-            Ok(next) => {
-                let _ = self.saved.send(cut.mark);
-                // Copies for the other readers of the state folder; the checkpoint is the
-                // reference at start-up.
-                for (name, bytes) in &next.snapshots {
-                    if let Err(e) = state.save_plugin(name, bytes) {
-                        tracing::warn!("cannot save the state of plugin {name}: {e}");
-                    }
-                }
-                true
-            }
-            Err(e) => {
-                tracing::warn!(target: "tradehost::bus", "{e}");
-                false
-            }
-        }
-    }
-
-    /// Forget the instance numbers of plugins that start without a snapshot.
-    pub fn retain_restored(&self, restored: impl FnMut(&str) -> bool) {
-        let mut c = self
-            .checkpoint
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        c.retain_restored(restored);
-    }
-
-    /// Waits until every order the plugins made so far is stored on the bus.
-    fn orders_published(&self, commands: &Sender<EngineCommand>) -> bool {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        if commands.send(EngineCommand::Barrier { reply: tx }).is_err() {
-            return false;
-        }
-        let Ok(routed) = rx.blocking_recv() else {
-            return false;
-        };
-        let deadline = Instant::now() + CHECKPOINT_WAIT;
-        while !self.counters.caught_up_with(routed) {
-            if Instant::now() > deadline {
-                tracing::warn!(target: "tradehost::bus", "orders are not reaching the bus; the checkpoint stays at the previous position");
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        true
     }
 }
 

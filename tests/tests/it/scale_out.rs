@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tradehost::broker::JournalRecord;
+use tradehost::engine::bus_checkpoint::BusCheckpoint;
 use tradehost_tests::daemon_harness::journal_records;
 use tradehost_tests::daemon_process::DaemonProcess;
 use tradehost_tests::guests;
@@ -142,14 +143,34 @@ fn orders_of(host: &Host, plugin: &str) -> usize {
     tags(&host.journal()).get(plugin).map_or(0, Vec::len)
 }
 
-/// Waits until the broker's journal holds `n` more orders of `plugin` than now.
+/// Waits until the broker's journal holds `n` more orders of `plugin` than now; on failure,
+/// shows the last log lines of every host beside the broker.
 fn wait_for_more(process: &mut DaemonProcess, broker: &Host, plugin: &str, n: usize) {
     let now = orders_of(broker, plugin);
-    process
-        .wait_until(&format!("{n} more orders of {plugin}"), STAGE, |_| {
-            orders_of(broker, plugin) >= now + n
-        })
-        .unwrap();
+    let waited = process.wait_until(&format!("{n} more orders of {plugin}"), STAGE, |_| {
+        orders_of(broker, plugin) >= now + n
+    });
+    if let Err(e) = waited {
+        let mut tails = String::new();
+        let root = broker.dir.parent().unwrap_or(&broker.dir);
+        for entry in std::fs::read_dir(root).into_iter().flatten().flatten() {
+            let log = entry.path().join("logs/trading_agent.log");
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            tails.push_str(&format!("--- {}\n", log.display()));
+            for line in &lines[lines.len().saturating_sub(25)..] {
+                tails.push_str(line);
+                tails.push('\n');
+            }
+        }
+        panic!(
+            "{e}; journal: {:?}\n{tails}",
+            tags(&broker.journal())
+                .iter()
+                .map(|(p, t)| (p, t.len()))
+                .collect::<Vec<_>>()
+        );
+    }
 }
 
 #[test]
@@ -186,7 +207,10 @@ fn strategy_hosts_and_the_broker_survive_kill_9_with_every_order_journaled_once(
     // kill -9 a strategy host mid-stream; the stream goes on without it.
     s1_process
         .wait_until("a checkpoint of strategies-1", STAGE, |_| {
-            s1.dir.join("state/bus.checkpoint").is_file()
+            // A checkpoint with the plugin's snapshot (the file exists from the first order
+            // on, with the plugin's instance number).
+            BusCheckpoint::load(&s1.dir.join("state"))
+                .is_ok_and(|c| c.position > 0 && c.snapshots.contains_key("counter_a"))
         })
         .unwrap();
     s1_process.kill9();
@@ -216,10 +240,22 @@ fn strategy_hosts_and_the_broker_survive_kill_9_with_every_order_journaled_once(
     });
     if let Err(e) = caught_up {
         let dropped = |h: &Host| h.logs().lines().filter(|l| l.contains("dropped")).count();
+        let warnings: Vec<String> = s1
+            .logs()
+            .lines()
+            .filter(|l| {
+                l.contains("WARN")
+                    || l.contains("ERROR")
+                    || l.contains("restored")
+                    || l.contains("resum")
+            })
+            .map(str::to_string)
+            .collect();
         panic!(
-            "{e}: counted (host 1, host 2) {last:?}; log lines about drops: {}, {}",
+            "{e}: counted (host 1, host 2) {last:?}; log lines about drops: {}, {}; host 1 says:\n{}",
             dropped(&s1),
-            dropped(&s2)
+            dropped(&s2),
+            warnings.join("\n")
         );
     }
     for p in [s1_process, s2_process, broker_process] {
