@@ -20,7 +20,9 @@
 //! [`bus`] (scale-out over NATS JetStream: one feed host, many strategy hosts, one broker;
 //! the roles are `engine::feed_host`, `engine::strategy_link` and `engine::broker_host`),
 //! and [`types`], the plain values that cross between subsystems; [`authoring`] creates,
-//! builds and installs strategy crates (`tradehost new`, `tradehost build`).
+//! builds and installs strategy crates (`tradehost new`, `tradehost build`);
+//! [`diebold_mariano`] is the forecast-accuracy test shared by the trainer's deploy gate and
+//! the backtest's forecast scoring.
 
 pub mod atomic_file;
 pub mod authoring;
@@ -29,6 +31,7 @@ pub mod broker;
 pub mod bus;
 pub mod config;
 pub mod dashboard;
+pub mod diebold_mariano;
 pub mod engine;
 pub mod feed;
 pub mod human;

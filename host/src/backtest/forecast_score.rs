@@ -4,9 +4,11 @@
 //! `ln(close[i + h] / close[i])`. Per symbol the score compares its squared error with two
 //! baselines the model must beat to be worth anything (predict zero, and predict the last
 //! *h*-bar return), counts how often it had the direction right, and tests whether it beats
-//! predict-zero by more than luck with a Diebold–Mariano test (squared-error loss,
-//! Newey–West variance over *h − 1* lags, two-sided p-value from the normal distribution).
+//! predict-zero by more than luck with a Diebold–Mariano test ([`crate::diebold_mariano`]:
+//! squared-error loss, Newey–West variance over *h − 1* lags, two-sided p-value from the
+//! normal distribution; the trainer's deploy gate runs the same test, one-sided).
 
+use crate::diebold_mariano::DieboldMariano;
 use crate::types::{Bar, Prediction, Symbol};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -114,7 +116,7 @@ impl Errors {
                 e.iter().map(|x| x * x).sum::<f64>() / e.len() as f64
             }
         };
-        let dm = diebold_mariano(&self.model, &self.zero, self.horizon);
+        let dm = DieboldMariano::test(&self.model, &self.zero, self.horizon);
         ForecastScore {
             forecasts: self.forecasts,
             scored: self.model.len(),
@@ -126,58 +128,15 @@ impl Errors {
             } else {
                 self.right as f64 / self.directions as f64
             },
-            dm_statistic: dm.map(|d| d.0),
-            dm_p_value: dm.map(|d| d.1),
+            dm_statistic: dm.map(|d| d.statistic),
+            dm_p_value: dm.map(|d| d.p_two_sided()),
         }
     }
-}
-
-/// Diebold–Mariano test of equal squared-error loss between forecast errors `e1` and `e2`
-/// at horizon `h`: the statistic (negative when `e1` is smaller) and its two-sided p-value.
-/// `None` with fewer than two pairs or a variance that is not positive.
-pub fn diebold_mariano(e1: &[f64], e2: &[f64], h: usize) -> Option<(f64, f64)> {
-    let d: Vec<f64> = e1.iter().zip(e2).map(|(a, b)| a * a - b * b).collect();
-    let n = d.len();
-    if n < 2 {
-        return None;
-    }
-    let mean = d.iter().sum::<f64>() / n as f64;
-    let autocov = |k: usize| -> f64 {
-        (k..n)
-            .map(|t| (d[t] - mean) * (d[t - k] - mean))
-            .sum::<f64>()
-            / n as f64
-    };
-    let lags = h.saturating_sub(1).min(n - 1);
-    let variance = autocov(0) + 2.0 * (1..=lags).map(autocov).sum::<f64>();
-    if !(variance > 0.0) {
-        return None;
-    }
-    let statistic = mean / (variance / n as f64).sqrt();
-    let p = libm::erfc(statistic.abs() / std::f64::consts::SQRT_2);
-    Some((statistic, p))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn diebold_mariano_matches_a_hand_computed_series() {
-        // d = e1² − e2² = [−3, 0, 5, 12]: mean 3.5, variance 32.25 (h = 1).
-        let (dm, p) = diebold_mariano(&[1.0, 2.0, 3.0, 4.0], &[2.0; 4], 1).unwrap();
-        assert!((dm - 1.232_631_268_855_873).abs() < 1e-12, "{dm}");
-        assert!((p - 0.217_713_365_314_237_9).abs() < 1e-9, "{p}");
-        // h = 2 adds the lag-1 autocovariance 7.5625: variance 47.375.
-        let (dm, _) = diebold_mariano(&[1.0, 2.0, 3.0, 4.0], &[2.0; 4], 2).unwrap();
-        assert!((dm - 1.017_005_797_209_007).abs() < 1e-12, "{dm}");
-        assert_eq!(diebold_mariano(&[1.0], &[2.0], 1), None);
-        assert_eq!(
-            diebold_mariano(&[1.0, 1.0], &[2.0, 2.0], 1),
-            None,
-            "no variance"
-        );
-    }
 
     fn bar(i: i64, close: f64) -> Bar {
         Bar {

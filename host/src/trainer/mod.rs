@@ -10,7 +10,9 @@
 //!   [`candidates`]: both fitted on the same rows, chosen on validation loss only;
 //!   [`weights`]: either kind's weights, as served and stored.
 //! - [`evaluation`]: MSE, MAE, directional accuracy beside the naive baselines;
-//!   [`gate`]: deploy only a model that beats the live one and the baselines.
+//!   [`gate`]: deploy only a model that beats the live one and the baselines, and is
+//!   significantly better (one-sided Diebold–Mariano, `TRAINER_GATE_SIGNIFICANCE`) than the
+//!   live one or, without one, predict-zero.
 //! - [`store`]: `models/<symbol>/<version>/` (safetensors + JSON metadata, atomic);
 //!   [`predictor`]: a loaded model serving forecasts.
 //! - [`cycle`]: one cycle for one symbol; [`service`]: the trainer threads, the
@@ -87,6 +89,9 @@ pub struct TrainerConfig {
     /// Most recent fraction of rows held out for evaluation and the deploy gate
     /// (`MODEL_HOLDOUT_FRACTION`, default 0.2).
     pub holdout_fraction: f64,
+    /// Significance of the deploy gate's one-sided Diebold–Mariano test: a new model goes
+    /// live only if its p-value is below it (`TRAINER_GATE_SIGNIFICANCE`, default 0.05).
+    pub gate_significance: f64,
     /// Most recent fraction of the remaining rows used for early stopping
     /// (`MODEL_VALIDATION_FRACTION`, default 0.15).
     pub validation_fraction: f64,
@@ -119,6 +124,7 @@ impl Default for TrainerConfig {
             epochs: 50,
             batch_size: 256,
             holdout_fraction: 0.2,
+            gate_significance: 0.05,
             validation_fraction: 0.15,
             patience: 5,
             seed: 42,
@@ -185,6 +191,11 @@ impl TrainerConfig {
             epochs: s.int_in("MODEL_EPOCHS", d.epochs, 1, 100_000)?,
             batch_size: s.int_in("MODEL_BATCH_SIZE", d.batch_size, 1, 1_000_000)?,
             holdout_fraction: fraction("MODEL_HOLDOUT_FRACTION", d.holdout_fraction)?,
+            gate_significance: positive(
+                "TRAINER_GATE_SIGNIFICANCE",
+                d.gate_significance,
+                "a significance level between 0 and 1 (exclusive), e.g. 0.05",
+            )?,
             validation_fraction: fraction("MODEL_VALIDATION_FRACTION", d.validation_fraction)?,
             patience: s.int_in("MODEL_PATIENCE", d.patience, 1, 10_000)?,
             seed: s.get(
@@ -244,7 +255,7 @@ mod tests {
 
     #[test]
     fn invalid_values_name_the_variable() {
-        // TC0..TC6: each bad value is refused with its own name.
+        // TC0..TC10: each bad value is refused with its own name.
         let cases = [
             ("MODEL_CANDIDATES", "mlp,forest"),
             ("FEATURE_WINDOW", "2"),
@@ -253,6 +264,10 @@ mod tests {
             ("MODEL_LEARNING_RATE", "-1"),
             ("MODEL_HOLDOUT_FRACTION", "0.9"),
             ("MODEL_TRAINING_INTERVAL", "0"),
+            ("TRAINER_GATE_SIGNIFICANCE", "0"),
+            ("TRAINER_GATE_SIGNIFICANCE", "1"),
+            ("TRAINER_GATE_SIGNIFICANCE", "5%"),
+            ("TRAINER_GATE_SIGNIFICANCE", "NaN"),
         ];
         for (name, value) in cases {
             let err =
@@ -271,5 +286,21 @@ mod tests {
         )]))
         .unwrap();
         assert_eq!(ridge.candidates, [ModelKind::Ridge]);
+        let strict = TrainerConfig::from_settings(&Settings::from_pairs([(
+            "TRAINER_GATE_SIGNIFICANCE",
+            "0.01",
+        )]))
+        .unwrap();
+        assert_eq!(strict.gate_significance, 0.01);
+        let err = TrainerConfig::from_settings(&Settings::from_pairs([(
+            "TRAINER_GATE_SIGNIFICANCE",
+            "1.5",
+        )]))
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid setting TRAINER_GATE_SIGNIFICANCE=\"1.5\": expected a significance level \
+             between 0 and 1 (exclusive), e.g. 0.05"
+        );
     }
 }

@@ -197,7 +197,7 @@ impl ReplayTrainer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::trainer::cycle::tests::{momentum_bars, quick_config};
+    use crate::trainer::cycle::tests::{LEARNABLE, momentum_bars, quick_config};
 
     fn walk_forward(dir: &std::path::Path, every: usize) -> ReplayModels {
         ReplayModels {
@@ -218,7 +218,7 @@ mod tests {
     #[test]
     fn walk_forward_trains_on_the_past_only_and_deploys_what_the_gate_passes() {
         // Returns with real momentum (phi 0.6): a model beats "predict zero" on them.
-        let bars = momentum_bars(0.6);
+        let bars = momentum_bars(LEARNABLE);
         let dir = tempfile::tempdir().unwrap();
         let mut trainer =
             ReplayTrainer::new(quick_config(), &walk_forward(dir.path(), 500)).unwrap();
@@ -255,7 +255,7 @@ mod tests {
 
     #[test]
     fn a_model_folder_is_used_as_it_is_and_a_missing_one_is_explained() {
-        let bars = momentum_bars(0.6);
+        let bars = momentum_bars(LEARNABLE);
         let trained = tempfile::tempdir().unwrap();
         let mut first =
             ReplayTrainer::new(quick_config(), &walk_forward(trained.path(), 1400)).unwrap();

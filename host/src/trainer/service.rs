@@ -404,14 +404,20 @@ fn run_round(shared: &Shared, serve: &Sender<ServeCommand>) -> CycleResults {
                     _ if !report.stored => CycleOutcome::Unchanged {
                         version: report.version,
                     },
-                    super::gate::DeployDecision::Deploy { reason } => CycleOutcome::Deployed {
-                        version: report.version,
-                        reason: reason.clone(),
-                    },
-                    super::gate::DeployDecision::Refuse { reasons } => CycleOutcome::Refused {
-                        version: report.version,
-                        reasons: reasons.clone(),
-                    },
+                    super::gate::DeployDecision::Deploy { reason, gate_test } => {
+                        CycleOutcome::Deployed {
+                            version: report.version,
+                            reason: reason.clone(),
+                            gate_test: gate_test.clone(),
+                        }
+                    }
+                    super::gate::DeployDecision::Refuse { reasons, gate_test } => {
+                        CycleOutcome::Refused {
+                            version: report.version,
+                            reasons: reasons.clone(),
+                            gate_test: gate_test.clone(),
+                        }
+                    }
                 }
             }
             Err(TrainerError::NotEnoughData { need, have, .. }) => {
@@ -454,14 +460,14 @@ fn run_round(shared: &Shared, serve: &Sender<ServeCommand>) -> CycleResults {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::trainer::cycle::tests::{momentum_bars, quick_config, spy_hourly};
+    use crate::trainer::cycle::tests::{LEARNABLE, momentum_bars, quick_config, spy_hourly};
 
     const WAIT: Duration = Duration::from_secs(120);
 
     #[test]
     fn trains_serves_and_reloads_after_restart() {
         let dir = tempfile::tempdir().unwrap();
-        let bars = momentum_bars(0.6);
+        let bars = momentum_bars(LEARNABLE);
         let (past, live) = bars.split_at(1900);
         let trainer = Trainer::spawn(quick_config(), dir.path().into()).unwrap();
         let predictions = trainer.predictions();

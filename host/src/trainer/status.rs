@@ -2,6 +2,7 @@
 //! and how the last cycle ended.
 
 use super::evaluation::Metrics;
+use super::gate::GateTest;
 use crate::types::TimestampMs;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -16,13 +17,17 @@ pub enum CycleOutcome {
         version: u32,
         /// The gate's reason.
         reason: String,
+        /// The gate's significance test: DM statistic, p-value, significance.
+        gate_test: Option<GateTest>,
     },
     /// The new model was kept as a candidate.
     Refused {
         /// Its version.
         version: u32,
-        /// Every comparison it lost.
+        /// Every condition it failed.
         reasons: Vec<String>,
+        /// The gate's significance test, when the model's scores allowed one.
+        gate_test: Option<GateTest>,
     },
     /// The retrain gave the live model again; nothing new was stored.
     Unchanged {

@@ -327,7 +327,7 @@ mod tests {
     use crate::market::clean_bars;
     use crate::trainer::TrainerConfig;
     use crate::trainer::cycle::run_cycle;
-    use crate::trainer::cycle::tests::{compat, momentum_bars, quick_config};
+    use crate::trainer::cycle::tests::{LEARNABLE, compat, momentum_bars, quick_config};
     use crate::trainer::dataset::{Dataset, Split};
     use crate::trainer::evaluation::Metrics;
     use crate::trainer::features::FEATURE_COUNT;
@@ -342,7 +342,7 @@ mod tests {
             candidates: vec![ModelKind::Ridge],
             ..quick_config()
         };
-        let bars = momentum_bars(0.6);
+        let bars = momentum_bars(LEARNABLE);
         let (report, deployed) = run_cycle(&config, &store, "SPY", &bars, None).unwrap();
         let fitted = deployed.unwrap_or_else(|| panic!("ridge should learn momentum: {report}"));
         assert_eq!(report.kind, ModelKind::Ridge);
@@ -384,7 +384,8 @@ mod tests {
             epochs: 3,
             ..quick_config()
         };
-        let (report, _) = run_cycle(&config, &store, "SPY", &momentum_bars(0.6), None).unwrap();
+        let (report, _) =
+            run_cycle(&config, &store, "SPY", &momentum_bars(LEARNABLE), None).unwrap();
         let meta_path = report.path.join(METADATA_FILE);
         edit_json(&meta_path, |fields| {
             assert_eq!(fields.remove("kind"), Some("mlp".into()));
