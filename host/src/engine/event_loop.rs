@@ -9,7 +9,7 @@
 use super::control::EngineCommand;
 use super::pipeline::Pipeline;
 use crate::bus::{BusNotice, MarketEvent, OrderReport, ReportDelivery};
-use crate::feed::FeedEvent;
+use crate::feed::{FeedEvent, FeedStatus};
 use crate::plugins::{PluginOutput, SnapshotRequests};
 use crate::status::feed::FeedState;
 use crate::trainer::PredictionBoard;
@@ -89,6 +89,9 @@ struct Link {
     seen: HashSet<u64>,
     /// Checkpoints taken.
     marks: u64,
+    /// Market data has come since start or since the bus link last went down (the status
+    /// API's feed link shows the bus: this host's market data comes through it).
+    up: bool,
 }
 
 /// The engine thread: handle feed events, plugin orders, predictions and operator commands
@@ -115,6 +118,7 @@ pub fn run(
         inputs,
         seen: HashSet::new(),
         marks: 0,
+        up: false,
     });
     let (mut market, mut reports) = match &link {
         Some(l) => (l.inputs.market.clone(), l.inputs.reports.clone()),
@@ -178,6 +182,24 @@ pub fn run(
 impl Link {
     /// One market event from the bus.
     fn market(&mut self, pipeline: &mut Pipeline, m: Positioned, feed_state: &Mutex<FeedState>) {
+        let link = match &m.event {
+            MarketEvent::Notice(BusNotice::LinkDown) => Some(false),
+            _ if !self.up => Some(true),
+            _ => None,
+        };
+        if let Some(up) = link
+            && let Ok(mut s) = feed_state.lock()
+        {
+            self.up = up;
+            s.apply(&match up {
+                true => FeedStatus::Connected {
+                    url: "the bus (market data from the feed host)".into(),
+                },
+                false => FeedStatus::Disconnected {
+                    reason: "lost the connection to the bus (nats-server)".into(),
+                },
+            });
+        }
         match m.event {
             MarketEvent::Feed(event) => handle_feed_event(pipeline, event, feed_state),
             MarketEvent::Forecast(p) => {

@@ -418,6 +418,10 @@ fn a_standby_feed_host_takes_over_and_every_role_rides_out_a_server_restart() {
     server.restart().unwrap();
     wait_for_more(&mut broker_process, &broker, "counter_a", 10);
 
+    // The strategy host is healthy: its market data comes through the bus.
+    let health: serde_json::Value =
+        serde_json::from_str(&s1_process.get("/health").unwrap_or_default()).unwrap_or_default();
+    assert_eq!(health["status"], "ok", "{health}");
     // The strategy host's status shows the whole deployment.
     let mut roles = Vec::new();
     s1_process
