@@ -224,7 +224,9 @@ impl Pipeline {
             for trade in trades {
                 fills.extend(broker.on_trade(trade));
             }
-            self.positions.publish(&broker);
+            if !fills.is_empty() {
+                self.positions.publish(&broker);
+            }
         }
         // Nothing reads the clock inside the loop (the locks are held): advance it once.
         self.clock.advance_to(latest);

@@ -21,18 +21,23 @@ use super::snapshot::EngineSnapshot;
 pub struct PositionBoard(Arc<ArcSwap<EngineSnapshot>>);
 
 impl PositionBoard {
-    /// Publish `broker`'s positions and last prices (the engine, after fills).
+    /// Publish `broker`'s positions (the engine, when fills moved them). Unrealised PnL is
+    /// not stored: readers compute it at the market's last price, so trades alone publish
+    /// nothing.
     pub fn publish(&self, broker: &PaperBroker) {
         self.0.store(Arc::new(EngineSnapshot {
             positions: Arc::new(broker.position_map()),
-            last_prices: Arc::new(broker.last_prices()),
             ..EngineSnapshot::default()
         }));
     }
 
-    /// `plugin`'s position in `symbol` as last published.
-    pub fn position(&self, plugin: &str, symbol: &str) -> Position {
-        self.0.load().position(plugin, symbol)
+    /// `plugin`'s position in `symbol` as last published, unrealised PnL at `last_price`.
+    pub fn position(&self, plugin: &str, symbol: &str, last_price: Option<f64>) -> Position {
+        let p = self.0.load().position(plugin, symbol);
+        Position {
+            unrealised_pnl: p.unrealised_at(last_price),
+            ..p
+        }
     }
 }
 
@@ -62,7 +67,8 @@ impl MarketView for EngineView {
     }
 
     fn position(&self, plugin: &str, symbol: &str) -> Position {
-        self.positions.position(plugin, symbol)
+        self.positions
+            .position(plugin, symbol, self.last_price(symbol))
     }
 
     fn recent_bars(&self, symbol: &str, period_secs: u32, count: usize) -> Vec<Bar> {
