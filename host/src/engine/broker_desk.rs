@@ -59,31 +59,25 @@ impl Control for BrokerSwitch {
     ) -> Result<oneshot::Receiver<Result<KillSwitchChange, KillSwitchError>>, KillSwitchError> {
         let (reply, rx) = oneshot::channel();
         let now = crate::plugins::view::wall_clock_ms();
-        let (result, state) = {
+        let result = {
             let mut broker = self.broker.lock().unwrap_or_else(PoisonError::into_inner);
-            let was = broker.kill_switch();
-            let result = broker.set_kill_switch(engaged, &reason, now);
-            let state = broker.kill_switch_state().into();
-            (result.map(|out| (out, was != engaged)), state)
+            super::control::switch(&mut broker, engaged, &reason, now)
         };
         let outcomes = self.outcomes.clone();
         tokio::spawn(async move {
-            let answer = match result {
-                Ok((cancelled, changed)) => {
-                    for (i, outcome) in cancelled.iter().enumerate() {
-                        let report = OrderReport::Outcome(outcome.clone());
-                        if let Err(e) = outcomes.publish(&report, None, i).await {
-                            tracing::warn!(target: "tradehost::bus", "cancellation not told to its plugin's host: {e}");
-                        }
+            if let Ok((cancelled, _, _)) = &result {
+                for (i, outcome) in cancelled.iter().enumerate() {
+                    let report = OrderReport::Outcome(outcome.clone());
+                    if let Err(e) = outcomes.publish(&report, None, i).await {
+                        tracing::warn!(target: "tradehost::bus", "cancellation not told to its plugin's host: {e}");
                     }
-                    Ok(KillSwitchChange {
-                        state,
-                        changed,
-                        cancelled_orders: cancelled.len(),
-                    })
                 }
-                Err(e) => Err(KillSwitchError::not_recorded(engaged, e)),
-            };
+            }
+            let answer = result.map(|(cancelled, state, changed)| KillSwitchChange {
+                state,
+                changed,
+                cancelled_orders: cancelled.len(),
+            });
             let _ = reply.send(answer);
         });
         Ok(rx)

@@ -19,6 +19,25 @@ use crossbeam_channel::Sender;
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
+/// What engaging or releasing a kill switch did: the resting orders it cancelled, the
+/// switch after, and whether it changed.
+pub(crate) type Switched = (Vec<BrokerOutcome>, crate::status::KillSwitchView, bool);
+
+/// Engage or release `broker`'s kill switch (the daemon's engine thread and the broker
+/// host both do it this way).
+pub(crate) fn switch(
+    broker: &mut crate::broker::PaperBroker,
+    engaged: bool,
+    reason: &str,
+    now_ms: crate::types::TimestampMs,
+) -> Result<Switched, KillSwitchError> {
+    let was = broker.kill_switch();
+    let cancelled = broker
+        .set_kill_switch(engaged, reason, now_ms)
+        .map_err(|e| KillSwitchError::not_recorded(engaged, e))?;
+    Ok((cancelled, broker.kill_switch_state().into(), was != engaged))
+}
+
 /// The tag of a flatten's closing orders, as the strategy sees them in its fills.
 pub const FLATTEN_TAG: u32 = u32::MAX;
 

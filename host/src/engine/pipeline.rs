@@ -380,24 +380,16 @@ impl Pipeline {
             return Err(KillSwitchError::BrokerHostOnly);
         }
         let now = self.clock.now_ms();
-        let (result, state) = {
+        let (outcomes, state, changed) = {
             let mut broker = self.broker.lock().unwrap_or_else(|p| p.into_inner());
-            let was = broker.kill_switch();
-            let result = broker.set_kill_switch(engaged, reason, now);
-            let state = broker.kill_switch_state().into();
-            (result.map(|out| (out, was != engaged)), state)
+            super::control::switch(&mut broker, engaged, reason, now)?
         };
-        match result {
-            Ok((outcomes, changed)) => {
-                let cancelled_orders = self.notify_cancellations(&outcomes, now);
-                Ok(KillSwitchChange {
-                    state,
-                    changed,
-                    cancelled_orders,
-                })
-            }
-            Err(e) => Err(KillSwitchError::not_recorded(engaged, e)),
-        }
+        let cancelled_orders = self.notify_cancellations(&outcomes, now);
+        Ok(KillSwitchChange {
+            state,
+            changed,
+            cancelled_orders,
+        })
     }
 
     /// Cancel the resting orders of plugins that are no longer running (unloaded, or
