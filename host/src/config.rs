@@ -49,6 +49,10 @@ pub struct Config {
     /// How often the console gets a one-line summary (`CONSOLE_SUMMARY_SECS`, default 30;
     /// `off`).
     pub console_summary: Option<Duration>,
+    /// Longest graceful shutdown after SIGTERM/SIGINT before the process exits anyway
+    /// (`SHUTDOWN_TIMEOUT_SECS`, default 15): the journal is durable per record, so what is
+    /// cut short is recovered at the next start.
+    pub shutdown_timeout: Duration,
     /// Address of the status API (`STATUS_ADDR`, default `127.0.0.1:8787`; `off`).
     pub status_addr: Option<SocketAddr>,
     /// Bearer token required to change anything through the status API (`CONTROL_TOKEN`;
@@ -152,6 +156,7 @@ impl Config {
         };
         Ok(Config {
             console_summary,
+            shutdown_timeout: s.secs("SHUTDOWN_TIMEOUT_SECS", Duration::from_secs(15))?,
             mode,
             real_time,
             symbols: s.list("SYMBOLS"),

@@ -153,12 +153,67 @@ impl DaemonProcess {
                 return Ok((status, started.elapsed()));
             }
             if started.elapsed() > limit {
+                // What it was stuck on: every thread's stack (when gdb is there) and the end of
+                // its logs, so a hang seen once in CI can be understood from its output alone.
+                let stacks = thread_stacks(child.id());
                 let _ = child.kill();
                 let _ = child.wait();
-                bail!("no exit within {limit:?} of SIGTERM");
+                bail!(
+                    "{} did not exit within {limit:?} of SIGTERM\n--- threads ---\n{stacks}\n\
+                     --- logs ---\n{}",
+                    self.dir.display(),
+                    self.log_tails(60)
+                );
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+}
+
+impl DaemonProcess {
+    /// The last `lines` lines of every file under `logs/`.
+    pub fn log_tails(&self, lines: usize) -> String {
+        log_tails(&self.dir, lines)
+    }
+}
+
+/// The last `lines` lines of every file under `dir/logs/`.
+pub fn log_tails(dir: &Path, lines: usize) -> String {
+    let mut text = String::new();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("logs"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    for path in files {
+        let body = std::fs::read_to_string(&path).unwrap_or_default();
+        let all: Vec<&str> = body.lines().collect();
+        text.push_str(&format!("== {}\n", path.display()));
+        for line in &all[all.len().saturating_sub(lines)..] {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    text
+}
+
+/// Every thread's backtrace of process `pid`, through gdb when it is installed.
+fn thread_stacks(pid: u32) -> String {
+    match Command::new("gdb")
+        .args([
+            "-batch",
+            "-p",
+            &pid.to_string(),
+            "-ex",
+            "thread apply all bt 30",
+        ])
+        .stdin(Stdio::null())
+        .output()
+    {
+        Ok(out) => String::from_utf8_lossy(&out.stdout).into_owned(),
+        Err(e) => format!("(no gdb: {e})"),
     }
 }
 

@@ -85,6 +85,19 @@ impl NatsServer {
         }
     }
 
+    /// Stops the server without closing its sockets (SIGSTOP), as a hung machine would:
+    /// clients go on sending into the kernel's buffers and hear nothing back.
+    pub fn freeze(&self) -> anyhow::Result<()> {
+        let child = self.child.as_ref().context("the server is not running")?;
+        let status = Command::new("kill")
+            .args(["-STOP", &child.id().to_string()])
+            .status()?;
+        if !status.success() {
+            bail!("kill -STOP failed");
+        }
+        Ok(())
+    }
+
     /// Starts the server (again) on the same port and store and waits until it accepts
     /// connections.
     pub fn restart(&mut self) -> anyhow::Result<()> {

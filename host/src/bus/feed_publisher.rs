@@ -6,6 +6,9 @@
 //! and its subject's next sequence number ([`MarketMessage`]).
 //!
 //! Publishes are pipelined: up to [`ACK_WINDOW`] wait for the server's confirmation at once.
+//! Each has [`ACK_TIMEOUT`] from the moment it was sent: confirmations lost with a crashed
+//! server cost one timeout together, not one each (async-nats starts an ack's clock only when
+//! it is awaited, so awaiting 500 lost ones in turn would stall the feed for 40 minutes).
 //! A publish the server does not confirm is counted and logged, not retried (a retry would
 //! land after later messages); subscribers see it as a gap in the sequence.
 
@@ -20,10 +23,21 @@ use crate::feed::FeedEvent;
 use crate::types::{Symbol, Trade};
 use async_nats::jetstream::context::PublishAckFuture;
 use std::collections::{HashMap, VecDeque};
-use std::future::Future;
+use std::future::{Future, IntoFuture};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// Publishes waiting for the server's confirmation before the publisher waits for the oldest.
 pub const ACK_WINDOW: usize = 512;
+/// How long after it was sent a publish may wait for its confirmation.
+pub const ACK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A publish waiting for the server's confirmation.
+struct Inflight {
+    subject: String,
+    sent: Instant,
+    ack: PublishAckFuture,
+}
 
 /// Publishes one feed host's market events.
 pub struct FeedPublisher {
@@ -33,8 +47,8 @@ pub struct FeedPublisher {
     session: u64,
     /// Last sequence number per subject.
     seqs: HashMap<String, u64>,
-    /// Publishes not yet confirmed, oldest first, with their subject.
-    inflight: VecDeque<(String, PublishAckFuture)>,
+    /// Publishes not yet confirmed, oldest first.
+    inflight: VecDeque<Inflight>,
 }
 
 impl FeedPublisher {
@@ -115,7 +129,11 @@ impl FeedPublisher {
                     retryable: true,
                 }
             })?;
-        self.inflight.push_back((subject, ack));
+        self.inflight.push_back(Inflight {
+            subject,
+            sent: Instant::now(),
+            ack,
+        });
         while self.inflight.len() >= ACK_WINDOW {
             self.confirm_oldest().await;
         }
@@ -124,13 +142,18 @@ impl FeedPublisher {
 
     /// Waits for the oldest unconfirmed publish; a failure is counted and logged.
     async fn confirm_oldest(&mut self) {
-        let Some((subject, ack)) = self.inflight.pop_front() else {
+        let Some(Inflight { subject, sent, ack }) = self.inflight.pop_front() else {
             return;
         };
         let stats = self.bus.stats();
-        match ack.await {
-            Ok(_) => BusStats::add(&stats.published, 1),
-            Err(e) => {
+        let confirmed = tokio::time::timeout_at(sent + ACK_TIMEOUT, ack.into_future()).await;
+        match confirmed {
+            Ok(Ok(_)) => BusStats::add(&stats.published, 1),
+            Err(_) => {
+                BusStats::add(&stats.publish_failures, 1);
+                tracing::warn!(target: "tradehost::bus", "market message on {subject} not confirmed within {ACK_TIMEOUT:?} of its publish; subscribers will see a gap");
+            }
+            Ok(Err(e)) => {
                 BusStats::add(&stats.publish_failures, 1);
                 tracing::warn!(target: "tradehost::bus", "market message on {subject} not stored: {e}; subscribers will see a gap");
             }

@@ -3,9 +3,13 @@
 use super::{SettingsFile, shutdown_signal};
 use anyhow::Context;
 use clap::{Args, ValueEnum};
+use std::future::Future;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 use tradehost::bus::Bus;
 use tradehost::engine::Wiring;
+use tradehost::logging::LogGuard;
 
 /// What this process does in a deployment (`docs/scale-out.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -52,11 +56,14 @@ impl RunArgs {
             overrides.push(("STATUS_ADDR".to_string(), addr));
         }
         let config = self.settings.load(&overrides, self.demo)?;
-        let _logs = tradehost::logging::init(&config.log).context("cannot open the log files")?;
+        let logs = tradehost::logging::init(&config.log).context("cannot open the log files")?;
+        let logs = Arc::new(Mutex::new(Some(logs)));
         let runtime = tokio::runtime::Runtime::new()?;
         let role = self.role;
+        let limit = config.shutdown_timeout;
+        let deadline_logs = logs.clone();
         runtime.block_on(async move {
-            let shutdown = shutdown_signal();
+            let shutdown = with_deadline(shutdown_signal(), limit, deadline_logs);
             if role == RunRole::All {
                 return tradehost::engine::run(config, shutdown).await;
             }
@@ -70,6 +77,37 @@ impl RunArgs {
                 }
             }
         })?;
+        // A blocking task still running now would hold the process up at the runtime's drop.
+        runtime.shutdown_timeout(Duration::from_secs(1));
+        drop(logs);
         Ok(())
+    }
+}
+
+/// Completes when `signal` does, and from then on bounds the clean stop: if the process has
+/// not exited `limit` later, it says so, flushes the logs and exits with code 1. Nothing is
+/// lost that a `kill -9` would not lose: the journal is durable per record, and plugin state
+/// and positions come back from the last save at the next start.
+fn with_deadline(
+    signal: impl Future<Output = ()>,
+    limit: Duration,
+    logs: Arc<Mutex<Option<LogGuard>>>,
+) -> impl Future<Output = ()> {
+    async move {
+        signal.await;
+        let watchdog = std::thread::Builder::new()
+            .name("shutdown-deadline".into())
+            .spawn(move || {
+                std::thread::sleep(limit);
+                tracing::error!(
+                    "the clean stop did not finish within {limit:?} (SHUTDOWN_TIMEOUT_SECS): \
+                     exiting now; the next start recovers from the journal and the last saved state"
+                );
+                drop(logs.lock().unwrap_or_else(PoisonError::into_inner).take());
+                std::process::exit(1);
+            });
+        if let Err(e) = watchdog {
+            tracing::warn!("no shutdown deadline ({e}): the clean stop is not bounded");
+        }
     }
 }

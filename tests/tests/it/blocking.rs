@@ -155,3 +155,28 @@ fn blocking_plugins_cannot_crash_hold_up_or_outlive_the_daemon() {
     assert!(status.success(), "clean exit, not a crash: {status}");
     assert!(took <= Duration::from_secs(10), "SIGTERM took {took:?}");
 }
+
+#[test]
+fn a_clean_stop_that_overruns_its_deadline_is_cut_short_and_said_so() {
+    // Whatever holds a clean stop up (a bus that stopped answering, a stuck disk), the
+    // process is gone `SHUTDOWN_TIMEOUT_SECS` after the signal. A limit far below what a
+    // clean stop takes shows the deadline at work.
+    let dir = tempfile::tempdir().unwrap();
+    let mut daemon =
+        DaemonProcess::start(dir.path(), &[("SHUTDOWN_TIMEOUT_SECS", "0.001")]).unwrap();
+    daemon
+        .wait_until(
+            "the daemon serving its status",
+            Duration::from_secs(120),
+            |d| d.status().is_some(),
+        )
+        .unwrap();
+    let logs = dir.path().join("logs/trading_agent.log");
+    let (status, took) = daemon.sigterm(Duration::from_secs(20)).unwrap();
+    assert_eq!(status.code(), Some(1), "took {took:?}");
+    let log = std::fs::read_to_string(logs).unwrap();
+    assert!(
+        log.contains("did not finish within") && log.contains("SHUTDOWN_TIMEOUT_SECS"),
+        "the log says why it exited:\n{log}"
+    );
+}

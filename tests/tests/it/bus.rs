@@ -11,6 +11,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::timeout;
 use tradehost::broker::{BrokerOutcome, Journal, JournalRecord};
+use tradehost::bus::feed_publisher::ACK_TIMEOUT;
 use tradehost::bus::{
     Bus, BusError, BusNotice, FeedPublisher, GapKind, HealthBoard, HostName, HostState, HostStatus,
     IntakeReport, Lease, LeaseState, Link, MarketEvent, MarketSubscriber, OrderConsumer,
@@ -483,6 +484,34 @@ async fn a_malformed_order_is_parked_and_the_next_one_applied() {
         reason.contains("order message in bus format v110"),
         "{reason}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn confirmations_lost_with_a_hung_server_cost_one_timeout_together() {
+    let mut server =
+        server_or_skip!("confirmations_lost_with_a_hung_server_cost_one_timeout_together");
+    let feed = connect(&server, "feed").await;
+    let mut publisher = FeedPublisher::new(&feed);
+    publish_spy(&mut publisher, 0).await;
+    publisher.flush().await;
+    assert_eq!(feed.stats().snapshot().publish_failures, 0);
+
+    // The server hangs: 20 publishes go into the socket and are never confirmed. Awaited one
+    // after another with a clock each, they would hold the feed (and its shutdown) 100 s.
+    server.freeze().unwrap();
+    let lost = 20;
+    for i in 1..=lost {
+        publish_spy(&mut publisher, i).await;
+    }
+    let started = std::time::Instant::now();
+    within("the unconfirmed publishes to time out", publisher.flush()).await;
+    let took = started.elapsed();
+    assert!(
+        took < ACK_TIMEOUT * 2,
+        "{lost} lost confirmations took {took:?}, more than one timeout ({ACK_TIMEOUT:?})"
+    );
+    assert_eq!(feed.stats().snapshot().publish_failures, lost as u64);
+    server.kill();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,7 +14,7 @@ use std::time::Duration;
 use tradehost::broker::JournalRecord;
 use tradehost::engine::bus_checkpoint::BusCheckpoint;
 use tradehost_tests::daemon_harness::journal_records;
-use tradehost_tests::daemon_process::DaemonProcess;
+use tradehost_tests::daemon_process::{DaemonProcess, log_tails};
 use tradehost_tests::guests;
 use tradehost_tests::nats_server::NatsServer;
 
@@ -493,8 +493,13 @@ fn a_standby_feed_host_takes_over_and_every_role_rides_out_a_server_restart() {
         })
         .unwrap();
     for p in [feed_b, s1_process, broker_process] {
+        let dir = p.dir.clone();
         let (status, took) = p.sigterm(Duration::from_secs(20)).unwrap();
-        assert!(status.success(), "exit {status} after {took:?}");
+        assert!(
+            status.success(),
+            "exit {status} after {took:?}\n{}",
+            log_tails(&dir, 60)
+        );
     }
     let got = &tags(&broker.journal())["counter_a"];
     let expected: Vec<u32> = (1..=got.len() as u32).map(|k| k * 10).collect();
