@@ -3,7 +3,8 @@
 //! # Layout
 //! The path of a tick, from socket to fill:
 //! 1. [`feed`]: `FinnhubClient` reads a WebSocket frame and sends `FeedEvent::Trades`
-//!    (the demo server and the replay readers produce the same events).
+//!    (the demo server and the paced replay produce the same events from files that [`data`]
+//!    reads).
 //! 2. [`engine`]: the engine thread (`engine::daemon::run`) hands each batch to
 //!    `engine::pipeline::Pipeline::on_trades`, which
 //! 3. updates [`market`] state (`MarketState::apply_trade` closes bars, which also go to the
@@ -14,7 +15,8 @@
 //! 6. Their orders come back as `PluginOutput`s; `Pipeline::on_output` submits them to the
 //!    broker (risk checks, journal); fills reach the plugins with the next trades.
 //!
-//! Around it: [`config`] and [`settings`] (every setting, validated), [`logging`], the
+//! Around it: [`data`] (trade and bar files, read the same by feed, market, trainer and
+//! backtest), [`config`] and [`settings`] (every setting, validated), [`logging`], the
 //! [`status`] API and the live [`dashboard`] (fed by the engine through its event hub; it
 //! also renders backtest reports as HTML), [`backtest`] (the same engine on market time),
 //! [`bus`] (scale-out over NATS JetStream: one feed host, many strategy hosts, one broker;
@@ -31,6 +33,7 @@ pub mod broker;
 pub mod bus;
 pub mod config;
 pub mod dashboard;
+pub mod data;
 pub mod diebold_mariano;
 pub mod engine;
 pub mod feed;

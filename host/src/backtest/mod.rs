@@ -17,10 +17,10 @@ pub mod sweep;
 pub mod trade_cache;
 
 use crate::broker::{BrokerConfig, BrokerError, FsyncPolicy, PaperBroker};
+use crate::data::{DataError, TradeReader};
 use crate::engine::core::{Core, EngineStats, Forecasts};
 use crate::engine::lockstep::Lockstep;
 use crate::engine::snapshot::{Clock, SnapshotWriter};
-use crate::feed::{FeedError, TradeReader};
 use crate::market::{MarketConfig, MarketState};
 use crate::plugins::{PluginConfig, PluginError, PluginHost, SymbolTable};
 use crate::trainer::{ReplayModels, ReplayTrainer, TrainerConfig, TrainerError};
@@ -70,7 +70,7 @@ pub struct BacktestPredictions {
 pub enum BacktestError {
     /// A data file could not be read (the error names the file and line).
     #[error(transparent)]
-    Data(#[from] FeedError),
+    Data(#[from] DataError),
     /// The plugins could not be loaded.
     #[error(transparent)]
     Plugins(#[from] PluginError),
@@ -96,13 +96,13 @@ pub enum BacktestError {
     },
 }
 
-/// Read every trade of `files` with the feed's streaming replay reader, merged in time
+/// Read every trade of `files` with the streaming trade reader, merged in time
 /// order (stable: file order breaks ties). A bad row stops the backtest, naming file and line.
 pub fn load_trades(
     files: &[PathBuf],
     from: Option<TimestampMs>,
     to: Option<TimestampMs>,
-) -> Result<Vec<Trade>, FeedError> {
+) -> Result<Vec<Trade>, DataError> {
     load_trades_with(files, from, to, None)
 }
 
@@ -113,7 +113,7 @@ pub fn load_trades_with(
     from: Option<TimestampMs>,
     to: Option<TimestampMs>,
     cache: Option<&trade_cache::TradeCache>,
-) -> Result<Vec<Trade>, FeedError> {
+) -> Result<Vec<Trade>, DataError> {
     let mut all = Vec::new();
     for f in files {
         match cache {

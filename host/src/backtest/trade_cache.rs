@@ -7,7 +7,7 @@
 //! another version, corrupt) is ignored, said in the log, and rewritten: the answer is always
 //! exactly what parsing the CSV gives (`it/backtest.rs` checks it).
 
-use crate::feed::{FeedError, TradeReader};
+use crate::data::{DataError, TradeReader};
 use crate::types::{Symbol, Trade};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -43,8 +43,8 @@ impl TradeCache {
 
     /// Every trade of `file`, from the cache when it holds this exact file, else parsed (and
     /// then cached; a cache that cannot be written is logged and skipped).
-    pub fn load(&self, file: &Path) -> Result<Vec<Trade>, FeedError> {
-        let bytes = std::fs::read(file).map_err(|source| FeedError::Io {
+    pub fn load(&self, file: &Path) -> Result<Vec<Trade>, DataError> {
+        let bytes = std::fs::read(file).map_err(|source| DataError::Io {
             path: file.to_path_buf(),
             source,
         })?;
@@ -61,7 +61,7 @@ impl TradeCache {
                 ),
             }
         }
-        let trades = TradeReader::open(file)?.collect::<Result<Vec<Trade>, FeedError>>()?;
+        let trades = TradeReader::open(file)?.collect::<Result<Vec<Trade>, DataError>>()?;
         let written = std::fs::create_dir_all(&self.dir)
             .and_then(|()| crate::atomic_file::write_atomic(&cached, &encode(&trades)));
         if let Err(e) = written {

@@ -6,8 +6,8 @@
 //! At start-up the bars go to the trainer and a cycle starts at once, so the demo's models are
 //! trained and judged by the gate within seconds, not after `MODEL_TRAINING_INTERVAL`.
 
-use crate::feed::replay::memory_source;
-use crate::feed::{BarReader, FeedError};
+use crate::data::memory_source;
+use crate::data::{BarReader, DataError};
 use crate::trainer::{Trainer, TrainerError, TrainerHandle};
 use crate::types::Bar;
 
@@ -40,7 +40,7 @@ const BUNDLED: [(&str, &str, &[u8]); 4] = [
 
 /// The bundled bars of every demo symbol, oldest first; a file that cannot be read is an
 /// error naming it.
-pub fn demo_history() -> Vec<(&'static str, Result<Vec<Bar>, FeedError>)> {
+pub fn demo_history() -> Vec<(&'static str, Result<Vec<Bar>, DataError>)> {
     BUNDLED
         .iter()
         .map(|(symbol, name, bytes)| {
@@ -50,7 +50,7 @@ pub fn demo_history() -> Vec<(&'static str, Result<Vec<Bar>, FeedError>)> {
                 symbol,
                 DEMO_BAR_SECS,
             )
-            .and_then(|reader| reader.collect::<Result<Vec<Bar>, FeedError>>());
+            .and_then(|reader| reader.collect::<Result<Vec<Bar>, DataError>>());
             (*symbol, bars)
         })
         .collect()
@@ -108,7 +108,7 @@ pub fn spawn_trainer(config: &crate::config::Config) -> Result<TrainerHandle, Tr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::feed::TradeReader;
+    use crate::data::TradeReader;
     use std::path::Path;
 
     /// Every bundled symbol's bars read, are 1-minute bars in time order, and end before the

@@ -25,7 +25,7 @@ use crate::types::Trade;
 
 use super::config::{DemoConfig, DemoTrades};
 use super::error::FeedError;
-use super::replay::{Source, TradeReader, memory_source, open_source};
+use crate::data::{Source, TradeReader, memory_source, open_source};
 
 /// The real trades bundled with the binary (SPY, BAC, AIG, IBM; 2013-10-11 13:30–14:00 UTC,
 /// right after the bars the demo trains on, `host/data/demo_history/`).

@@ -4,7 +4,7 @@
 //! contain the API key (URLs are redacted before they get here). [`FeedError::is_terminal`]
 //! decides in one place whether the client stops or keeps reconnecting.
 
-use std::path::PathBuf;
+use crate::data::DataError;
 use std::time::Duration;
 
 /// Everything that can go wrong in the feed.
@@ -147,32 +147,12 @@ pub enum FeedError {
         /// What was wrong.
         reason: String,
     },
-    /// A data file cannot be opened or read.
-    #[error("cannot read {}: {source}", path.display())]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// A data file's header lacks required columns.
-    #[error("{}: {reason}", path.display())]
-    BadHeader {
-        /// The file.
-        path: PathBuf,
-        /// What is missing, and what is expected.
-        reason: String,
-    },
-    /// A row of a data file cannot be parsed.
-    #[error("{}:{line}: {reason}", path.display())]
-    BadRow {
-        /// The file.
-        path: PathBuf,
-        /// 1-based line number.
-        line: u64,
-        /// What is wrong with it.
-        reason: String,
-    },
+    /// The events cannot be written out (`tradehost feed`).
+    #[error("cannot write to standard output: {0}")]
+    Output(std::io::Error),
+    /// A trade file (replay, demo tape) cannot be read.
+    #[error(transparent)]
+    Data(#[from] DataError),
     /// The client stopped for good; the reason says why and what to check.
     #[error("{reason}")]
     Terminated {
@@ -195,10 +175,8 @@ impl FeedError {
                 | FeedError::TooManySymbols { .. }
                 | FeedError::Stopped
                 | FeedError::Terminated { .. }
-                | FeedError::BadHeader { .. }
-                | FeedError::BadRow { .. }
                 | FeedError::Demo(_)
-        )
+        ) || matches!(self, FeedError::Data(d) if d.is_content())
     }
 
     /// True when the same request may succeed later (network, 429, 5xx, timeouts).
@@ -214,7 +192,24 @@ mod tests {
     #[test]
     fn decisions_table() {
         let url = "ws://h?token=***".to_string();
-        let table: [(FeedError, bool, bool); 6] = [
+        let table: [(FeedError, bool, bool); 8] = [
+            (
+                FeedError::Data(DataError::BadRow {
+                    path: "t.csv".into(),
+                    line: 3,
+                    reason: "bad price".into(),
+                }),
+                true,
+                false,
+            ),
+            (
+                FeedError::Data(DataError::Io {
+                    path: "t.csv".into(),
+                    source: std::io::Error::other("disk"),
+                }),
+                false,
+                true,
+            ),
             (
                 FeedError::Unauthorized {
                     status: 401,

@@ -1,5 +1,5 @@
-//! Sources of market events: the Finnhub WebSocket client, the demo server, replay files and
-//! REST history.
+//! Sources of market events: the Finnhub WebSocket client, the demo server, paced replay of
+//! files (read by [`crate::data`]) and REST history.
 //!
 //! # Layout
 //! - [`config`]: [`FeedConfig`], every feed setting with its default.
@@ -11,8 +11,7 @@
 //! - [`candles`]: [`CandleClient`], REST history with [`rate_limit`]'s client-side limiter.
 //! - [`redact`]: keeping the API key out of logs and errors.
 //! - [`demo`]: [`DemoServer`], a Finnhub-compatible server on 127.0.0.1 replaying real trades.
-//! - [`replay`] and [`bars`]: [`TradeReader`] and [`BarReader`], streaming CSV/CSV.gz iterators;
-//!   [`timestamp`]: their fast timestamp parser; [`player`]: the paced async replay source.
+//! - [`player`]: the paced async replay source of a [`crate::data::TradeReader`].
 //! - [`printer`]: [`print_events`], the `tradehost feed` command.
 //!
 //! # Use
@@ -24,11 +23,9 @@
 //! Finnhub allows one connection per key: spawn one client per key. For demo mode, start a
 //! [`DemoServer`] first and spawn the client with `config.with_ws_url(server.url())` (and
 //! `api_key: None`: the key is never sent to the demo server).
-//! Replay: [`TradeReader`]/[`BarReader`] as iterators, or [`play`] to pace a file into the same
-//! kind of channel. History: [`CandleClient::candles`].
+//! Replay: [`play`] paces a [`crate::data::TradeReader`] into the same kind of channel. History: [`CandleClient::candles`].
 
 pub mod backoff;
-pub mod bars;
 pub mod candles;
 pub mod client;
 pub mod config;
@@ -40,15 +37,12 @@ pub mod printer;
 pub mod protocol;
 pub mod rate_limit;
 pub mod redact;
-pub mod replay;
 pub mod sender;
 mod session;
 pub mod subscriptions;
 pub mod symbol;
-pub mod timestamp;
 
 pub use backoff::{BackoffPolicy, ReconnectCause};
-pub use bars::BarReader;
 pub use candles::{CandleClient, Resolution};
 pub use client::{FeedHandle, FeedSubscriber, FinnhubClient};
 pub use config::{AckMode, DemoConfig, DemoTrades, FeedConfig, Secret};
@@ -57,5 +51,4 @@ pub use error::FeedError;
 pub use event::{FeedEvent, FeedStats, FeedStatsSnapshot, FeedStatus, TradeBatch};
 pub use player::{Pace, ReplaySummary, play};
 pub use printer::print_events;
-pub use replay::TradeReader;
 pub use sender::FeedSender;

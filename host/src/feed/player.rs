@@ -15,7 +15,7 @@ use crate::types::Trade;
 
 use super::error::FeedError;
 use super::event::{FeedEvent, FeedStatus, TradeBatch};
-use super::replay::TradeReader;
+use crate::data::TradeReader;
 
 /// Trades handed from the reading thread to the pacer at a time.
 const CHUNK: usize = 4096;
@@ -56,7 +56,7 @@ pub async fn play(
                     if !chunk.is_empty() && chunks_tx.blocking_send(Ok(chunk)).is_err() {
                         return;
                     }
-                    let _ = chunks_tx.blocking_send(Err(e));
+                    let _ = chunks_tx.blocking_send(Err(e.into()));
                     return;
                 }
             }
@@ -168,7 +168,7 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::feed::replay::memory_source;
+    use crate::data::memory_source;
 
     fn reader(text: &'static str) -> TradeReader {
         TradeReader::from_source("mem.csv", memory_source(text.as_bytes())).unwrap()

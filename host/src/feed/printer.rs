@@ -45,10 +45,7 @@ pub async fn print_events<W: Write>(
         handle.subscribe(s)?;
     }
     tokio::pin!(shutdown);
-    let io = |e: std::io::Error| FeedError::Io {
-        path: "standard output".into(),
-        source: e,
-    };
+    let io = FeedError::Output;
     let result = loop {
         tokio::select! {
             _ = &mut shutdown => break Ok(()),

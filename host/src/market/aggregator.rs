@@ -171,7 +171,7 @@ fn new_bar(trade: &Trade, start: TimestampMs, period_secs: u32) -> Bar {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::market::bar_file::{read_bars_csv, read_trades_csv};
+    use crate::data::bar_file::{read_bars_csv, read_trades_csv};
     use std::path::Path;
 
     fn trade(symbol: &str, price: f64, size: f64, time_ms: i64) -> Trade {

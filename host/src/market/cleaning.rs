@@ -304,7 +304,7 @@ fn median_of(xs: &mut [f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::market::bar_file::read_bars_csv;
+    use crate::data::bar_file::read_bars_csv;
     use std::path::Path;
 
     fn spy(name: &str) -> Vec<Bar> {

@@ -5,24 +5,20 @@
 //! - [`state`]: [`MarketState`] keeps the last trade and a bounded bar history per symbol.
 //! - [`cleaning`]: gaps (interpolation, imputation) and outliers (rolling median/MAD), shared by
 //!   the live path and the trainer.
-//! - [`bar_file`]: whole bar and trade files (layout told by the header) for offline training,
-//!   snippets and tests, read by the feed's streaming readers.
 //! - [`snippet`]: cutting a time window of trade files, and writing the bars the aggregator
-//!   builds from them (how the bundled demo data is made).
+//!   builds from them (how the bundled demo data is made). Files are read by [`crate::data`].
 //!
 //! The engine owns one [`MarketState`]: it calls [`MarketState::apply_trade`] for every trade
 //! and [`MarketState::flush_until`] from a timer; both return the bars that just closed, which
 //! the engine forwards to the trainer and the plugins.
 
 pub mod aggregator;
-pub mod bar_file;
 pub mod cleaning;
 pub mod error;
 pub mod snippet;
 pub mod state;
 
 pub use aggregator::BarAggregator;
-pub use bar_file::{read_bars_csv, read_trades_csv};
 pub use cleaning::{CleaningConfig, CleaningReport, clean_bars};
 pub use error::MarketError;
 pub use state::MarketState;

@@ -9,9 +9,10 @@
 //! same inputs give the same bytes.
 
 use super::aggregator::BarAggregator;
-use super::bar_file::{for_each_trade, io, trade_rows};
 use super::error::MarketError;
-use crate::feed::timestamp::parse_timestamp_ms;
+use crate::data::DataError;
+use crate::data::bar_file::{for_each_trade, trade_rows};
+use crate::data::timestamp::parse_timestamp_ms;
 use crate::types::{Bar, TimestampMs};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -64,7 +65,10 @@ pub fn cut_trades(files: &[PathBuf], window: Window, out: &Path) -> Result<usize
         }
         let suspicious = columns.iter().position(|c| c == "suspicious");
         for (i, line) in lines.enumerate() {
-            let line = line.map_err(|e| io(path, e))?;
+            let line = line.map_err(|source| DataError::Io {
+                path: path.clone(),
+                source,
+            })?;
             if line.trim().is_empty() {
                 continue;
             }
@@ -72,9 +76,9 @@ pub fn cut_trades(files: &[PathBuf], window: Window, out: &Path) -> Result<usize
             let time = fields.first().copied().unwrap_or_default();
             // The reader's own timestamp parser: a row cut here is a row it reads.
             let time_ms =
-                parse_timestamp_ms(time.trim().as_bytes()).ok_or_else(|| MarketError::Parse {
+                parse_timestamp_ms(time.trim().as_bytes()).ok_or_else(|| DataError::BadRow {
                     path: path.clone(),
-                    line: i + 2,
+                    line: i as u64 + 2,
                     reason: format!("cannot read the time {time:?}"),
                 })?;
             let flagged = suspicious
@@ -224,7 +228,7 @@ fn iso_time(ms: TimestampMs) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::market::bar_file::{read_bars_csv, read_trades_csv};
+    use crate::data::{read_bars_csv, read_trades_csv};
     use std::io::Read;
 
     fn bundled() -> PathBuf {

@@ -215,7 +215,7 @@ fn push_bounded(history: &mut VecDeque<Bar>, bar: Bar, capacity: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::market::bar_file::read_trades_csv;
+    use crate::data::bar_file::read_trades_csv;
     use std::path::Path;
 
     #[test]

@@ -298,7 +298,7 @@ pub fn run_cycle(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::market::read_bars_csv;
+    use crate::data::read_bars_csv;
     use crate::trainer::predictor::Compatibility;
     use std::path::Path;
 

@@ -98,7 +98,8 @@ impl Split {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::market::{CleaningConfig, clean_bars, read_bars_csv};
+    use crate::data::read_bars_csv;
+    use crate::market::{CleaningConfig, clean_bars};
     use std::path::Path;
 
     #[test]

@@ -1,7 +1,7 @@
 //! Errors of the trainer, with the decisions that depend on them.
 
 use super::weights::ModelKind;
-use crate::market::MarketError;
+use crate::data::DataError;
 use std::path::PathBuf;
 
 /// Something the trainer could not do.
@@ -19,7 +19,7 @@ pub enum TrainerError {
     },
     /// Reading a data file failed.
     #[error(transparent)]
-    Data(#[from] MarketError),
+    Data(#[from] DataError),
     /// The data file gives no way to tell which symbol its bars are.
     #[error("cannot tell the symbol of {path}; pass --symbol")]
     UnknownSymbol {

@@ -182,7 +182,8 @@ impl Normaliser {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::market::{CleaningConfig, clean_bars, read_bars_csv};
+    use crate::data::read_bars_csv;
+    use crate::market::{CleaningConfig, clean_bars};
     use std::path::Path;
 
     fn hourly() -> Vec<Bar> {

@@ -11,8 +11,8 @@ use super::cycle::{CycleReport, run_cycle};
 use super::error::TrainerError;
 use super::predictor::Compatibility;
 use super::store::ModelStore;
+use crate::data::bar_file::{FileLayout, detect_layout, read_bars_csv, read_trades_csv};
 use crate::market::BarAggregator;
-use crate::market::bar_file::{FileLayout, detect_layout, read_bars_csv, read_trades_csv};
 use crate::types::Bar;
 use std::path::Path;
 

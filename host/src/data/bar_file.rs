@@ -1,6 +1,6 @@
 //! Whole-file reading of bar and trade files (plain or gzip) for offline training, snippets
-//! and tests, on top of the feed's streaming readers ([`BarReader`], [`TradeReader`]), so a
-//! file reads the same here as in a backtest or replay.
+//! and tests, on top of the streaming readers ([`BarReader`], [`TradeReader`]), so a file
+//! reads the same here as in a backtest or replay.
 //!
 //! Layouts, recognised by the header (`../shared/data/SOURCES.md`):
 //! - bars: `timestamp,open,high,low,close,volume` (ISO 8601 UTC, or `YYYY-MM-DD HH:MM:SS.ffffff`
@@ -8,9 +8,10 @@
 //!   `bid_open,...,ask_close` layout (mid prices);
 //! - trades: `timestamp,symbol,price,size,...` (rows with `suspicious=1` are skipped).
 
-use super::error::MarketError;
-use crate::feed::replay::{Source, header_columns, open_source, read_header};
-use crate::feed::{BarReader, FeedError, TradeReader};
+use super::bar_reader::BarReader;
+use super::error::DataError;
+use super::line_source::{Source, header_columns, open_source, read_header};
+use super::trade_reader::TradeReader;
 use crate::types::{Bar, Trade};
 use std::collections::HashMap;
 use std::io::BufRead;
@@ -28,12 +29,12 @@ pub enum FileLayout {
 }
 
 /// The layout of `path`, from its header line.
-pub fn detect_layout(path: &Path) -> Result<FileLayout, MarketError> {
+pub fn detect_layout(path: &Path) -> Result<FileLayout, DataError> {
     layout_of(path, &read_header(path)?)
 }
 
 /// The layout `header` (column names, as [`header_columns`] gives them) names.
-fn layout_of(path: &Path, header: &[String]) -> Result<FileLayout, MarketError> {
+fn layout_of(path: &Path, header: &[String]) -> Result<FileLayout, DataError> {
     let has = |names: &[&str]| names.iter().all(|n| header.iter().any(|h| h == n));
     let first = |n: &str| header.first().is_some_and(|h| h == n);
     let bars = has(&["open", "high", "low", "close"]) || has(&["bid_open", "ask_open"]);
@@ -48,8 +49,8 @@ fn layout_of(path: &Path, header: &[String]) -> Result<FileLayout, MarketError> 
     }
 }
 
-fn unknown_layout(path: &Path, header: &[String]) -> MarketError {
-    MarketError::UnknownLayout {
+fn unknown_layout(path: &Path, header: &[String]) -> DataError {
+    DataError::UnknownLayout {
         path: path.into(),
         header: header.join(","),
     }
@@ -61,16 +62,16 @@ pub fn read_bars_csv(
     path: &Path,
     symbol: &str,
     period_secs: Option<u32>,
-) -> Result<Vec<Bar>, MarketError> {
+) -> Result<Vec<Bar>, DataError> {
     let header = read_header(path)?;
     let layout = layout_of(path, &header)?;
     if layout == FileLayout::Trades {
         return Err(unknown_layout(path, &header));
     }
     let mut bars = BarReader::open(path, symbol, period_secs.unwrap_or(0))?
-        .collect::<Result<Vec<Bar>, FeedError>>()?;
+        .collect::<Result<Vec<Bar>, DataError>>()?;
     if bars.is_empty() {
-        return Err(MarketError::Empty { path: path.into() });
+        return Err(DataError::Empty { path: path.into() });
     }
     if period_secs.is_none() {
         let period = match layout {
@@ -85,7 +86,7 @@ pub fn read_bars_csv(
 }
 
 /// Reads trades of every symbol in the file, in file order.
-pub fn read_trades_csv(path: &Path) -> Result<Vec<Trade>, MarketError> {
+pub fn read_trades_csv(path: &Path) -> Result<Vec<Trade>, DataError> {
     let mut trades = Vec::new();
     for_each_trade(path, |t| trades.push(t))?;
     Ok(trades)
@@ -93,14 +94,14 @@ pub fn read_trades_csv(path: &Path) -> Result<Vec<Trade>, MarketError> {
 
 /// Streams the trades of the file to `each`, in file order; returns how many there were.
 /// The first bad row is an error naming its line.
-pub fn for_each_trade(path: &Path, mut each: impl FnMut(Trade)) -> Result<usize, MarketError> {
+pub fn for_each_trade(path: &Path, mut each: impl FnMut(Trade)) -> Result<usize, DataError> {
     let mut count = 0;
     for trade in TradeReader::open(path)? {
         each(trade?);
         count += 1;
     }
     if count == 0 {
-        return Err(MarketError::Empty { path: path.into() });
+        return Err(DataError::Empty { path: path.into() });
     }
     Ok(count)
 }
@@ -108,13 +109,13 @@ pub fn for_each_trade(path: &Path, mut each: impl FnMut(Trade)) -> Result<usize,
 /// The rows of a trades file as text, after its header, with the header line as it is and
 /// its column names: for tools that copy rows verbatim (snippets). Any other layout is an
 /// error.
-pub(super) fn trade_rows(
+pub(crate) fn trade_rows(
     path: &Path,
-) -> Result<(std::io::Lines<Source>, String, Vec<String>), MarketError> {
+) -> Result<(std::io::Lines<Source>, String, Vec<String>), DataError> {
     let mut lines = open_source(path)?.lines();
     let header = match lines.next() {
         Some(h) => h.map_err(|e| io(path, e))?,
-        None => return Err(MarketError::Empty { path: path.into() }),
+        None => return Err(DataError::Empty { path: path.into() }),
     };
     let columns = header_columns(&header);
     if layout_of(path, &columns)? != FileLayout::Trades {
@@ -139,8 +140,8 @@ fn infer_period_secs(bars: &[Bar]) -> u32 {
         .unwrap_or(60)
 }
 
-pub(super) fn io(path: &Path, source: std::io::Error) -> MarketError {
-    MarketError::Io {
+fn io(path: &Path, source: std::io::Error) -> DataError {
+    DataError::Io {
         path: path.into(),
         source,
     }
@@ -189,7 +190,7 @@ mod tests {
         )
         .unwrap();
         let err = read_bars_csv(&bad, "X", None).unwrap_err();
-        assert!(matches!(err, MarketError::Parse { line: 2, .. }), "{err}");
+        assert!(matches!(err, DataError::BadRow { line: 2, .. }), "{err}");
         // FX bid/ask bars (the shared EURUSD files) read as mid prices, period inferred.
         let fx = dir.path().join("fx.csv");
         std::fs::write(
@@ -207,11 +208,11 @@ mod tests {
         std::fs::write(&odd, "a,b\n1,2\n").unwrap();
         assert!(matches!(
             read_bars_csv(&odd, "X", None),
-            Err(MarketError::UnknownLayout { .. })
+            Err(DataError::UnknownLayout { .. })
         ));
         assert!(matches!(
             read_bars_csv(&dir.path().join("none.csv"), "X", None),
-            Err(MarketError::Io { .. })
+            Err(DataError::Io { .. })
         ));
     }
 

@@ -10,8 +10,9 @@ use std::path::{Path, PathBuf};
 
 use crate::types::{Bar, Symbol};
 
-use super::error::FeedError;
-use super::replay::{Lines, Source, check_width, column, number, open_source, split};
+use super::error::DataError;
+use super::fields::{check_width, column, number, split};
+use super::line_source::{Lines, Source, open_source};
 use super::timestamp::parse_timestamp_ms;
 
 /// How a bar file stores prices.
@@ -36,7 +37,7 @@ pub struct BarReader {
 
 impl BarReader {
     /// Open a bar file; its rows are bars of `symbol`, each `period_secs` long.
-    pub fn open(path: impl AsRef<Path>, symbol: &str, period_secs: u32) -> Result<Self, FeedError> {
+    pub fn open(path: impl AsRef<Path>, symbol: &str, period_secs: u32) -> Result<Self, DataError> {
         let path = path.as_ref();
         BarReader::from_source(path, open_source(path)?, symbol, period_secs)
     }
@@ -47,14 +48,14 @@ impl BarReader {
         source: Source,
         symbol: &str,
         period_secs: u32,
-    ) -> Result<Self, FeedError> {
+    ) -> Result<Self, DataError> {
         let mut lines = Lines::new(name.into(), source);
         let header = lines.header()?;
         let path = lines.path.clone();
         let time_col = column(&path, &header, &["timestamp", "date", "time"])?;
         let has = |n: &str| header.iter().any(|h| h == n);
         let prices = if !has("open") && has("bid_open") && has("ask_open") {
-            let side = |p: &str| -> Result<[usize; 4], FeedError> {
+            let side = |p: &str| -> Result<[usize; 4], DataError> {
                 Ok([
                     column(&path, &header, &[&format!("{p}_open")])?,
                     column(&path, &header, &[&format!("{p}_high")])?,
@@ -142,7 +143,7 @@ impl BarReader {
 }
 
 impl Iterator for BarReader {
-    type Item = Result<Bar, FeedError>;
+    type Item = Result<Bar, DataError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if let Err(e) = self.lines.next_line()? {
@@ -174,7 +175,7 @@ pub fn period_from_name(path: &Path) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::feed::replay::tests::{data, write};
+    use crate::data::test_files::{data, write};
 
     #[test]
     fn reads_the_bundled_bars() {
