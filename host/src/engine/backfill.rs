@@ -3,6 +3,7 @@
 //! start with history instead of an empty window. Failures (403 on plans without candles,
 //! 429, no data) are logged with their reason and never stop the daemon.
 
+use crate::config::Config;
 use crate::feed::{CandleClient, FeedConfig, Resolution};
 use crate::market::MarketState;
 use crate::trainer::TrainerHandle;
@@ -19,6 +20,34 @@ pub fn resolution_for(period_secs: u32) -> Option<Resolution> {
         86_400 => Resolution::Day,
         _ => return None,
     })
+}
+
+/// Starts a backfill of `symbols` in the background, as configured: `MARKET_HISTORY_BARS` bars of
+/// `UPDATE_INTERVAL` ending now, into `market` and `trainer`. Call it inside the runtime.
+pub fn spawn_at_start(
+    config: &Config,
+    symbols: Vec<String>,
+    market: Arc<RwLock<MarketState>>,
+    trainer: Arc<TrainerHandle>,
+) {
+    let feed = config.feed.clone();
+    let (period, bars) = (
+        config.market.update_interval_secs,
+        config.market.history_bars,
+    );
+    let now_secs = crate::plugins::view::wall_clock_ms() / 1000;
+    tokio::spawn(async move {
+        backfill(
+            &feed,
+            &symbols,
+            period,
+            bars,
+            now_secs,
+            &market,
+            Some(&trainer),
+        )
+        .await;
+    });
 }
 
 /// Fetch up to `bars` recent bars of each symbol ending at `now_secs` and hand them to the

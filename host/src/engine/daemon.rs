@@ -13,9 +13,11 @@ use super::pipeline::Pipeline;
 use super::plugin_control::PluginControl;
 use super::plugin_startup;
 use super::quarantine_list::QuarantineList;
+use super::state_saver::{SaverParts, StateSaver};
 use super::state_store::StateStore;
 use super::status_source::{EngineStatus, FeedState};
 use super::strategy_link::StrategyLink;
+use super::subscription_follower::SubscriptionFollower;
 use super::view::{Clock, EngineView, PositionBoard};
 use crate::broker::{BrokerError, JournalRecord, PaperBroker};
 use crate::bus::{Bus, BusError};
@@ -25,7 +27,7 @@ use crate::market::MarketState;
 use crate::plugins::{PluginError, PluginHost, PluginOutput, watcher};
 use crate::status::StatusError;
 use crate::trainer::{PredictionBoard, TrainerError};
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 use std::future::Future;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -242,24 +244,7 @@ pub async fn run_with(
             .union(&config.symbols.iter().cloned().collect())
             .cloned()
             .collect();
-        let (feed_config, market) = (config.feed.clone(), market.clone());
-        let (period, bars) = (
-            config.market.update_interval_secs,
-            config.market.history_bars,
-        );
-        let now_secs = crate::plugins::view::wall_clock_ms() / 1000;
-        tokio::spawn(async move {
-            super::backfill::backfill(
-                &feed_config,
-                &wanted,
-                period,
-                bars,
-                now_secs,
-                &market,
-                Some(&trainer),
-            )
-            .await;
-        });
+        super::backfill::spawn_at_start(&config, wanted, market.clone(), trainer);
     }
     let status = Arc::new(EngineStatus {
         started,
@@ -309,44 +294,19 @@ pub async fn run_with(
     };
 
     let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(1);
-    let subscriber = feed.as_ref().map(|f| f.subscriber());
-    let wanted_extra: BTreeSet<String> = config.symbols.iter().cloned().collect();
+    let bus_symbols = link
+        .as_ref()
+        .map(|l| Box::new(l.symbols_handle()) as Box<dyn Fn(Vec<crate::types::Symbol>) + Send>);
+    let mut follower = SubscriptionFollower::new(
+        feed.as_ref().map(|f| f.subscriber()),
+        bus_symbols,
+        config.symbols.iter().cloned().collect(),
+    );
     let flush_lag = Duration::from_secs(2);
-    let bus_symbols = link.as_ref().map(|l| l.symbols_handle());
     let engine = std::thread::Builder::new()
         .name("engine".into())
         .spawn(move || {
-            let mut subscribed = BTreeSet::new();
-            let mut follow = |plugins: &PluginHost, feed_state: &Mutex<FeedState>| {
-                if let Some(want) = &bus_symbols {
-                    want(
-                        plugins
-                            .wanted_symbols()
-                            .into_iter()
-                            .map(Into::into)
-                            .collect(),
-                    );
-                }
-                let Some(sub) = &subscriber else { return };
-                let wanted: BTreeSet<String> = plugins
-                    .wanted_symbols()
-                    .union(&wanted_extra)
-                    .cloned()
-                    .collect();
-                for s in wanted.difference(&subscribed) {
-                    if let Err(e) = sub.subscribe(s) {
-                        tracing::warn!(target: "tradehost::feed", "cannot subscribe to {s}: {e}");
-                    }
-                }
-                for s in subscribed.difference(&wanted) {
-                    let _ = sub.unsubscribe(s);
-                }
-                if let Ok(mut st) = feed_state.lock() {
-                    st.subscriptions = wanted.iter().cloned().collect();
-                }
-                subscribed = wanted;
-            };
-            follow(&pipeline.plugins, &feed_state);
+            follower.follow(&pipeline.plugins, &feed_state);
             super::event_loop::run(
                 &mut pipeline,
                 Inputs {
@@ -360,7 +320,7 @@ pub async fn run_with(
                 &feed_state,
                 flush_lag,
                 &mut |p| {
-                    follow(&p.plugins, &feed_state);
+                    follower.follow(&p.plugins, &feed_state);
                     p.cancel_orphaned_orders();
                 },
             );
@@ -371,32 +331,16 @@ pub async fn run_with(
     // Periodic saves of plugin state, off the engine thread; a strategy host's are
     // checkpoints taken through the engine thread.
     let checkpointer = link.as_ref().map(|l| l.checkpointer());
-    let saver = {
-        let plugins = plugins.clone();
-        let state = state.clone();
-        let control = plugin_control.clone();
-        let quarantine = quarantine.clone();
-        let every = config.state_save_interval;
-        let (checkpointer, commands) = (checkpointer.clone(), command_tx.clone());
-        let (tx, rx) = crossbeam_channel::bounded::<()>(1);
-        let handle = std::thread::Builder::new()
-            .name("state-saver".into())
-            .spawn(move || {
-                while rx.recv_timeout(every).is_err() {
-                    match &checkpointer {
-                        Some(c) => {
-                            c.take(&commands, &state);
-                            plugin_startup::save_quarantine(&plugins, &control, &quarantine);
-                        }
-                        None => {
-                            plugin_startup::save_states(&plugins, &state, &control, &quarantine)
-                        }
-                    }
-                }
-            })
-            .ok();
-        (tx, handle)
-    };
+    let saver = StateSaver::spawn(
+        config.state_save_interval,
+        SaverParts {
+            plugins: plugins.clone(),
+            state: state.clone(),
+            control: plugin_control.clone(),
+            quarantine: quarantine.clone(),
+            checkpoints: checkpointer.clone().map(|c| (c, command_tx.clone())),
+        },
+    );
 
     let (summary_stop, summary_stop_rx) = tokio::sync::oneshot::channel::<()>();
     let summary = config.console_summary.map(|every| {
@@ -433,10 +377,7 @@ pub async fn run_with(
         .ok()
         .flatten();
     drop(watch);
-    let _ = saver.0.send(());
-    if let Some(h) = saver.1 {
-        let _ = h.join();
-    }
+    saver.stop();
     plugin_startup::save_quarantine(&plugins, &plugin_control, &quarantine);
     let finals = plugins.shutdown();
     // A strategy host keeps the checkpoint's snapshots: they match its saved position.
