@@ -1,0 +1,167 @@
+//! The orders plugins place and what they hear back: submission to the broker (or, on a
+//! strategy host, to the broker host), refusals as events, the kill switch, and the
+//! cancellations the broker makes on its own (kill switch, removed plugins, flatten).
+
+use super::Pipeline;
+use crate::broker::{BrokerOutcome, CancelReason};
+use crate::plugins::bindings::rejection_event;
+use crate::plugins::{BatchBuilder, PluginOutput};
+use crate::status::{KillSwitchChange, KillSwitchError};
+use crate::types::Rejection;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+impl Pipeline {
+    /// Hand a plugin's orders to the broker; refusals go back to the plugin.
+    pub fn on_output(&mut self, output: PluginOutput) {
+        if output.done {
+            self.outstanding = self.outstanding.saturating_sub(1);
+        }
+        if output.actions.is_empty() {
+            return;
+        }
+        if let Some(received) = self.frames.received(output.seq) {
+            let ns = received.elapsed().as_nanos();
+            self.stats
+                .tick_to_order
+                .record(u64::try_from(ns).unwrap_or(u64::MAX));
+        }
+        self.submit(&output.plugin, output.actions);
+    }
+
+    /// Submit a plugin's actions to the broker; refusals go back to the plugin. Returns
+    /// the broker's outcomes (an operator's flatten reads them).
+    pub(crate) fn submit(
+        &mut self,
+        plugin: &Arc<str>,
+        actions: Vec<crate::types::PluginAction>,
+    ) -> Vec<BrokerOutcome> {
+        // Dashboard hook: the orders, to show accepted ones with their details.
+        let requests: Vec<crate::types::OrderRequest> = match &self.events {
+            Some(_) => actions
+                .iter()
+                .filter_map(|a| match a {
+                    crate::types::PluginAction::Place(r) => Some(r.clone()),
+                    _ => None,
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        let now = self.clock.now_ms();
+        if self.remote.is_some() {
+            // Outcomes come back from the broker host (`on_remote_outcome`).
+            self.send_to_broker_host(plugin, actions, now);
+            return Vec::new();
+        }
+        let outcomes = self
+            .broker
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .submit(plugin, actions, now);
+        if let Some(hub) = &self.events {
+            hub.outcomes(&requests, &outcomes, now);
+        }
+        let symbols = self.plugins.symbols().clone();
+        let refusals: BatchBuilder = outcomes
+            .iter()
+            .filter_map(|o| match o {
+                // The broker has logged the refusal; the plugin hears of it as an event.
+                BrokerOutcome::Rejected(r) => Some(rejection_event(r, &symbols)),
+                _ => None,
+            })
+            .collect();
+        if !refusals.is_empty() && self.plugins.deliver(plugin, refusals.finish()) {
+            self.outstanding += 1;
+        }
+        outcomes
+    }
+
+    /// Engage or release the kill switch (journaled); the plugins whose resting orders it
+    /// cancels hear of each as a refusal, so their own books stay right.
+    pub fn set_kill_switch(
+        &mut self,
+        engaged: bool,
+        reason: &str,
+    ) -> Result<KillSwitchChange, KillSwitchError> {
+        if self.is_remote() {
+            return Err(KillSwitchError::BrokerHostOnly);
+        }
+        let now = self.clock.now_ms();
+        let (outcomes, state, changed) = {
+            let mut broker = self.broker.lock().unwrap_or_else(|p| p.into_inner());
+            crate::engine::control::switch(&mut broker, engaged, reason, now)?
+        };
+        let cancelled_orders = self.notify_cancellations(&outcomes, now);
+        Ok(KillSwitchChange {
+            state,
+            changed,
+            cancelled_orders,
+        })
+    }
+
+    /// Cancel the resting orders of plugins that are no longer running (unloaded, or
+    /// quarantined after repeated faults): nobody would act on their fills.
+    pub fn cancel_orphaned_orders(&mut self) {
+        // Not `statuses()`: this runs every second on the engine thread, and copying the
+        // latency histograms' percentiles out is work nobody reads here.
+        let running = self.plugins.running();
+        let now = self.clock.now_ms();
+        let outcomes = self
+            .broker
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .cancel_unmanaged_orders(|p| running.iter().any(|r| &**r == p), now);
+        // A quarantined plugin that is later replaced hears of its cancelled orders.
+        self.notify_cancellations(&outcomes, now);
+    }
+
+    /// Tell each plugin about its orders the broker cancelled on its own (kill switch,
+    /// plugin removal, an operator's flatten); returns how many there were.
+    pub(crate) fn notify_cancellations(
+        &mut self,
+        outcomes: &[BrokerOutcome],
+        now_ms: i64,
+    ) -> usize {
+        if let Some(hub) = &self.events {
+            hub.outcomes(&[], outcomes, now_ms); // Dashboard hook.
+        }
+        let symbols = self.plugins.symbols().clone();
+        let mut by_plugin: BTreeMap<Arc<str>, BatchBuilder> = BTreeMap::new();
+        let mut count = 0;
+        for outcome in outcomes {
+            if let BrokerOutcome::Cancelled {
+                plugin,
+                tag,
+                symbol,
+                reason,
+                ..
+            } = outcome
+                && *reason != CancelReason::Requested
+            {
+                count += 1;
+                let why = match reason {
+                    CancelReason::KillSwitch => "cancelled: the kill switch was engaged",
+                    CancelReason::Flattened => "cancelled: an operator flattened this strategy",
+                    _ => "cancelled: the plugin stopped running",
+                };
+                let rejection = Rejection {
+                    plugin: plugin.clone(),
+                    tag: *tag,
+                    symbol: symbol.clone(),
+                    reason: why.into(),
+                    time_ms: now_ms,
+                };
+                by_plugin
+                    .entry(plugin.clone())
+                    .or_default()
+                    .event(rejection_event(&rejection, &symbols));
+            }
+        }
+        for (plugin, events) in by_plugin {
+            if self.plugins.deliver(&plugin, events.finish()) {
+                self.outstanding += 1;
+            }
+        }
+        count
+    }
+}
