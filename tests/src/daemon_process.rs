@@ -63,6 +63,9 @@ impl DaemonProcess {
             .env("LOG_DIR", p("logs"))
             .env("STATUS_ADDR", format!("127.0.0.1:{port}"))
             .env("DEMO_SPEED", "20")
+            // Past the tests' own SIGTERM limits: a stop that hangs is caught by the test,
+            // which then prints every thread's stack, rather than cut short by the daemon.
+            .env("SHUTDOWN_TIMEOUT_SECS", "60")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());

@@ -36,14 +36,15 @@ impl Checkpointer {
     /// not yet on the bus, the snapshots that came are saved but the position stays, so a
     /// restart sees some events twice rather than none once.
     pub fn take(&self, commands: &Sender<EngineCommand>, state: &StateStore) -> bool {
-        let (tx, rx) = tokio::sync::oneshot::channel();
+        let (tx, rx) = crossbeam_channel::bounded(1);
         if commands
             .send(EngineCommand::Checkpoint { reply: tx })
             .is_err()
         {
             return false;
         }
-        let Ok(cut) = rx.blocking_recv() else {
+        // Bounded: a command sent as the engine thread stops is never answered.
+        let Ok(cut) = rx.recv_timeout(CHECKPOINT_WAIT) else {
             return false;
         };
         let mut snapshots = BTreeMap::new();
@@ -105,11 +106,11 @@ impl Checkpointer {
 
     /// Waits until every order the plugins made so far is stored on the bus.
     fn orders_published(&self, commands: &Sender<EngineCommand>) -> bool {
-        let (tx, rx) = tokio::sync::oneshot::channel();
+        let (tx, rx) = crossbeam_channel::bounded(1);
         if commands.send(EngineCommand::Barrier { reply: tx }).is_err() {
             return false;
         }
-        let Ok(routed) = rx.blocking_recv() else {
+        let Ok(routed) = rx.recv_timeout(CHECKPOINT_WAIT) else {
             return false;
         };
         let deadline = Instant::now() + CHECKPOINT_WAIT;
@@ -121,5 +122,31 @@ impl Checkpointer {
             std::thread::sleep(Duration::from_millis(5));
         }
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_checkpoint_nobody_answers_gives_up_instead_of_waiting_forever() {
+        // The engine thread stopped between the command being queued and read: the reply
+        // never comes, and the saver (which shutdown joins) must not wait for it forever.
+        let dir = tempfile::tempdir().unwrap();
+        let (saved, _saved_rx) = mpsc::unbounded_channel();
+        let checkpointer = Checkpointer {
+            checkpoint: Arc::new(Mutex::new(BusCheckpoint::default())),
+            state_dir: dir.path().to_path_buf(),
+            counters: Arc::new(RouteCounters::default()),
+            saved,
+        };
+        let (commands, unanswered) = crossbeam_channel::bounded(16);
+        let state = StateStore::new(dir.path().to_path_buf());
+        let started = Instant::now();
+        assert!(!checkpointer.take(&commands, &state));
+        assert!(started.elapsed() < CHECKPOINT_WAIT * 2);
+        assert_eq!(unanswered.len(), 1, "the command was queued, not answered");
+        assert!(!dir.path().join("bus.checkpoint").exists());
     }
 }

@@ -3,12 +3,13 @@
 //! `logs/trading_agent.log`) sees trades, bars, forecasts, orders, fills, money and plugin
 //! health move without opening the dashboard.
 
+use super::broker_board::BrokerBoard;
 use super::pipeline::PipelineStats;
-use crate::broker::{BrokerTotals, PaperBroker};
+use crate::broker::BrokerTotals;
 use crate::human::Money;
 use crate::plugins::{PluginHost, PluginRunState};
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Counters the summary reports as differences.
@@ -105,7 +106,7 @@ pub fn summarise(
 pub async fn run(
     every: Duration,
     stats: Arc<PipelineStats>,
-    broker: Arc<Mutex<PaperBroker>>,
+    broker: BrokerBoard,
     plugins: Arc<PluginHost>,
     stop: tokio::sync::oneshot::Receiver<()>,
 ) {
@@ -117,12 +118,12 @@ pub async fn run(
 async fn run_with(
     every: Duration,
     stats: Arc<PipelineStats>,
-    broker: Arc<Mutex<PaperBroker>>,
+    broker: BrokerBoard,
     plugins: Arc<PluginHost>,
     mut stop: tokio::sync::oneshot::Receiver<()>,
     mut emit: impl FnMut(&Summary),
 ) {
-    let totals = || broker.lock().map(|b| b.totals()).unwrap_or_default();
+    let totals = || broker.figures().totals.clone();
     let mut before = counts(&stats, &totals());
     let mut tick = tokio::time::interval(every);
     tick.tick().await;
@@ -154,6 +155,8 @@ async fn run_with(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::broker::PaperBroker;
+    use std::sync::Mutex;
 
     #[test]
     fn the_line_says_what_changed_in_words() {
@@ -188,7 +191,8 @@ mod tests {
             ..Default::default()
         })
         .unwrap();
-        let broker = Arc::new(Mutex::new(broker));
+        let board = BrokerBoard::default();
+        board.publish(&broker);
         let stats = Arc::new(PipelineStats::default());
         let (out, _rx) = crossbeam_channel::unbounded();
         let host = Arc::new(
@@ -211,7 +215,7 @@ mod tests {
         let task = tokio::spawn(run_with(
             Duration::from_secs(30),
             stats.clone(),
-            broker,
+            board,
             host,
             stop_rx,
             move |s: &Summary| sink.lock().unwrap().push(s.clone()),

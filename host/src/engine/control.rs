@@ -65,14 +65,14 @@ pub enum EngineCommand {
     /// A strategy host's checkpoint: snapshots of every plugin at one stream position
     /// (ignored without a bus link).
     Checkpoint {
-        /// Where the checkpoint goes.
-        reply: oneshot::Sender<super::event_loop::Checkpoint>,
+        /// Where the checkpoint goes (waited for with a timeout, from a plain thread).
+        reply: crossbeam_channel::Sender<super::event_loop::Checkpoint>,
     },
     /// Handle every plugin answer already received, then say how many orders have been
     /// routed to the bus so far (a checkpoint waits for them to be published).
     Barrier {
-        /// Where the count goes.
-        reply: oneshot::Sender<u64>,
+        /// Where the count goes (waited for with a timeout, from a plain thread).
+        reply: crossbeam_channel::Sender<u64>,
     },
 }
 

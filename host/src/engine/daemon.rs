@@ -6,6 +6,7 @@
 //! and the trainer, orders leave for the broker host, and the local broker only mirrors the
 //! fills it reports (`docs/scale-out.md`).
 
+use super::broker_board::BrokerBoard;
 use super::bus_checkpoint::{BusCheckpoint, CheckpointError};
 use super::control::{EngineCommand, EngineControl};
 use super::event_loop::Inputs;
@@ -221,6 +222,11 @@ pub async fn run_with(
         Clock::Wall,
         positions,
     );
+    // The status API and the console summary read the broker's figures from here, never
+    // from the broker itself, whose lock is held while the journal is written.
+    let broker_board = BrokerBoard::default();
+    pipeline.broker_board = Some(broker_board.clone());
+    pipeline.publish_broker();
     let trainer = trainer.map(Arc::new);
     let trainer_status = trainer.clone().map(|handle| {
         Box::new(move || handle.status())
@@ -257,7 +263,7 @@ pub async fn run_with(
         feed_state: feed_state.clone(),
         pipeline: pipeline.stats.clone(),
         market: market.clone(),
-        broker: broker.clone(),
+        broker: broker_board.clone(),
         plugins: plugins.clone(),
         board,
         trainer: trainer_status,
@@ -359,6 +365,9 @@ pub async fn run_with(
         let _ = task.await;
     }
     tracing::info!("shutting down: stopping the feed, draining events, saving plugin state");
+    // Periodic saves stop first, while the engine thread can still answer the checkpoint a
+    // save may be waiting for; the final save comes after the engine has drained.
+    let _ = tokio::task::spawn_blocking(move || saver.stop()).await;
     if let (Some(link), Some(c)) = (&link, checkpointer) {
         // The last checkpoint, taken while the engine still runs: what comes after it is
         // read again at the next start.
@@ -377,7 +386,6 @@ pub async fn run_with(
         .ok()
         .flatten();
     drop(watch);
-    saver.stop();
     plugin_startup::save_quarantine(&plugins, &plugin_control, &quarantine);
     let finals = plugins.shutdown();
     // A strategy host keeps the checkpoint's snapshots: they match its saved position.

@@ -162,6 +162,7 @@ pub fn run(
             recv(ticker) -> _ => {
                 pipeline.flush_bars(pipeline.clock.now_ms() - flush_lag.as_millis() as i64);
                 on_tick(pipeline);
+                pipeline.publish_broker();
             },
             recv(inputs.stop) -> _ => break,
         }
@@ -176,6 +177,9 @@ pub fn run(
         }
     }
     pipeline.settle(inputs.outputs, Duration::from_secs(2));
+    // Commands that came too late are dropped with their reply senders, so whoever waits
+    // for an answer hears "stopped" now rather than never.
+    while inputs.commands.try_recv().is_ok() {}
     link.map(|l| l.inputs.position).unwrap_or(0)
 }
 
@@ -270,14 +274,19 @@ fn handle_command(pipeline: &mut Pipeline, command: EngineCommand, link: Option<
             reason,
             reply,
         } => {
-            let _ = reply.send(pipeline.set_kill_switch(engaged, &reason));
+            let result = pipeline.set_kill_switch(engaged, &reason);
+            // Published before the answer: a status read after it shows the change.
+            pipeline.publish_broker();
+            let _ = reply.send(result);
         }
         EngineCommand::Flatten {
             plugin,
             actor,
             reply,
         } => {
-            let _ = reply.send(super::control::flatten(pipeline, &plugin, &actor));
+            let result = super::control::flatten(pipeline, &plugin, &actor);
+            pipeline.publish_broker();
+            let _ = reply.send(result);
         }
         // Handled by the loop, which holds the plugins' answers.
         EngineCommand::Barrier { reply } => {

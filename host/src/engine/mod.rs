@@ -7,6 +7,7 @@
 //! snapshots every plugin to the state directory and flushes the journal.
 
 pub mod backfill;
+pub mod broker_board;
 pub mod broker_desk;
 pub mod broker_host;
 pub mod bus_checkpoint;

@@ -1,6 +1,7 @@
 //! The engine's answer to the status API: a [`StatusReport`] assembled from the live
 //! subsystems on demand.
 
+use super::broker_board::BrokerBoard;
 use super::pipeline::PipelineStats;
 use crate::broker::PaperBroker;
 use crate::feed::FeedStats;
@@ -35,8 +36,8 @@ pub struct EngineStatus {
     pub pipeline: Arc<PipelineStats>,
     /// Market state.
     pub market: Arc<RwLock<MarketState>>,
-    /// The broker.
-    pub broker: Arc<Mutex<PaperBroker>>,
+    /// The broker's figures, as the engine last published them.
+    pub broker: BrokerBoard,
     /// The plugins.
     pub plugins: Arc<PluginHost>,
     /// Latest predictions.
@@ -81,11 +82,7 @@ impl StatusSource for EngineStatus {
                     .collect()
             })
             .unwrap_or_default();
-        let broker = self
-            .broker
-            .lock()
-            .map(|b| broker_report(&b))
-            .unwrap_or_default();
+        let broker = self.broker.figures().report.clone();
         let models = self
             .trainer
             .as_ref()

@@ -17,6 +17,18 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// Longest wait for the engine thread's answer to a kill switch or flatten: one that is
+/// stopping may never answer, and a request must not hold the server's shutdown up.
+const ENGINE_ANSWER: Duration = Duration::from_secs(10);
+/// Longest wait for a plugin load, reload or unload to finish (it compiles and starts one).
+const PLUGIN_ANSWER: Duration = Duration::from_secs(60);
+
+/// The answer on `rx`, or `None` when it is dropped unanswered or takes longer than `limit`.
+async fn answer<T>(rx: tokio::sync::oneshot::Receiver<T>, limit: Duration) -> Option<T> {
+    tokio::time::timeout(limit, rx).await.ok()?.ok()
+}
 
 /// `GET /api/kill-switch`.
 pub(crate) async fn kill_switch(State(api): State<Api>) -> impl IntoResponse {
@@ -41,7 +53,9 @@ pub(crate) async fn set_kill_switch(
     // The journal keeps the reason: who asked goes with it.
     let reason = format!("{reason} (from {actor})");
     let answer = match control.set_kill_switch(request.engaged, reason) {
-        Ok(rx) => rx.await.unwrap_or(Err(KillSwitchError::Stopping)),
+        Ok(rx) => answer(rx, ENGINE_ANSWER)
+            .await
+            .unwrap_or(Err(KillSwitchError::Stopping)),
         Err(e) => Err(e),
     };
     match answer {
@@ -121,7 +135,9 @@ pub(crate) async fn plugin(
     tracing::warn!(target: "tradehost::control", plugin = %name, "{actor} asked to {action} plugin {name}{why}");
     if action == "flatten" {
         let answer = match control.flatten(&name, &actor) {
-            Ok(rx) => rx.await.unwrap_or(Err(ControlError::Stopping)),
+            Ok(rx) => answer(rx, ENGINE_ANSWER)
+                .await
+                .unwrap_or(Err(ControlError::Stopping)),
             Err(e) => Err(e),
         };
         return match answer {
@@ -157,7 +173,9 @@ pub(crate) async fn plugin(
         );
     };
     let answer = match control.plugin(&name, command, &actor) {
-        Ok(rx) => rx.await.unwrap_or(Err(ControlError::Stopping)),
+        Ok(rx) => answer(rx, PLUGIN_ANSWER)
+            .await
+            .unwrap_or(Err(ControlError::Stopping)),
         Err(e) => Err(e),
     };
     match answer {

@@ -5,6 +5,7 @@
 //! arrive; in a backtest [`Pipeline::settle`] waits for every plugin to answer each batch
 //! before the next one, which makes runs deterministic.
 
+use super::broker_board::BrokerBoard;
 use super::latency::{FrameTimes, LatencyHistogram};
 use super::order_route::OrderRoute;
 use super::view::{Clock, PositionBoard};
@@ -60,6 +61,8 @@ pub struct Pipeline {
     pub clock: Clock,
     /// Where positions are published for the plugins' `position-of`.
     positions: PositionBoard,
+    /// Where the broker's figures are published for the status API (the daemon's).
+    pub broker_board: Option<BrokerBoard>,
     /// Counters.
     pub stats: Arc<PipelineStats>,
     /// Plugin answers still expected (batches sent minus outputs received).
@@ -101,6 +104,7 @@ impl Pipeline {
             trainer,
             clock,
             positions,
+            broker_board: None,
             stats: Arc::new(PipelineStats::default()),
             outstanding: 0,
             memo: SymbolMemo::default(),
@@ -110,6 +114,22 @@ impl Pipeline {
             events: None,
             frames: FrameTimes::default(),
             remote: None,
+        }
+    }
+
+    /// Publish the broker's figures to the board, when there is one (every second, and
+    /// after each operator command).
+    pub fn publish_broker(&self) {
+        if self.broker_board.is_some() {
+            self.publish_board(&self.broker.lock().unwrap_or_else(|p| p.into_inner()));
+        }
+    }
+
+    /// [`publish_broker`](Self::publish_broker) with the broker already held (after fills
+    /// and submissions, so counts in the status API follow the journal at once).
+    fn publish_board(&self, broker: &PaperBroker) {
+        if let Some(board) = &self.broker_board {
+            board.publish(broker);
         }
     }
 
@@ -154,6 +174,7 @@ impl Pipeline {
             }
             if !fills.is_empty() {
                 self.positions.publish(&broker);
+                self.publish_board(&broker);
             }
         }
         // Nothing reads the clock inside the loop (the locks are held): advance it once.

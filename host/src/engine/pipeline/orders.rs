@@ -53,11 +53,12 @@ impl Pipeline {
             self.send_to_broker_host(plugin, actions, now);
             return Vec::new();
         }
-        let outcomes = self
-            .broker
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .submit(plugin, actions, now);
+        let outcomes = {
+            let mut broker = self.broker.lock().unwrap_or_else(|p| p.into_inner());
+            let outcomes = broker.submit(plugin, actions, now);
+            self.publish_board(&broker);
+            outcomes
+        };
         if let Some(hub) = &self.events {
             hub.outcomes(&requests, &outcomes, now);
         }

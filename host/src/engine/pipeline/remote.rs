@@ -34,6 +34,7 @@ impl Pipeline {
             let mut broker = self.broker.lock().unwrap_or_else(|p| p.into_inner());
             let recorded = broker.mirror_fill(&fill);
             self.positions.publish(&broker);
+            self.publish_board(&broker);
             recorded
         };
         match recorded {
