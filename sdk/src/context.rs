@@ -47,6 +47,11 @@ pub struct Context {
     names: HashMap<SymbolId, String>,
     /// Index of the event being handled in the current batch (what host calls are "at").
     pub(crate) at: u32,
+    /// Position quantities the host gave in this `on-events` call. In a backtest a fill
+    /// lands between two calls, never inside one, so one question per symbol and call gives
+    /// every answer; a strategy that targets a position on every trade would otherwise ask
+    /// the host on every trade.
+    quantities: Vec<(SymbolId, f64)>,
 }
 
 impl Context {
@@ -196,7 +201,7 @@ impl Context {
     /// The current position is the host's plus market orders sent but not yet filled, so calling
     /// this on every trade does not stack orders while the first one is on its way.
     pub fn target_position(&mut self, symbol: SymbolId, target: f64) -> Option<Tag> {
-        let current = self.position(symbol).quantity + self.in_flight(symbol);
+        let current = self.held(symbol) + self.in_flight(symbol);
         let delta = target - current;
         if delta.abs() < QUANTITY_EPSILON {
             return None;
@@ -208,6 +213,21 @@ impl Context {
     /// Flattens the position in `symbol` with a market order; `None` when already flat.
     pub fn close(&mut self, symbol: SymbolId) -> Option<Tag> {
         self.target_position(symbol, 0.0)
+    }
+
+    /// The quantity held in `symbol`, asked of the host once per call.
+    fn held(&mut self, symbol: SymbolId) -> f64 {
+        if let Some((_, q)) = self.quantities.iter().find(|(s, _)| *s == symbol) {
+            return *q;
+        }
+        let q = self.position(symbol).quantity;
+        self.quantities.push((symbol, q));
+        q
+    }
+
+    /// A new `on-events` call begins: what the host said before may have changed.
+    pub(crate) fn begin_call(&mut self) {
+        self.quantities.clear();
     }
 
     /// Signed quantity of market orders in `symbol` sent but not yet filled or rejected.
@@ -315,6 +335,8 @@ mod tests {
                 },
             )
         });
+        // The fill reaches the strategy in the host's next call.
+        ctx.begin_call();
         ctx.record_fill(&fill(tag, spy, Side::Buy, 4.0));
         assert_eq!(ctx.in_flight(spy), 6.0);
         assert_eq!(ctx.target_position(spy, 10.0), None);
@@ -333,6 +355,31 @@ mod tests {
         });
         assert_eq!(ctx.in_flight(spy), 6.0);
         with_host(|h| h.positions.remove(&spy));
+    }
+
+    #[test]
+    fn the_held_quantity_is_asked_once_per_call() {
+        let mut ctx = Context::new();
+        let ibm = ctx.symbol("IBM-held-test");
+        with_host(|h| {
+            h.positions.insert(
+                ibm,
+                Position {
+                    quantity: 3.0,
+                    ..Position::flat(ibm)
+                },
+            )
+        });
+        ctx.begin_call();
+        assert_eq!(ctx.target_position(ibm, 3.0), None);
+        // The host's answer changes within the call (it cannot in a backtest): the call
+        // goes on with the answer it had.
+        with_host(|h| h.positions.remove(&ibm));
+        assert_eq!(ctx.target_position(ibm, 3.0), None);
+        // The next call asks again.
+        ctx.begin_call();
+        assert!(ctx.target_position(ibm, 3.0).is_some());
+        let _ = ctx.take_actions();
     }
 
     #[test]

@@ -79,6 +79,7 @@ impl<S: Strategy> Runtime<S> {
     /// events were handled and the actions placed.
     pub fn on_events(&mut self, batch: &EventBatch) -> BatchOutcome {
         let (s, ctx) = (&mut self.strategy, &mut self.ctx);
+        ctx.begin_call();
         let consumed = if batch.others().is_empty() {
             // Trades only (most batches): straight down the columns.
             let c = &batch.trades;

@@ -75,6 +75,35 @@ class RuntimeTests(unittest.TestCase):
         self.assertEqual((rt.strategy.trades, rt.strategy.step), (3, 4))
 
 
+class Target(Strategy):
+    name = "target"
+    symbols = ["SPY"]
+
+    def start(self, ctx):
+        pass
+
+    def on_trade(self, ctx, trade):
+        ctx.target_position(trade.symbol, 3.0)
+
+
+class TargetPositionTests(unittest.TestCase):
+    def test_the_held_quantity_is_asked_once_per_call(self):
+        host = FakeHost()
+        rt = Runtime(Target, host)
+        rt.init([])
+        host.positions[0] = type("P", (), dict(symbol=0, quantity=3.0))
+        asked = []
+        answer = host.position_of
+        host.position_of = lambda symbol, at: asked.append(at) or answer(symbol, at)
+        consumed, actions = rt.on_events([0] * 5, [1.0] * 5, [1.0] * 5, list(range(5)), None)
+        self.assertEqual((consumed, actions, asked), (5, [], [0]), "one question for five trades")
+        # The next call asks again, and sees the position gone.
+        del host.positions[0]
+        consumed, actions = rt.on_events([0] * 2, [1.0] * 2, [1.0] * 2, [5, 6], None)
+        self.assertEqual((consumed, asked), (1, [0, 0]))
+        self.assertEqual(actions[0][2:4], (BUY, 3.0))
+
+
 class SmaExampleTests(unittest.TestCase):
     def test_buys_on_the_upward_cross_and_sells_on_the_downward_one(self):
         # The Rust example's unit test, step for step.

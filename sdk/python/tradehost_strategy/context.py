@@ -48,6 +48,14 @@ class Context:
         self._ids = {}
         self._names = {}
         self.at = 0
+        # Position quantities the host gave in this on-events call: in a backtest a fill lands
+        # between two calls, never inside one, so one question per symbol and call gives
+        # every answer (as in the Rust SDK).
+        self._held = {}
+
+    def begin_call(self):
+        """A new on-events call begins: what the host said before may have changed."""
+        self._held.clear()
 
     # ---- host calls ----
 
@@ -153,7 +161,10 @@ class Context:
         """Trades toward a signed `target` position with one market order; returns its tag,
         or None when already there. Counts market orders in flight, so calling it on every
         trade does not stack orders."""
-        current = self.position(symbol).quantity + self.in_flight(symbol)
+        held = self._held.get(symbol)
+        if held is None:
+            held = self._held[symbol] = self.position(symbol).quantity
+        current = held + self.in_flight(symbol)
         delta = float(target) - current
         if abs(delta) < QUANTITY_EPSILON:
             return None

@@ -63,6 +63,7 @@ class Runtime:
         `others` is a list of (after_trades, kind, value), kind one of "trade", "bar",
         "prediction", "fill", "rejection", or None when the batch has only trades."""
         s, ctx = self.strategy, self.ctx
+        ctx.begin_call()
         actions = ctx.actions
         n = min(len(symbols), len(prices), len(sizes), len(times))
         consumed = n
