@@ -199,7 +199,9 @@ impl Context {
     /// `None` when already there.
     ///
     /// The current position is the host's plus market orders sent but not yet filled, so calling
-    /// this on every trade does not stack orders while the first one is on its way.
+    /// this on every trade does not stack orders while the first one is on its way. The host's
+    /// quantity is asked once per symbol in each call of the host (live, a fill made during a
+    /// call is seen from the next one, with its fill event).
     pub fn target_position(&mut self, symbol: SymbolId, target: f64) -> Option<Tag> {
         let current = self.held(symbol) + self.in_flight(symbol);
         let delta = target - current;
