@@ -8,9 +8,10 @@ use super::TrainerConfig;
 use super::candidates::{CandidateScore, fit_candidates};
 use super::dataset::{Dataset, Split};
 use super::error::TrainerError;
-use super::evaluation::{Evaluation, Metrics};
+use super::evaluation::Evaluation;
 use super::features::{FEATURE_COUNT, FEATURE_NAMES, Normaliser};
-use super::gate::{DeployDecision, HeldOutErrors, decide};
+use super::gate::{DeployDecision, decide};
+use super::held_out::HeldOut;
 use super::predictor::DeployedModel;
 use super::store::{DataRange, ModelMetadata, ModelStatus, ModelStore, TrainingSummary};
 use super::training::{Rows, TrainParams};
@@ -170,49 +171,20 @@ pub fn run_cycle(
         .join(", ");
     tracing::info!(target: "tradehost::trainer::cycle", symbol, %kind, "candidates on validation (scaled MSE): {scores}; chosen: {kind}");
 
-    let targets: Vec<f64> = data.y[split.test.clone()]
-        .iter()
-        .map(|y| f64::from(*y))
-        .collect();
     let scale = f64::from(norm.target_scale);
-    let model_pred: Vec<f64> = x_test
-        .chunks_exact(FEATURE_COUNT)
-        .map(|r| f64::from(selection.weights.forward(r)) * scale)
-        .collect();
-    let last: Vec<f64> = data.last_return[split.test.clone()]
-        .iter()
-        .map(|r| f64::from(*r))
-        .collect();
-    let live_pred: Option<(u32, Vec<f64>)> = live.map(|m| {
-        let pred = data
-            .rows(&split.test)
-            .chunks_exact(FEATURE_COUNT)
-            .map(|r| m.predict_row(r))
-            .collect();
-        (m.version(), pred)
-    });
-    let evaluation = Evaluation {
-        train_samples: split.train.len(),
-        validation_samples: split.validation.len(),
-        model: Metrics::score(&model_pred, &targets),
-        zero: Metrics::score(&vec![0.0; targets.len()], &targets),
-        last_return: Metrics::score(&last, &targets),
-        live: live_pred
-            .as_ref()
-            .map(|(v, pred)| (*v, Metrics::score(pred, &targets))),
-        test_range_ms: (data.times[split.test.start], data.times[split.test.end - 1]),
-    };
-    let errors =
-        |pred: &[f64]| -> Vec<f64> { pred.iter().zip(&targets).map(|(p, t)| p - t).collect() };
-    let (model_errors, zero_errors) = (errors(&model_pred), errors(&vec![0.0; targets.len()]));
-    let live_errors = live_pred.as_ref().map(|(v, pred)| (*v, errors(pred)));
-    let held_out = HeldOutErrors {
-        model: &model_errors,
-        zero: &zero_errors,
-        live: live_errors.as_ref().map(|(v, e)| (*v, e.as_slice())),
-        horizon,
-    };
-    let decision = decide(&evaluation, &held_out, config.gate_significance);
+    let held_out = HeldOut::score(
+        &data,
+        &split,
+        &x_test,
+        |r| f64::from(selection.weights.forward(r)) * scale,
+        live,
+    );
+    let evaluation = held_out.evaluation.clone();
+    let decision = decide(
+        &evaluation,
+        &held_out.errors(horizon),
+        config.gate_significance,
+    );
     // Retraining on the data the live model was trained on gives it back (training is
     // seeded): say so once, at INFO, and write no new version that differs in nothing.
     let unchanged = match &evaluation.live {

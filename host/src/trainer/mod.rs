@@ -32,6 +32,7 @@ pub mod error;
 pub mod evaluation;
 pub mod features;
 pub mod gate;
+pub mod held_out;
 pub mod model;
 pub mod offline;
 pub mod predictor;
