@@ -412,7 +412,7 @@ pub async fn run_with(
     if let Some(server) = status_server {
         let _ = server.await;
     }
-    // Everything holding the broker is gone now, so its journal lock is released.
+    // The status source goes with the status API.
     drop(status);
     if let Some(link) = link {
         link.stop().await;

@@ -179,12 +179,12 @@ pub fn run_cycle(
         |r| f64::from(selection.weights.forward(r)) * scale,
         live,
     );
-    let evaluation = held_out.evaluation.clone();
     let decision = decide(
-        &evaluation,
+        &held_out.evaluation,
         &held_out.errors(horizon),
         config.gate_significance,
     );
+    let evaluation = held_out.evaluation;
     // Retraining on the data the live model was trained on gives it back (training is
     // seeded): say so once, at INFO, and write no new version that differs in nothing.
     let unchanged = match &evaluation.live {

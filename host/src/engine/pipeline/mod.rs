@@ -6,7 +6,7 @@
 //! before the next one, which makes runs deterministic.
 
 use super::broker_board::BrokerBoard;
-use super::latency::{FrameTimes, LatencyHistogram};
+use super::latency::FrameTimes;
 use super::order_route::OrderRoute;
 use super::view::{Clock, PositionBoard};
 use crate::broker::PaperBroker;
@@ -20,7 +20,7 @@ use crate::trainer::TrainerHandle;
 use crate::types::{Bar, Fill, Prediction, Trade};
 use crossbeam_channel::Receiver;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -30,22 +30,8 @@ mod remote;
 /// Makes a forecast at a completed bar, synchronously (backtests with predictions).
 pub type Forecaster = Box<dyn FnMut(&Bar) -> Option<Prediction> + Send>;
 
-/// Counters of the pipeline, for the status API.
-#[derive(Debug, Default)]
-pub struct PipelineStats {
-    /// Trades processed.
-    pub trades: AtomicU64,
-    /// Bars completed.
-    pub bars: AtomicU64,
-    /// Predictions forwarded to plugins.
-    pub predictions: AtomicU64,
-    /// Batches dispatched to plugins.
-    pub batches: AtomicU64,
-    /// Frame read to order at the broker, for answers with orders (live only).
-    pub tick_to_order: LatencyHistogram,
-    /// Frame read to the engine thread taking the batch up (the feed's share of the above).
-    pub feed_to_engine: LatencyHistogram,
-}
+/// Counters of the pipeline, for the status API: the same as the engine core's.
+pub type PipelineStats = super::core::EngineStats;
 
 /// The engine's hot loop state.
 pub struct Pipeline {
