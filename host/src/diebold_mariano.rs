@@ -40,7 +40,8 @@ impl DieboldMariano {
         };
         let lags = h.saturating_sub(1).min(n - 1);
         let variance = autocov(0) + 2.0 * (1..=lags).map(autocov).sum::<f64>();
-        if !(variance > 0.0) {
+        // NaN too: a variance that is not positive gives no test.
+        if variance.is_nan() || variance <= 0.0 {
             return None;
         }
         let statistic = mean / (variance / n as f64).sqrt();

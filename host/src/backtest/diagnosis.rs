@@ -36,7 +36,7 @@ const BAR_SECS: [u32; 9] = [
 /// (their status before shutdown) and journal.
 pub fn diagnose(
     report: &mut BacktestReport,
-    trades: &[Trade],
+    trades: &[&[Trade]],
     plugins: &[PluginStatus],
     journal: &Path,
 ) {
@@ -161,8 +161,10 @@ fn list(items: &[String]) -> String {
 }
 
 /// Bars of each symbol at the shortest length that keeps under `MAX_BARS` bars.
-fn price_series(trades: &[Trade]) -> BTreeMap<String, PriceSeries> {
-    let span_secs = match (trades.first(), trades.last()) {
+fn price_series(parts: &[&[Trade]]) -> BTreeMap<String, PriceSeries> {
+    let first = parts.iter().find_map(|p| p.first());
+    let last = parts.iter().rev().find_map(|p| p.last());
+    let span_secs = match (first, last) {
         (Some(a), Some(b)) => ((b.time_ms - a.time_ms) / 1000).max(1) as u64,
         _ => return BTreeMap::new(),
     };
@@ -172,8 +174,9 @@ fn price_series(trades: &[Trade]) -> BTreeMap<String, PriceSeries> {
         .unwrap_or(BAR_SECS[BAR_SECS.len() - 1]);
     let bar_ms = i64::from(bar_secs) * 1000;
     let mut out: BTreeMap<String, PriceSeries> = BTreeMap::new();
-    for t in trades
+    for t in parts
         .iter()
+        .flat_map(|p| p.iter())
         .filter(|t| t.price.is_finite() && t.price > 0.0)
     {
         let start_ms = t.time_ms.div_euclid(bar_ms) * bar_ms;
@@ -230,12 +233,11 @@ mod tests {
             size: 1.0,
             time_ms: t,
         };
-        // 30 minutes: one-minute bars.
+        // 30 minutes: one-minute bars, from trades in parts (a streamed read's chunks).
         let series = price_series(&[
-            trade(0, 10.0),
-            trade(30_000, 11.0),
-            trade(90_000, 9.0),
-            trade(1_800_000, 10.5),
+            &[trade(0, 10.0), trade(30_000, 11.0)],
+            &[],
+            &[trade(90_000, 9.0), trade(1_800_000, 10.5)],
         ]);
         let spy = &series["SPY"];
         assert_eq!(spy.bar_secs, 60);
@@ -245,7 +247,7 @@ mod tests {
             (10.0, 11.0, 11.0)
         );
         // Five days: 300 s bars would be 1440, under the cap.
-        let series = price_series(&[trade(0, 1.0), trade(5 * 86_400_000, 1.0)]);
+        let series = price_series(&[&[trade(0, 1.0)], &[trade(5 * 86_400_000, 1.0)], &[]]);
         assert_eq!(series["SPY"].bar_secs, 300);
     }
 }

@@ -1,10 +1,11 @@
 //! Backtests: the same market state, broker and plugin host as live, fed by replay files
 //! and driven in lock-step on market time, so that the same inputs give the same fills.
 //!
-//! Each batch of trades goes through [`Pipeline::on_trades`]; the loop then waits for
-//! every plugin's answer ([`Pipeline::settle`]) before the next batch. Plugins run on the
-//! engine thread (no hand-off per batch), see market time through `now` (and the WASI
-//! clocks), and their random numbers are seeded. Wall-clock limits are relaxed so that load
+//! Each batch of trades goes through the engine [`Core`] driven by a [`Lockstep`], which
+//! waits for every plugin's answer, so the answer is the same at every batch size. Plugins
+//! run on the engine thread (no hand-off per batch), see market time through `now` (and the
+//! WASI clocks), and their random numbers are seeded. Trades come from memory or, read on a
+//! thread of their own while the engine runs, from a [`trade_stream::TradeStream`]. Wall-clock limits are relaxed so that load
 //! cannot change results. With [`BacktestPredictions`], a [`ReplayTrainer`] forecasts at
 //! every completed bar from a model folder or walk-forward retraining, and the forecasts
 //! reach the plugins as live.
@@ -15,6 +16,7 @@ pub mod forecast_score;
 pub mod report;
 pub mod sweep;
 pub mod trade_cache;
+pub mod trade_stream;
 
 use crate::broker::{BrokerConfig, BrokerError, FsyncPolicy, PaperBroker};
 use crate::data::{DataError, TradeReader};
@@ -117,6 +119,8 @@ pub fn load_trades_with(
     let mut all = Vec::new();
     for f in files {
         match cache {
+            // One file: its trades as they are, not copied.
+            Some(cache) if files.len() == 1 => all = cache.load(f)?,
             Some(cache) => all.extend(cache.load(f)?),
             None => {
                 for trade in TradeReader::open(f)? {
@@ -168,11 +172,67 @@ pub enum Outputs {
 pub fn run_writing(
     bt: &BacktestConfig,
     trades: &[Trade],
+    plugin_config: PluginConfig,
+    broker_config: BrokerConfig,
+    market_config: &MarketConfig,
+    writes: Outputs,
+) -> Result<BacktestReport, BacktestError> {
+    run_replay(
+        bt,
+        Replay::Memory(trades),
+        plugin_config,
+        broker_config,
+        market_config,
+        writes,
+    )
+}
+
+/// [`run`] on trades still being read: the backtest runs on each chunk as it arrives.
+/// The journal, the report and every figure are those of [`run`] on the whole file.
+pub fn run_streaming(
+    bt: &BacktestConfig,
+    trades: trade_stream::TradeStream,
+    plugin_config: PluginConfig,
+    broker_config: BrokerConfig,
+    market_config: &MarketConfig,
+) -> Result<BacktestReport, BacktestError> {
+    run_replay(
+        bt,
+        Replay::Stream(trades),
+        plugin_config,
+        broker_config,
+        market_config,
+        Outputs::Full,
+    )
+}
+
+/// Where a backtest's trades come from.
+enum Replay<'a> {
+    /// All in memory.
+    Memory(&'a [Trade]),
+    /// Arriving in chunks from a reading thread.
+    Stream(trade_stream::TradeStream),
+}
+
+fn run_replay(
+    bt: &BacktestConfig,
+    mut replay: Replay<'_>,
     mut plugin_config: PluginConfig,
     mut broker_config: BrokerConfig,
     market_config: &MarketConfig,
     writes: Outputs,
 ) -> Result<BacktestReport, BacktestError> {
+    // The market clock starts at the first trade: a stream's first chunk is awaited here
+    // (it is small), the rest is read while the plugins load and the engine runs.
+    let first_chunk = match &mut replay {
+        Replay::Memory(_) => None,
+        Replay::Stream(s) => s.next().transpose()?,
+    };
+    let first_time = match &replay {
+        Replay::Memory(t) => t.first(),
+        Replay::Stream(_) => first_chunk.as_ref().and_then(|c| c.first()),
+    }
+    .map_or(0, |t| t.time_ms);
     let output = |path: PathBuf, source| BacktestError::Output { path, source };
     std::fs::create_dir_all(&bt.out_dir).map_err(|e| output(bt.out_dir.clone(), e))?;
     let journal = bt.out_dir.join("journal.bin");
@@ -204,7 +264,7 @@ pub fn run_writing(
 
     let (broker, _) = PaperBroker::open(broker_config)?;
     let market = MarketState::new(market_config);
-    let clock = Clock::market(trades.first().map(|t| t.time_ms).unwrap_or(0));
+    let clock = Clock::market(first_time);
     let mut snapshot = SnapshotWriter::new(market_config.history_bars, market.period_secs());
     snapshot.positions_from(&broker);
     snapshot.publish();
@@ -278,18 +338,46 @@ pub fn run_writing(
     let names = host.names();
     let equity = Arc::new(Mutex::new(EquitySampler::new(&names, EQUITY_SAMPLE_MS)));
     let sampler = equity.clone();
+    // The next grid time, kept here too: the lock is taken only when a trade reaches it.
+    let mut due: Option<i64> = None;
     core.before_commit = Some(Box::new(move |broker, trade| {
-        sampler
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .before(broker, trade)
+        if due.is_some_and(|t| trade.time_ms < t) {
+            return;
+        }
+        due = Some(
+            sampler
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .before(broker, trade),
+        );
     }));
     let mut lockstep = Lockstep::new(Duration::from_secs(30));
     let started = Instant::now();
-    for chunk in trades.chunks(bt.batch_size.max(1)) {
-        lockstep.run(&mut core, chunk)?;
-    }
-    let last_time = trades.last().map(|t| t.time_ms).unwrap_or(0);
+    let batch = bt.batch_size.max(1);
+    // A stream's chunks are kept for the report (its price chart).
+    let mut read: Vec<Vec<Trade>> = Vec::new();
+    let parts: Vec<&[Trade]> = match replay {
+        Replay::Memory(trades) => {
+            for chunk in trades.chunks(batch) {
+                lockstep.run(&mut core, chunk)?;
+            }
+            vec![trades]
+        }
+        Replay::Stream(stream) => {
+            for part in first_chunk.map(Ok).into_iter().chain(stream) {
+                let part = part?;
+                for chunk in part.chunks(batch) {
+                    lockstep.run(&mut core, chunk)?;
+                }
+                read.push(part);
+            }
+            read.iter().map(Vec::as_slice).collect()
+        }
+    };
+    let n_trades: usize = parts.iter().map(|p| p.len()).sum();
+    let first_trade = parts.iter().find_map(|p| p.first());
+    let last_trade = parts.iter().rev().find_map(|p| p.last());
+    let last_time = last_trade.map_or(0, |t| t.time_ms);
     lockstep.finish(&mut core, last_time)?;
     core.before_commit = None;
     let mut equity = equity.lock().unwrap_or_else(|p| p.into_inner());
@@ -331,13 +419,10 @@ pub fn run_writing(
         })
         .collect();
     let mut report = BacktestReport {
-        trades: trades.len() as u64,
-        range_ms: (
-            trades.first().map(|t| t.time_ms).unwrap_or(0),
-            trades.last().map(|t| t.time_ms).unwrap_or(0),
-        ),
+        trades: n_trades as u64,
+        range_ms: (first_trade.map_or(0, |t| t.time_ms), last_time),
         elapsed_secs: elapsed,
-        ticks_per_sec: trades.len() as f64 / elapsed.max(1e-9),
+        ticks_per_sec: n_trades as f64 / elapsed.max(1e-9),
         plugins,
         training: replay_trainer
             .map(|t| {
@@ -358,7 +443,7 @@ pub fn run_writing(
     // What report.html shows beyond the numbers: prices, fills, why each plugin traded.
     diagnosis::diagnose(
         &mut report,
-        trades,
+        &parts,
         &statuses,
         &bt.out_dir.join("journal.bin"),
     );
@@ -395,8 +480,8 @@ impl EquitySampler {
         }
     }
 
-    /// The broker is about to process `trade`.
-    fn before(&mut self, broker: &PaperBroker, trade: &Trade) {
+    /// The broker is about to process `trade`; returns the next grid time.
+    fn before(&mut self, broker: &PaperBroker, trade: &Trade) -> i64 {
         let every = self.every_ms;
         let next = *self
             .next_ms
@@ -406,6 +491,7 @@ impl EquitySampler {
             let passed = (trade.time_ms - next) / every + 1;
             self.next_ms = Some(next + passed * every);
         }
+        self.next_ms.unwrap_or(next)
     }
 
     /// The last sample, at the end of the run.

@@ -78,15 +78,46 @@ impl BacktestArgs {
         let cache = (!self.no_cache)
             .then(tradehost::backtest::trade_cache::TradeCache::user_default)
             .flatten();
-        let trades =
-            tradehost::backtest::load_trades_with(&bt.data, bt.from_ms, bt.to_ms, cache.as_ref())?;
-        let loaded = started.elapsed();
-        let report =
-            tradehost::backtest::run(&bt, &trades, config.plugins, config.broker, &config.market)?;
+        let (report, loading) = match (&cache, bt.data.as_slice()) {
+            // One file: it is read (parsed, or taken from the cache) on a thread of its own
+            // while the engine runs.
+            (cache, [file]) => {
+                let stream = match cache {
+                    Some(cache) => cache.stream(file, bt.from_ms, bt.to_ms)?,
+                    None => tradehost::backtest::trade_stream::TradeStream::open(
+                        file, bt.from_ms, bt.to_ms,
+                    )?,
+                };
+                let report = tradehost::backtest::run_streaming(
+                    &bt,
+                    stream,
+                    config.plugins,
+                    config.broker,
+                    &config.market,
+                )?;
+                (report, "reading overlapped with the run".to_string())
+            }
+            _ => {
+                let trades = tradehost::backtest::load_trades_with(
+                    &bt.data,
+                    bt.from_ms,
+                    bt.to_ms,
+                    cache.as_ref(),
+                )?;
+                let loaded = started.elapsed();
+                let report = tradehost::backtest::run(
+                    &bt,
+                    &trades,
+                    config.plugins,
+                    config.broker,
+                    &config.market,
+                )?;
+                (report, format!("loading {:.2} s", loaded.as_secs_f64()))
+            }
+        };
         println!("{report}");
         println!(
-            "loading {:.2} s, whole run {:.2} s; results in {}",
-            loaded.as_secs_f64(),
+            "{loading}, whole run {:.2} s; results in {}",
             started.elapsed().as_secs_f64(),
             bt.out_dir.display()
         );

@@ -62,7 +62,7 @@ impl RunArgs {
         let role = self.role;
         let limit = config.shutdown_timeout;
         let deadline_logs = logs.clone();
-        runtime.block_on(async move {
+        let result = runtime.block_on(async move {
             let shutdown = with_deadline(shutdown_signal(), limit, deadline_logs);
             if role == RunRole::All {
                 return tradehost::engine::run(config, shutdown).await;
@@ -76,11 +76,13 @@ impl RunArgs {
                     tradehost::engine::run_with(config, wiring, shutdown).await
                 }
             }
-        })?;
+        });
         // A blocking task still running now would hold the process up at the runtime's drop.
         runtime.shutdown_timeout(Duration::from_secs(1));
-        drop(logs);
-        Ok(())
+        // The guard itself, not this handle: the deadline's thread holds another handle while
+        // it sleeps, and the last lines reach the log files only when the guard drops.
+        drop(logs.lock().unwrap_or_else(PoisonError::into_inner).take());
+        Ok(result?)
     }
 }
 
@@ -88,26 +90,24 @@ impl RunArgs {
 /// not exited `limit` later, it says so, flushes the logs and exits with code 1. Nothing is
 /// lost that a `kill -9` would not lose: the journal is durable per record, and plugin state
 /// and positions come back from the last save at the next start.
-fn with_deadline(
+async fn with_deadline(
     signal: impl Future<Output = ()>,
     limit: Duration,
     logs: Arc<Mutex<Option<LogGuard>>>,
-) -> impl Future<Output = ()> {
-    async move {
-        signal.await;
-        let watchdog = std::thread::Builder::new()
-            .name("shutdown-deadline".into())
-            .spawn(move || {
-                std::thread::sleep(limit);
-                tracing::error!(
-                    "the clean stop did not finish within {limit:?} (SHUTDOWN_TIMEOUT_SECS): \
-                     exiting now; the next start recovers from the journal and the last saved state"
-                );
-                drop(logs.lock().unwrap_or_else(PoisonError::into_inner).take());
-                std::process::exit(1);
-            });
-        if let Err(e) = watchdog {
-            tracing::warn!("no shutdown deadline ({e}): the clean stop is not bounded");
-        }
+) {
+    signal.await;
+    let watchdog = std::thread::Builder::new()
+        .name("shutdown-deadline".into())
+        .spawn(move || {
+            std::thread::sleep(limit);
+            tracing::error!(
+                "the clean stop did not finish within {limit:?} (SHUTDOWN_TIMEOUT_SECS): \
+                 exiting now; the next start recovers from the journal and the last saved state"
+            );
+            drop(logs.lock().unwrap_or_else(PoisonError::into_inner).take());
+            std::process::exit(1);
+        });
+    if let Err(e) = watchdog {
+        tracing::warn!("no shutdown deadline ({e}): the clean stop is not bounded");
     }
 }

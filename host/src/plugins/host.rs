@@ -14,13 +14,14 @@ use super::mailbox::{Mailbox, Undelivered};
 use super::runtime::PluginRuntime;
 use super::sandbox::HostState;
 use super::settings_file::PluginSettings;
+use super::symbols::SymbolIds;
 use super::symbols::SymbolTable;
 use super::tape::EventFilter;
 use super::view::MarketView;
 use super::worker::{Loaded, PluginOutput, Worker, WorkerCommand, WorkerSettings};
 use crossbeam_channel::Sender;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -90,7 +91,7 @@ pub struct PluginStatus {
 struct Slot {
     info: PluginInfo,
     /// Ids of the symbols it receives (`None`: all).
-    symbol_ids: Option<HashSet<u32>>,
+    symbol_ids: Option<SymbolIds>,
     mailbox: Mailbox,
     thread: Option<JoinHandle<()>>,
     counters: Arc<PluginCounters>,
@@ -548,7 +549,7 @@ impl PluginHost {
                 symbols
                     .iter()
                     .map(|s| self.symbols.intern(s))
-                    .collect::<HashSet<u32>>(),
+                    .collect::<SymbolIds>(),
             )
         };
         let info = PluginInfo {

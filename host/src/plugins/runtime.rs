@@ -120,6 +120,7 @@ impl PluginRuntime {
                 c
             }
         };
+        cow_image(&component, path);
         let compile_time = started.elapsed();
         let link_error = |e: wasmtime::Error| PluginError::Compile {
             path: path.to_path_buf(),
@@ -139,6 +140,29 @@ impl PluginRuntime {
             compile_time,
             cached,
         })
+    }
+}
+
+/// Make the component's initial-memory image now, retrying a few times: on Linux it is a
+/// sealed memfd, and sealing fails with EBUSY while the kernel still holds a transient
+/// reference to a freshly written page (seen once in a few hundred loads of the 19 MB Python
+/// component on a busy machine). Without an image here, instantiation makes it lazily (and
+/// reports a persistent failure then).
+fn cow_image(component: &Component, path: &Path) {
+    const ATTEMPTS: u32 = 5;
+    for attempt in 1..=ATTEMPTS {
+        match component.initialize_copy_on_write_image() {
+            Ok(()) => return,
+            Err(e) if attempt == ATTEMPTS => {
+                tracing::warn!(
+                    target: "tradehost::plugins",
+                    "{}: no initial-memory image after {ATTEMPTS} attempts ({}); instantiation tries again",
+                    path.display(),
+                    chain(&e)
+                );
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(10 * u64::from(attempt))),
+        }
     }
 }
 

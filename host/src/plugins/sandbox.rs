@@ -15,7 +15,6 @@ use super::symbols::SymbolTable;
 use super::view::MarketView;
 use super::virtual_clock::{GuestTime, MarketMonotonicClock, MarketWallClock};
 use super::wait_limit::WaitBudget;
-use std::collections::HashMap;
 use std::sync::Arc;
 use wasmtime::component::ResourceTable;
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
@@ -48,7 +47,7 @@ pub struct HostState {
     call: Option<Arc<wit::EventBatch>>,
     /// On market time: the last price of each symbol among the trades delivered before the
     /// current call, so `position-of` marks at the strategy's place in its stream.
-    marks: HashMap<u32, f64>,
+    marks: hashbrown::HashMap<u32, f64>,
     /// On market time: what the guest's WASI clocks read.
     guest_time: GuestTime,
 }
@@ -101,7 +100,7 @@ impl HostState {
             symbols_refused: 0,
             wait_budget: WaitBudget::default(),
             call: None,
-            marks: HashMap::new(),
+            marks: hashbrown::HashMap::new(),
             guest_time,
         }
     }
@@ -148,8 +147,11 @@ impl HostState {
         }
         let c = &batch.trades;
         let upto = event_index::trades_through(batch, consumed - 1);
+        // The last price of each run of one symbol is enough (batches are mostly one run).
         for i in 0..upto {
-            self.marks.insert(c.symbols[i], c.prices[i]);
+            if i + 1 == upto || c.symbols[i + 1] != c.symbols[i] {
+                self.marks.insert(c.symbols[i], c.prices[i]);
+            }
         }
     }
 

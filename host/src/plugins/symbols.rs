@@ -12,6 +12,9 @@ use crate::types::Symbol;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
+/// A set of symbol ids, with a fast hasher: the lockstep looks one up per trade.
+pub type SymbolIds = hashbrown::HashSet<u32>;
+
 /// A thread-safe, append-only map between symbols and ids.
 #[derive(Debug, Default, Clone)]
 pub struct SymbolTable {

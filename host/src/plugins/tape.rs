@@ -8,9 +8,8 @@
 
 use super::batch::BatchBuilder;
 use super::bindings::{strategy_event, wit};
-use super::symbols::{SymbolMemo, SymbolTable};
+use super::symbols::{SymbolIds, SymbolMemo, SymbolTable};
 use crate::types::{StrategyEvent, Trade};
-use std::collections::HashSet;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -57,7 +56,7 @@ impl Tape {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EventFilter {
     /// Ids of its symbols (`None`: every symbol).
-    pub symbols: Option<HashSet<u32>>,
+    pub symbols: Option<SymbolIds>,
     /// Bar periods it asked for besides the host's own.
     pub bar_periods: Vec<u32>,
     /// The host's own bar period, which every plugin receives.

@@ -20,11 +20,12 @@ use super::instance::{CallLimits, Fault, FaultKind, PluginInstance};
 use super::refusal_watch::{OverLimit, RefusalWatch};
 use super::runtime::{PluginRuntime, Prepared};
 use super::sandbox::HostState;
+use super::symbols::SymbolIds;
 use super::symbols::SymbolTable;
 use super::view::MarketView;
 use crate::types::PluginAction;
 use crossbeam_channel::{Receiver, Sender};
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -92,7 +93,7 @@ pub struct Loaded {
     /// The `init` configuration it was started with.
     pub init_config: Vec<(String, String)>,
     /// Ids of the symbols it receives events for (`None`: all).
-    pub symbols: Option<HashSet<u32>>,
+    pub symbols: Option<SymbolIds>,
     /// Limits of its calls.
     pub limits: CallLimits,
     /// Its memory cap in bytes.

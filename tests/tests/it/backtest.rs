@@ -265,3 +265,70 @@ fn cached_trades_are_the_parsed_trades_bit_for_bit() {
         bits(&backtest::load_trades(&files, Some(from), Some(to)).unwrap())
     );
 }
+
+/// Reading the trades while the engine runs (from the CSV, and from the cache on a miss and
+/// on a hit) changes nothing: the journal is byte-identical and the report the same as with
+/// every trade in memory first, within a window too.
+#[test]
+fn a_backtest_on_trades_still_being_read_equals_one_on_trades_in_memory() {
+    use tradehost::backtest::trade_cache::TradeCache;
+    use tradehost::backtest::trade_stream::TradeStream;
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::copy(guests::SMA_CROSSOVER, plugins.join("sma.wasm")).unwrap();
+    std::fs::copy(guests::RSI_REVERSION, plugins.join("rsi.wasm")).unwrap();
+    let file = PathBuf::from(DEMO_TRADES);
+    let all = backtest::load_trades(std::slice::from_ref(&file), None, None).unwrap();
+    let windows = [
+        (None, None),
+        (Some(all[3_000].time_ms), Some(all[50_000].time_ms)),
+    ];
+    let cache = TradeCache::new(dir.path().join("cache"));
+    let broker = || BrokerConfig {
+        fsync: FsyncPolicy::Never,
+        ..BrokerConfig::default()
+    };
+    // The report without its timings.
+    let figures = |r: &backtest::report::BacktestReport| {
+        let mut v = serde_json::to_value(r).unwrap();
+        v["elapsed_secs"] = 0.into();
+        v["ticks_per_sec"] = 0.into();
+        v
+    };
+    for (w, (from, to)) in windows.into_iter().enumerate() {
+        let bt = |name: &str| BacktestConfig {
+            data: vec![file.clone()],
+            plugins: plugins.clone(),
+            from_ms: from,
+            to_ms: to,
+            batch_size: 256,
+            out_dir: dir.path().join(format!("{name}-{w}")),
+            predictions: None,
+            inline: true,
+        };
+        let in_memory = bt("memory");
+        let trades = backtest::load_trades(&in_memory.data, from, to).unwrap();
+        let market = MarketConfig::default();
+        let expected = backtest::run(&in_memory, &trades, config(), broker(), &market).unwrap();
+        assert!(expected.plugins.iter().any(|p| p.fills > 0), "{expected}");
+        let expected_journal = std::fs::read(in_memory.out_dir.join("journal.bin")).unwrap();
+        // Opened one after the other: the miss writes the cache that the hit reads.
+        for name in ["csv", "cache-miss", "cache-hit"] {
+            let stream = match name {
+                "csv" => TradeStream::open(&file, from, to),
+                _ => cache.stream(&file, from, to),
+            }
+            .unwrap();
+            let cfg = bt(name);
+            let report = backtest::run_streaming(&cfg, stream, config(), broker(), &market)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let journal = std::fs::read(cfg.out_dir.join("journal.bin")).unwrap();
+            assert!(
+                journal == expected_journal,
+                "{name}, window {w}: journals differ"
+            );
+            assert_eq!(figures(&report), figures(&expected), "{name}, window {w}");
+        }
+    }
+}
