@@ -4,9 +4,14 @@
 //! Engaging the kill switch cancels every resting order (journaled); each cancellation is
 //! published to the host that owns its plugin, so the plugin hears of it as it would in one
 //! process.
+//!
+//! `/api/status` reads the broker's figures from a [`BrokerBoard`], never the broker's lock:
+//! that lock is held while the journal is written and synced, and a status request must not
+//! wait on the disk. The tasks that change the broker publish to the board as they let go of
+//! it (see `broker_host`).
 
+use super::broker_board::BrokerBoard;
 use super::deployment::Deployment;
-use super::status_source::broker_report;
 use crate::broker::PaperBroker;
 use crate::bus::{OrderReport, OutcomePublisher};
 use crate::status::report::RunMode;
@@ -23,15 +28,15 @@ pub struct BrokerDesk {
     pub started_ms: i64,
     /// Live or demo.
     pub mode: RunMode,
-    /// The broker.
-    pub broker: Arc<Mutex<PaperBroker>>,
+    /// The broker's figures as last published.
+    pub board: BrokerBoard,
     /// Every host, from the health board.
     pub deployment: Deployment,
 }
 
 impl StatusSource for BrokerDesk {
     fn report(&self) -> StatusReport {
-        let broker = broker_report(&self.broker.lock().unwrap_or_else(PoisonError::into_inner));
+        let broker = self.board.figures().report.clone();
         StatusReport {
             started_ms: self.started_ms,
             uptime_secs: self.started.elapsed().as_secs_f64(),
@@ -47,6 +52,8 @@ impl StatusSource for BrokerDesk {
 pub struct BrokerSwitch {
     /// The broker (held only for the call, never across the publishing).
     pub broker: Arc<Mutex<PaperBroker>>,
+    /// Where the broker's figures are published after the switch.
+    pub board: BrokerBoard,
     /// Where the cancellations go.
     pub outcomes: OutcomePublisher,
 }
@@ -61,7 +68,9 @@ impl Control for BrokerSwitch {
         let now = crate::plugins::view::wall_clock_ms();
         let result = {
             let mut broker = self.broker.lock().unwrap_or_else(PoisonError::into_inner);
-            super::control::switch(&mut broker, engaged, &reason, now)
+            let result = super::control::switch(&mut broker, engaged, &reason, now);
+            self.board.publish(&broker);
+            result
         };
         let outcomes = self.outcomes.clone();
         tokio::spawn(async move {

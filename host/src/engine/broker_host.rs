@@ -9,6 +9,7 @@
 //! publishes its last fills again (their message ids make repeats harmless), closing the
 //! window between a fill's journal append and its publication.
 
+use super::broker_board::BrokerBoard;
 use super::broker_desk::{BrokerDesk, BrokerSwitch};
 use super::daemon::EngineError;
 use super::deployment::Deployment;
@@ -32,10 +33,15 @@ use tokio::sync::watch;
 /// Fills of the journal's tail published again at start-up.
 const REPUBLISHED_FILLS: usize = 256;
 
+/// How often the market task publishes the broker's figures when no fill made it do so (for
+/// unrealised PnL at new prices).
+const BOARD_EVERY: Duration = Duration::from_secs(1);
+
 /// Applies bus orders to the broker (the consumer task and the market task share it; each
 /// holds the lock only for the broker call, never across I/O on the bus).
 struct Applier {
     broker: Arc<Mutex<PaperBroker>>,
+    board: BrokerBoard,
 }
 
 #[async_trait]
@@ -43,7 +49,9 @@ impl OrderApplier for Applier {
     async fn apply(&mut self, order: &OrderMessage) -> Result<Vec<BrokerOutcome>, ApplyError> {
         let now = crate::plugins::view::wall_clock_ms();
         let mut broker = self.broker.lock().unwrap_or_else(PoisonError::into_inner);
-        apply_to_broker(&mut broker, order, now)
+        let outcomes = apply_to_broker(&mut broker, order, now);
+        self.board.publish(&broker);
+        outcomes
     }
 }
 
@@ -71,12 +79,15 @@ pub async fn run(
             tail.push_back(fill.clone());
         }
     })?;
+    let board = BrokerBoard::default();
+    board.publish(&broker);
     let broker = Arc::new(Mutex::new(broker));
     let consumer = OrderConsumer::start(
         &bus,
         handled,
         Applier {
             broker: broker.clone(),
+            board: board.clone(),
         },
     )
     .await?;
@@ -99,7 +110,7 @@ pub async fn run(
     });
     let health = report_health(&bus, status_rx, stopped(stop_rx.clone()));
     let deployment = Deployment::default();
-    let board = tokio::spawn(deployment.clone().follow(
+    let follower = tokio::spawn(deployment.clone().follow(
         HealthBoard::open(&bus).await?,
         bus.config().health_interval,
         stopped(stop_rx.clone()),
@@ -114,11 +125,12 @@ pub async fn run(
                         Mode::Live => RunMode::Live,
                         Mode::Demo => RunMode::Demo,
                     },
-                    broker: broker.clone(),
+                    board: board.clone(),
                     deployment,
                 }),
                 control: Some(Arc::new(BrokerSwitch {
                     broker: broker.clone(),
+                    board: board.clone(),
                     outcomes: outcomes.clone(),
                 })),
                 access: crate::status::ControlAccess {
@@ -139,6 +151,7 @@ pub async fn run(
     let fills = tokio::spawn(fill_resting_orders(
         subscriber,
         broker.clone(),
+        board,
         outcomes,
         status_tx,
         stop_rx,
@@ -169,7 +182,7 @@ pub async fn run(
         tracing::warn!(target: "tradehost::bus", "the fill publisher did not stop within 5 s");
     }
     let _ = health.await;
-    let _ = board.await;
+    let _ = follower.await;
     if let Some(server) = status_server {
         let _ = server.await;
     }
@@ -189,10 +202,12 @@ pub async fn run(
 async fn fill_resting_orders(
     mut subscriber: MarketSubscriber,
     broker: Arc<Mutex<PaperBroker>>,
+    board: BrokerBoard,
     outcomes: OutcomePublisher,
     status: watch::Sender<HostStatus>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let mut published = std::time::Instant::now();
     loop {
         let event = tokio::select! {
             _ = stop.wait_for(|s| *s) => break,
@@ -205,7 +220,12 @@ async fn fill_resting_orders(
         };
         let fills: Vec<Fill> = {
             let mut b = broker.lock().unwrap_or_else(PoisonError::into_inner);
-            batch.trades.iter().flat_map(|t| b.on_trade(t)).collect()
+            let fills: Vec<Fill> = batch.trades.iter().flat_map(|t| b.on_trade(t)).collect();
+            if !fills.is_empty() || published.elapsed() >= BOARD_EVERY {
+                board.publish(&b);
+                published = std::time::Instant::now();
+            }
+            fills
         };
         for fill in fills {
             // Journaled already: publishing is retried until stored (or the host stops, and

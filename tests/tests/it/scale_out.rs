@@ -492,6 +492,16 @@ fn a_standby_feed_host_takes_over_and_every_role_rides_out_a_server_restart() {
             counted_rejections(&s1, "counter_a") > 0
         })
         .unwrap();
+    // The broker host's status shows its broker as it is now: orders, fills and the refusal
+    // counted, the switch engaged (from the figures it publishes, not its lock).
+    let broker_status = broker_process.status().unwrap()["broker"].clone();
+    assert!(
+        broker_status["orders"].as_u64() > Some(0)
+            && broker_status["fills"].as_u64() > Some(0)
+            && broker_status["refusals"].as_u64() > Some(0)
+            && broker_status["kill_switch"]["engaged"] == true,
+        "{broker_status}"
+    );
     for p in [feed_b, s1_process, broker_process] {
         let dir = p.dir.clone();
         let (status, took) = p.sigterm(Duration::from_secs(20)).unwrap();
