@@ -15,13 +15,11 @@ use super::daemon::EngineError;
 use super::deployment::Deployment;
 use crate::broker::{BrokerOutcome, JournalRecord, PaperBroker};
 use crate::bus::{
-    ApplyError, Bus, HandledOrders, HealthBoard, HostState, HostStatus, MarketEvent,
-    MarketSubscriber, OrderApplier, OrderConsumer, OrderMessage, OutcomePublisher, Role, StartAt,
-    SymbolFilter, apply_to_broker, report_health,
+    ApplyError, Bus, HandledOrders, HostState, HostStatus, MarketEvent, MarketSubscriber,
+    OrderApplier, OrderConsumer, OrderMessage, OutcomePublisher, Role, StartAt, SymbolFilter,
+    apply_to_broker, report_health,
 };
-use crate::config::Mode;
 use crate::feed::FeedEvent;
-use crate::status::report::RunMode;
 use crate::types::Fill;
 use async_trait::async_trait;
 use std::collections::VecDeque;
@@ -109,42 +107,26 @@ pub async fn run(
         symbols: Vec::new(),
     });
     let health = report_health(&bus, status_rx, stopped(stop_rx.clone()));
-    let deployment = Deployment::default();
-    let follower = tokio::spawn(deployment.clone().follow(
-        HealthBoard::open(&bus).await?,
-        bus.config().health_interval,
-        stopped(stop_rx.clone()),
-    ));
+    let (deployment, follower) = Deployment::following(&bus, stopped(stop_rx.clone())).await?;
     let status_server = match status_listener {
-        Some(listener) => {
-            let api = crate::status::ApiConfig {
-                source: Arc::new(BrokerDesk {
-                    started,
-                    started_ms: crate::plugins::view::wall_clock_ms(),
-                    mode: match config.mode {
-                        Mode::Live => RunMode::Live,
-                        Mode::Demo => RunMode::Demo,
-                    },
-                    board: board.clone(),
-                    deployment,
-                }),
-                control: Some(Arc::new(BrokerSwitch {
-                    broker: broker.clone(),
-                    board: board.clone(),
-                    outcomes: outcomes.clone(),
-                })),
-                access: crate::status::ControlAccess {
-                    token: config.control_token.clone(),
-                },
-                health: config.health,
-                hub: Arc::new(crate::dashboard::EventHub::new(
-                    config.market.update_interval_secs,
-                )),
-            };
-            let (bound, server) = crate::status::serve_on(listener, api, stopped(stop_rx.clone()))?;
-            tracing::info!(target: "tradehost::bus", "broker host status on http://{bound}/ (API: /api/status, /api/kill-switch)");
-            Some(tokio::spawn(server))
-        }
+        Some(listener) => Some(super::host_status::spawn(
+            &config,
+            listener,
+            Arc::new(BrokerDesk {
+                started,
+                started_ms: crate::plugins::view::wall_clock_ms(),
+                mode: super::host_status::run_mode(config.mode),
+                board: board.clone(),
+                deployment,
+            }),
+            Some(Arc::new(BrokerSwitch {
+                broker: broker.clone(),
+                board: board.clone(),
+                outcomes: outcomes.clone(),
+            })),
+            stopped(stop_rx.clone()),
+            "broker host",
+        )?),
         None => None,
     };
     let intake = tokio::spawn(consumer.run(stopped(stop_rx.clone())));

@@ -255,10 +255,7 @@ pub async fn run_with(
     let status = Arc::new(EngineStatus {
         started,
         started_ms: crate::plugins::view::wall_clock_ms(),
-        mode: match config.mode {
-            Mode::Live => crate::status::report::RunMode::Live,
-            Mode::Demo => crate::status::report::RunMode::Demo,
-        },
+        mode: super::host_status::run_mode(config.mode),
         feed_stats,
         feed_state: feed_state.clone(),
         pipeline: pipeline.stats.clone(),

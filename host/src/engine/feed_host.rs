@@ -4,9 +4,12 @@
 //!
 //! It subscribes to the symbols every live strategy host says its plugins want (their health
 //! records), plus `SYMBOLS`. A standby feed host waits for the lease; when it gets it (the
-//! holder died or stopped) it connects, and subscribers see the new session as a gap.
+//! holder died or stopped) it connects, and subscribers see the new session as a gap. Its
+//! status API (`engine::feed_desk`) shows the link, the models and the whole deployment.
 
 use super::daemon::EngineError;
+use super::deployment::Deployment;
+use super::feed_desk::{FeedDesk, FeedPanel};
 use crate::bus::{
     Bus, FEED_LEASE, FeedPublisher, HealthBoard, HostState, HostStatus, Lease, LeaseState,
     MarketEvent, Role, report_health,
@@ -18,6 +21,7 @@ use crate::trainer::TrainerHandle;
 use crate::types::{Bar, Prediction};
 use std::collections::BTreeSet;
 use std::future::Future;
+use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 
 /// Feed events the publisher may fall behind by before the client waits, then drops.
@@ -39,7 +43,13 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), EngineError> {
     tracing::info!(target: "tradehost::bus", "feed host {} starting", bus.host());
-    let trainer = super::demo_history::spawn_trainer(&config)?;
+    // The status port first: a clash is reported now.
+    let status_listener = match config.status_addr {
+        Some(addr) => Some(crate::status::bind(addr).await?),
+        None => None,
+    };
+    let started = std::time::Instant::now();
+    let trainer = Arc::new(super::demo_history::spawn_trainer(&config)?);
     let forecasts = forward_forecasts(trainer.predictions());
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
@@ -54,8 +64,34 @@ pub async fn run(
         lag: None,
         symbols: Vec::new(),
     });
-    let health = report_health(&bus, status_rx, stopped(stop_rx));
+    let health = report_health(&bus, status_rx, stopped(stop_rx.clone()));
     let board = HealthBoard::open(&bus).await?;
+    let panel = FeedPanel::default();
+    let (deployment, follower) = Deployment::following(&bus, stopped(stop_rx.clone())).await?;
+    let status_server = match status_listener {
+        Some(listener) => {
+            let status_of = trainer.clone();
+            let desk = FeedDesk {
+                started,
+                started_ms: crate::plugins::view::wall_clock_ms(),
+                mode: super::host_status::run_mode(config.mode),
+                panel: panel.clone(),
+                trainer: Box::new(move || status_of.status()),
+                deployment,
+            };
+            let stop = stopped(stop_rx);
+            let server = super::host_status::spawn(
+                &config,
+                listener,
+                Arc::new(desk),
+                None,
+                stop,
+                "feed host",
+            )?;
+            Some(server)
+        }
+        None => None,
+    };
     let mut host = FeedHost {
         config: &config,
         publisher: FeedPublisher::new(&bus),
@@ -63,13 +99,24 @@ pub async fn run(
         trainer: &trainer,
         board,
         status: status_tx,
+        panel,
     };
     host.run(lease_rx, forecasts, shutdown).await;
     host.publisher.flush().await;
     let _ = stop_tx.send(true);
     let _ = lease_task.await;
     let _ = health.await;
-    trainer.shutdown();
+    let _ = follower.await;
+    if let Some(server) = status_server {
+        let _ = server.await;
+    }
+    // The status server, which held the other handle, has stopped.
+    match Arc::try_unwrap(trainer) {
+        Ok(trainer) => trainer.shutdown(),
+        Err(_) => {
+            tracing::warn!(target: "tradehost::trainer", "the trainer is still in use: not stopped")
+        }
+    }
     bus.close().await;
     tracing::info!(target: "tradehost::bus", "feed host stopped cleanly");
     Ok(())
@@ -83,6 +130,7 @@ struct FeedHost<'a> {
     trainer: &'a TrainerHandle,
     board: HealthBoard,
     status: watch::Sender<HostStatus>,
+    panel: FeedPanel,
 }
 
 impl FeedHost<'_> {
@@ -121,6 +169,7 @@ impl FeedHost<'_> {
         }
         if let Some(c) = connection {
             c.close().await;
+            self.panel.off();
         }
         while let Ok(event) = events.try_recv() {
             self.on_feed(event).await;
@@ -159,6 +208,7 @@ impl FeedHost<'_> {
                 if let Some(c) = connection {
                     tracing::warn!(target: "tradehost::bus", "feed lease no longer held ({other:?}): closing the feed connection");
                     c.close().await;
+                    self.panel.off();
                 }
                 let holder = match other {
                     LeaseState::Standby { holder } => holder,
@@ -188,8 +238,10 @@ impl FeedHost<'_> {
             }
             Mode::Live => None,
         };
+        let client = FinnhubClient::spawn(feed_config, tx);
+        self.panel.connecting(client.stats_handle());
         Ok(Connection {
-            client: FinnhubClient::spawn(feed_config, tx),
+            client,
             demo,
             subscribed: BTreeSet::new(),
         })
@@ -232,6 +284,9 @@ impl FeedHost<'_> {
     /// Trades build bars (to the trainer and the stream); everything is published.
     async fn on_feed(&mut self, event: FeedEvent) {
         let mut bars = Vec::new();
+        if let FeedEvent::Status(status) = &event {
+            self.panel.apply(status);
+        }
         if let FeedEvent::Trades(batch) = &event {
             for trade in &batch.trades {
                 if let Some(bar) = self.market.apply_trade(trade) {

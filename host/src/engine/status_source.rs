@@ -94,20 +94,7 @@ impl StatusSource for EngineStatus {
             mode: self.mode,
             // Judged by the status API, which knows the policy.
             health: Default::default(),
-            feed: FeedReport {
-                link: state.link,
-                since_ms: state.since_ms,
-                down_since_ms: state.down_since_ms,
-                reconnects: state.reconnects,
-                gaps: state.gaps,
-                trades_in: feed.trades,
-                trades_per_sec,
-                malformed_frames: feed.malformed_frames,
-                dropped_events: feed.dropped_trades,
-                subscriptions: state.subscriptions,
-                rejected: state.rejected,
-                server_error: state.server_error,
-            },
+            feed: feed_report(state, feed, trades_per_sec),
             market,
             plugins: self.plugins.statuses(),
             engine: EngineReport {
@@ -126,6 +113,29 @@ impl StatusSource for EngineStatus {
                 .map(|d| d.hosts())
                 .unwrap_or_default(),
         }
+    }
+}
+
+/// The feed section of a status report: the link's state, the connection's counters and
+/// the trade rate.
+pub(super) fn feed_report(
+    state: FeedState,
+    feed: crate::feed::FeedStatsSnapshot,
+    trades_per_sec: f64,
+) -> FeedReport {
+    FeedReport {
+        link: state.link,
+        since_ms: state.since_ms,
+        down_since_ms: state.down_since_ms,
+        reconnects: state.reconnects,
+        gaps: state.gaps,
+        trades_in: feed.trades,
+        trades_per_sec,
+        malformed_frames: feed.malformed_frames,
+        dropped_events: feed.dropped_trades,
+        subscriptions: state.subscriptions,
+        rejected: state.rejected,
+        server_error: state.server_error,
     }
 }
 
@@ -164,7 +174,7 @@ pub fn broker_report(b: &PaperBroker) -> BrokerReport {
     }
 }
 
-fn model_reports(status: &TrainerStatus) -> Vec<ModelReport> {
+pub(super) fn model_reports(status: &TrainerStatus) -> Vec<ModelReport> {
     status
         .symbols
         .iter()

@@ -18,8 +18,8 @@ use super::deployment::Deployment;
 use super::event_loop::{AckItem, LinkInputs, Positioned};
 use super::order_route::{OrderRoute, RouteCounters, RoutedOrder};
 use crate::bus::{
-    Bus, BusError, HealthBoard, HostState, HostStatus, MarketSubscriber, OrderPublisher,
-    OutcomeSubscriber, PluginInstance, ReportDelivery, Role, StartAt, SymbolFilter, report_health,
+    Bus, BusError, HostState, HostStatus, MarketSubscriber, OrderPublisher, OutcomeSubscriber,
+    PluginInstance, ReportDelivery, Role, StartAt, SymbolFilter, report_health,
 };
 use crate::trainer::PredictionBoard;
 use crate::types::Symbol;
@@ -94,14 +94,9 @@ impl StrategyLink {
         let (saved_tx, saved_rx) = mpsc::unbounded_channel();
         let (route, order_rx, counters) = OrderRoute::new();
         let checkpoint = Arc::new(Mutex::new(checkpoint));
-        let deployment = Deployment::default();
-        let health_board = HealthBoard::open(&bus).await?;
+        let (deployment, follower) = Deployment::following(&bus, stopped(stop_rx.clone())).await?;
         let tasks = vec![
-            tokio::spawn(deployment.clone().follow(
-                health_board,
-                bus.config().health_interval,
-                stopped(stop_rx.clone()),
-            )),
+            follower,
             tokio::spawn(read_market(
                 subscriber,
                 market_tx,

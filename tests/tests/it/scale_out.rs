@@ -403,14 +403,34 @@ fn a_standby_feed_host_takes_over_and_every_role_rides_out_a_server_restart() {
         !holds(&feeds[1]),
         "a second feed host connects only without the lease"
     );
+    // The standby's status API: its link is off (waiting, not down), and it sees the others.
+    let mut feed_b = feed_b;
+    let mut standby = serde_json::Value::Null;
+    feed_b
+        .wait_until("feed-b's status API", STAGE, |p| {
+            standby = p.status().unwrap_or_default();
+            !standby.is_null()
+        })
+        .unwrap();
+    assert_eq!(standby["feed"]["link"]["state"], "off", "{standby}");
+    assert_eq!(standby["feed"]["down_since_ms"], serde_json::Value::Null);
 
     // The holder dies: the standby gets the lease once it expires, and the data goes on.
     feed_a.kill9();
-    let mut feed_b = feed_b;
     feed_b
         .wait_until("feed-b takes the lease over", STAGE, |_| holds(&feeds[1]))
         .unwrap();
     wait_for_more(&mut broker_process, &broker, "counter_a", 10);
+    // Its status API now shows the link up and trades coming in.
+    feed_b
+        .wait_until("feed-b's status shows its feed connected", STAGE, |p| {
+            p.status().is_some_and(|s| {
+                s["feed"]["link"]["state"] == "connected"
+                    && s["feed"]["trades_in"].as_u64() > Some(0)
+                    && s["deployment"].as_array().is_some_and(|h| h.len() >= 3)
+            })
+        })
+        .unwrap();
 
     // The server crashes and comes back on the same port and store: every role reconnects.
     server.kill();
