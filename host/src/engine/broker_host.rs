@@ -11,8 +11,8 @@
 
 use super::broker_board::BrokerBoard;
 use super::broker_desk::{BrokerDesk, BrokerSwitch};
-use super::daemon::EngineError;
 use super::deployment::Deployment;
+use super::engine_error::EngineError;
 use crate::broker::{BrokerOutcome, JournalRecord, PaperBroker};
 use crate::bus::{
     ApplyError, Bus, HandledOrders, HostState, HostStatus, MarketEvent, MarketSubscriber,

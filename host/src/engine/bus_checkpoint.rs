@@ -123,6 +123,14 @@ impl BusCheckpoint {
     pub fn retain_restored(&mut self, mut restored: impl FnMut(&str) -> bool) {
         self.instances.retain(|name, _| restored(name));
     }
+
+    /// At start: keep the instances of the plugins this checkpoint has a snapshot of and
+    /// whose saved state `loaded` (the others start fresh, with new instance numbers).
+    pub fn retain_started_from_snapshots(&mut self, mut loaded: impl FnMut(&str) -> bool) {
+        let snapshots = &self.snapshots;
+        self.instances
+            .retain(|name, _| snapshots.contains_key(name) && loaded(name));
+    }
 }
 
 #[cfg(test)]
@@ -173,6 +181,21 @@ mod tests {
         c.retain_restored(|name| name == "rsi");
         assert_eq!(c.instance_of("sma", 200), 200);
         assert_eq!(c.instance_of("rsi", 200), 100);
+    }
+
+    #[test]
+    fn at_start_only_plugins_with_a_snapshot_and_a_loaded_state_keep_their_instance() {
+        let mut c = BusCheckpoint::default();
+        for name in ["sma", "rsi", "new"] {
+            c.instance_of(name, 100);
+        }
+        c.snapshots.insert("sma".into(), vec![1]);
+        c.snapshots.insert("rsi".into(), vec![2]);
+        c.retain_started_from_snapshots(|name| name != "rsi");
+        assert_eq!(c.instance_of("sma", 200), 100);
+        assert_eq!(c.instance_of("rsi", 200), 200, "its state did not load");
+        assert_eq!(c.instance_of("new", 200), 200, "no snapshot");
+        assert_eq!(c.snapshots.len(), 2, "the snapshots stay");
     }
 
     #[test]

@@ -7,8 +7,9 @@
 //! fills it reports (`docs/scale-out.md`).
 
 use super::broker_board::BrokerBoard;
-use super::bus_checkpoint::{BusCheckpoint, CheckpointError};
+use super::bus_checkpoint::BusCheckpoint;
 use super::control::{EngineCommand, EngineControl};
+use super::engine_error::EngineError;
 use super::event_loop::Inputs;
 use super::pipeline::Pipeline;
 use super::plugin_control::PluginControl;
@@ -20,44 +21,17 @@ use super::status_source::{EngineStatus, FeedState};
 use super::strategy_link::StrategyLink;
 use super::subscription_follower::SubscriptionFollower;
 use super::view::{Clock, EngineView, PositionBoard};
-use crate::broker::{BrokerError, JournalRecord, PaperBroker};
-use crate::bus::{Bus, BusError};
+use crate::broker::{JournalRecord, PaperBroker};
+use crate::bus::Bus;
 use crate::config::{Config, Mode};
-use crate::feed::{DemoServer, FeedError, FeedEvent, FinnhubClient};
+use crate::feed::{DemoServer, FeedEvent, FinnhubClient};
 use crate::market::MarketState;
 use crate::plugins::{PluginError, PluginHost, PluginOutput, watcher};
-use crate::status::StatusError;
-use crate::trainer::{PredictionBoard, TrainerError};
+use crate::trainer::PredictionBoard;
 use std::collections::HashSet;
 use std::future::Future;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
-
-/// The daemon could not start (once running, failures are logged and contained).
-#[derive(Debug, thiserror::Error)]
-pub enum EngineError {
-    /// The broker's journal could not be opened.
-    #[error(transparent)]
-    Broker(#[from] BrokerError),
-    /// The trainer could not start.
-    #[error(transparent)]
-    Trainer(#[from] TrainerError),
-    /// The plugin runtime could not start.
-    #[error(transparent)]
-    Plugins(#[from] PluginError),
-    /// The feed (or demo server) could not start.
-    #[error(transparent)]
-    Feed(#[from] FeedError),
-    /// The status API could not start.
-    #[error(transparent)]
-    Status(#[from] StatusError),
-    /// The bus link of a strategy host could not start.
-    #[error(transparent)]
-    Bus(#[from] BusError),
-    /// A strategy host's checkpoint could not be read.
-    #[error(transparent)]
-    Checkpoint(#[from] CheckpointError),
-}
 
 /// Where the engine's market data comes from and where its orders go.
 pub enum Wiring {
@@ -167,11 +141,7 @@ pub async fn run_with(
     let link = match bus {
         Some(bus) => {
             let mut checkpoint = checkpoint.unwrap_or_default();
-            let snapshots = std::mem::take(&mut checkpoint.snapshots);
-            checkpoint.retain_restored(|name| {
-                snapshots.contains_key(name) && state.load_plugin(name).is_some()
-            });
-            checkpoint.snapshots = snapshots;
+            checkpoint.retain_started_from_snapshots(|name| state.load_plugin(name).is_some());
             let wanted = plugins
                 .wanted_symbols()
                 .into_iter()
@@ -191,10 +161,7 @@ pub async fn run_with(
         }
         None => None,
     };
-    let (link, link_parts) = match link {
-        Some((link, parts)) => (Some(link), Some(parts)),
-        None => (None, None),
-    };
+    let (link, link_parts) = link.map_or((None, None), |(link, parts)| (Some(link), Some(parts)));
 
     // The feed: demo mode runs a local Finnhub-compatible server and the real client.
     let mut feed_config = config.feed.clone();
@@ -233,10 +200,9 @@ pub async fn run_with(
             as Box<dyn Fn() -> crate::trainer::TrainerStatus + Send + Sync>
     });
     pipeline.trainer = trainer.clone();
-    let (link_inputs, route) = match link_parts {
-        Some(parts) => (Some(parts.inputs), Some(parts.route)),
-        None => (None, None),
-    };
+    let (link_inputs, route) = link_parts.map_or((None, None), |parts| {
+        (Some(parts.inputs), Some(parts.route))
+    });
     if let Some(route) = route {
         pipeline.route_orders_to(route);
     }
@@ -383,22 +349,9 @@ pub async fn run_with(
         .ok()
         .flatten();
     drop(watch);
-    plugin_startup::save_quarantine(&plugins, &plugin_control, &quarantine);
-    let finals = plugins.shutdown();
     // A strategy host keeps the checkpoint's snapshots: they match its saved position.
-    for (name, snapshot) in finals.into_iter().filter(|_| link.is_none()) {
-        match snapshot {
-            Some(bytes) => {
-                if let Err(e) = state.save_plugin(&name, &bytes) {
-                    tracing::error!("cannot save the state of plugin {name}: {e}");
-                }
-            }
-            None => tracing::warn!("plugin {name} gave no final state"),
-        }
-    }
-    if let Err(e) = state.save_symbols(plugins.symbols()) {
-        tracing::error!("cannot save the symbol table: {e}");
-    }
+    let keep_finals = link.is_none();
+    plugin_startup::stop_and_save(&plugins, &state, &plugin_control, &quarantine, keep_finals);
     if let Ok(mut b) = broker.lock()
         && let Err(e) = b.flush()
     {

@@ -7,8 +7,8 @@
 //! holder died or stopped) it connects, and subscribers see the new session as a gap. Its
 //! status API (`engine::feed_desk`) shows the link, the models and the whole deployment.
 
-use super::daemon::EngineError;
 use super::deployment::Deployment;
+use super::engine_error::EngineError;
 use super::feed_desk::{FeedDesk, FeedPanel};
 use crate::bus::{
     Bus, FEED_LEASE, FeedPublisher, HealthBoard, HostState, HostStatus, Lease, LeaseState,

@@ -1,7 +1,7 @@
 //! The status server of a feed or broker host: the same API as the daemon's (`/api/status`,
 //! `/health`, `/metrics`, the dashboard), over the host's own status source and control.
 
-use super::daemon::EngineError;
+use super::engine_error::EngineError;
 use crate::config::{Config, Mode};
 use crate::status::report::RunMode;
 use crate::status::{ApiConfig, Control, ControlAccess, StatusSource};

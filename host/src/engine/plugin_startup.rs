@@ -1,6 +1,6 @@
 //! Loading the plugin folder when the daemon starts, with what a restart must handle:
 //! plugins still held in quarantine from the previous run, and saved states a plugin now
-//! refuses.
+//! refuses; and saving what the next start needs when the daemon stops.
 
 use super::plugin_control::PluginControl;
 use super::quarantine_list::QuarantineList;
@@ -77,5 +77,31 @@ pub fn save_quarantine(plugins: &PluginHost, control: &PluginControl, quarantine
         .collect();
     if let Err(e) = quarantine.save(&statuses) {
         tracing::warn!("cannot save the quarantine list: {e}");
+    }
+}
+
+/// Stop every plugin, saving the quarantine list, each plugin's final state (when
+/// `save_finals`) and the symbol table, for the next start.
+pub fn stop_and_save(
+    plugins: &PluginHost,
+    state: &StateStore,
+    control: &PluginControl,
+    quarantine: &QuarantineList,
+    save_finals: bool,
+) {
+    save_quarantine(plugins, control, quarantine);
+    let finals = plugins.shutdown();
+    for (name, snapshot) in finals.into_iter().filter(|_| save_finals) {
+        match snapshot {
+            Some(bytes) => {
+                if let Err(e) = state.save_plugin(&name, &bytes) {
+                    tracing::error!("cannot save the state of plugin {name}: {e}");
+                }
+            }
+            None => tracing::warn!("plugin {name} gave no final state"),
+        }
+    }
+    if let Err(e) = state.save_symbols(plugins.symbols()) {
+        tracing::error!("cannot save the symbol table: {e}");
     }
 }
