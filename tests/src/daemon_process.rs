@@ -93,6 +93,23 @@ impl DaemonProcess {
         response.split_once("\r\n\r\n").map(|(_, b)| b.to_string())
     }
 
+    /// `POST path` (no body, from loopback, as an operator's tool sends it): the status code
+    /// and the body.
+    pub fn post(&self, path: &str) -> Option<(u16, String)> {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(15))).ok()?;
+        let request = format!(
+            "POST {path} HTTP/1.0\r\nHost: 127.0.0.1:{}\r\nContent-Length: 0\r\n\r\n",
+            self.port
+        );
+        s.write_all(request.as_bytes()).ok()?;
+        let mut response = String::new();
+        s.read_to_string(&mut response).ok()?;
+        let (head, body) = response.split_once("\r\n\r\n")?;
+        let code = head.split_whitespace().nth(1)?.parse().ok()?;
+        Some((code, body.to_string()))
+    }
+
     /// `/api/status` as JSON, once the daemon answers.
     pub fn status(&self) -> Option<serde_json::Value> {
         serde_json::from_str(&self.get("/api/status")?).ok()

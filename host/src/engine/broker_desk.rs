@@ -1,9 +1,12 @@
 //! The broker host's status API: what it shows (`/api/status`: the broker, its journal and
-//! every host of the deployment) and the one command that belongs to it, the kill switch.
+//! every host of the deployment) and the commands that belong to it, the kill switch and
+//! flatten.
 //!
-//! Engaging the kill switch cancels every resting order (journaled); each cancellation is
-//! published to the host that owns its plugin, so the plugin hears of it as it would in one
-//! process.
+//! Engaging the kill switch cancels every resting order (journaled); a flatten cancels one
+//! strategy's resting orders and places market orders closing its positions
+//! ([`super::flatten`]). Each cancellation, acceptance and refusal is published to the host
+//! that owns its plugin, and fills follow as for any order, so the plugin hears of them as it
+//! would in one process.
 //!
 //! `/api/status` reads the broker's figures from a [`BrokerBoard`], never the broker's lock:
 //! that lock is held while the journal is written and synced, and a status request must not
@@ -12,10 +15,14 @@
 
 use super::broker_board::BrokerBoard;
 use super::deployment::Deployment;
+use crate::broker::BrokerOutcome;
 use crate::broker::PaperBroker;
 use crate::bus::{OrderReport, OutcomePublisher};
 use crate::status::report::RunMode;
-use crate::status::{Control, KillSwitchChange, KillSwitchError, StatusReport, StatusSource};
+use crate::status::{
+    Actor, Answer, Control, ControlError, FlattenOutcome, KillSwitchChange, KillSwitchError,
+    StatusReport, StatusSource,
+};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 use tokio::sync::oneshot;
@@ -75,12 +82,7 @@ impl Control for BrokerSwitch {
         let outcomes = self.outcomes.clone();
         tokio::spawn(async move {
             if let Ok((cancelled, _, _)) = &result {
-                for (i, outcome) in cancelled.iter().enumerate() {
-                    let report = OrderReport::Outcome(outcome.clone());
-                    if let Err(e) = outcomes.publish(&report, None, i).await {
-                        tracing::warn!(target: "tradehost::bus", "cancellation not told to its plugin's host: {e}");
-                    }
-                }
+                tell_owners(&outcomes, cancelled).await;
             }
             let answer = result.map(|(cancelled, state, changed)| KillSwitchChange {
                 state,
@@ -94,4 +96,50 @@ impl Control for BrokerSwitch {
 
     /// The broker host measures no tick-to-order latency.
     fn reset_latency(&self) {}
+
+    /// Flatten one strategy: the broker host knows the strategies that have positions here.
+    fn flatten(&self, plugin: &str, actor: &Actor) -> Result<Answer<FlattenOutcome>, ControlError> {
+        let (reply, rx) = oneshot::channel();
+        let now = crate::plugins::view::wall_clock_ms();
+        let done = {
+            let mut broker = self.broker.lock().unwrap_or_else(PoisonError::into_inner);
+            let done = super::flatten::plan(&mut broker, plugin, false, now).map(|plan| {
+                let outcomes = broker.submit(&plan.plugin, plan.actions.clone(), now);
+                (plan, outcomes)
+            });
+            self.board.publish(&broker);
+            done
+        };
+        let (plan, placed) = match done {
+            Ok(done) => done,
+            Err(e) => {
+                let _ = reply.send(Err(e));
+                return Ok(rx);
+            }
+        };
+        let cancelled_orders = plan
+            .cancelled
+            .iter()
+            .filter(|o| matches!(o, BrokerOutcome::Cancelled { .. }))
+            .count();
+        tracing::warn!(target: "tradehost::control", plugin, "flatten asked by {actor}: {cancelled_orders} resting orders cancelled, {} closing orders", plan.actions.len());
+        let answer = super::flatten::report(plugin, cancelled_orders, &plan.actions, &placed);
+        let outcomes = self.outcomes.clone();
+        tokio::spawn(async move {
+            tell_owners(&outcomes, &plan.cancelled).await;
+            tell_owners(&outcomes, &placed).await;
+            let _ = reply.send(Ok(answer));
+        });
+        Ok(rx)
+    }
+}
+
+/// Publish the broker's own outcomes (not answers to a bus order) to their plugins' hosts.
+async fn tell_owners(outcomes: &OutcomePublisher, told: &[BrokerOutcome]) {
+    for (i, outcome) in told.iter().enumerate() {
+        let report = OrderReport::Outcome(outcome.clone());
+        if let Err(e) = outcomes.publish(&report, None, i).await {
+            tracing::warn!(target: "tradehost::bus", "outcome not told to its plugin's host: {e}");
+        }
+    }
 }

@@ -8,13 +8,12 @@
 
 use super::pipeline::{Pipeline, PipelineStats};
 use super::plugin_control::PluginControl;
-use crate::broker::{BrokerOutcome, CancelReason};
+use crate::broker::BrokerOutcome;
 use crate::plugins::PluginStatus;
 use crate::status::{
     Actor, Answer, Control, ControlError, FlattenOutcome, KillSwitchChange, KillSwitchError,
-    PluginChange, PluginCommand, control::FlattenOrder,
+    PluginChange, PluginCommand,
 };
-use crate::types::{OrderKind, OrderRequest, PluginAction, Side};
 use crossbeam_channel::Sender;
 use std::sync::Arc;
 use tokio::sync::oneshot;
@@ -38,8 +37,7 @@ pub(crate) fn switch(
     Ok((cancelled, broker.kill_switch_state().into(), was != engaged))
 }
 
-/// The tag of a flatten's closing orders, as the strategy sees them in its fills.
-pub const FLATTEN_TAG: u32 = u32::MAX;
+pub use super::flatten::FLATTEN_TAG;
 
 /// A request to the engine thread.
 #[derive(Debug)]
@@ -101,11 +99,9 @@ impl EngineControl {
     }
 }
 
-/// Apply a flatten on the engine thread: cancel the strategy's resting orders (journaled,
-/// the strategy hears of each), then place one market order per open position that closes
-/// it, split to respect `RISK_MAX_ORDER_QTY`, through the same risk checks and journal as
-/// any order. The orders fill at the next trade of their symbol; a refusal (for one, while
-/// the kill switch is engaged) is answered, logged and sent to the strategy.
+/// Apply a flatten on the engine thread ([`super::flatten`]): the strategy hears of each
+/// cancellation; its closing orders fill at the next trade of their symbol; a refusal (for
+/// one, while the kill switch is engaged) is answered, logged and sent to the strategy.
 pub fn flatten(
     pipeline: &mut Pipeline,
     plugin: &str,
@@ -117,84 +113,21 @@ pub fn flatten(
         ));
     }
     let now = pipeline.clock.now_ms();
-    let (cancelled, actions, name) = {
+    let runs_here = pipeline.plugins.names().iter().any(|n| n == plugin);
+    let plan = {
         let mut broker = pipeline.broker.lock().unwrap_or_else(|p| p.into_inner());
-        let positions: Vec<_> = broker
-            .positions()
-            .into_iter()
-            .filter(|e| &*e.plugin == plugin)
-            .collect();
-        let known = !positions.is_empty() || pipeline.plugins.names().iter().any(|n| n == plugin);
-        if !known {
-            return Err(ControlError::UnknownPlugin(plugin.to_string()));
-        }
-        // Settings validate it positive; never loop on a limit that is not.
-        let max_qty = Some(broker.config().max_order_qty)
-            .filter(|q| *q > 0.0)
-            .unwrap_or(f64::INFINITY);
-        let cancelled = broker.cancel_orders_of(plugin, CancelReason::Flattened, now);
-        let mut actions = Vec::new();
-        for e in positions.iter().filter(|e| e.position.quantity != 0.0) {
-            let side = if e.position.quantity > 0.0 {
-                Side::Sell
-            } else {
-                Side::Buy
-            };
-            let mut left = e.position.quantity.abs();
-            while left > 0.0 {
-                let quantity = left.min(max_qty);
-                left -= quantity;
-                actions.push(PluginAction::Place(OrderRequest {
-                    symbol: e.symbol.clone(),
-                    side,
-                    quantity,
-                    kind: OrderKind::Market,
-                    tag: FLATTEN_TAG,
-                }));
-            }
-        }
-        let name: Arc<str> = positions
-            .first()
-            .map(|e| e.plugin.clone())
-            .unwrap_or_else(|| plugin.into());
-        (cancelled, actions, name)
+        super::flatten::plan(&mut broker, plugin, runs_here, now)?
     };
-    let cancelled_orders = pipeline.notify_cancellations(&cancelled, now);
-    tracing::warn!(target: "tradehost::control", plugin, "flatten asked by {actor}: {cancelled_orders} resting orders cancelled, {} closing orders", actions.len());
-    let placed: Vec<(String, Side, f64)> = actions
-        .iter()
-        .filter_map(|a| match a {
-            PluginAction::Place(r) => Some((r.symbol.to_string(), r.side, r.quantity)),
-            PluginAction::Cancel(_) => None,
-        })
-        .collect();
+    let cancelled_orders = pipeline.notify_cancellations(&plan.cancelled, now);
+    tracing::warn!(target: "tradehost::control", plugin, "flatten asked by {actor}: {cancelled_orders} resting orders cancelled, {} closing orders", plan.actions.len());
     // Only orders are submitted, so the broker answers each with one outcome, in order.
-    let outcomes = pipeline.submit(&name, actions);
-    let orders = placed
-        .into_iter()
-        .zip(&outcomes)
-        .map(|((symbol, side, quantity), outcome)| FlattenOrder {
-            symbol,
-            side: match side {
-                Side::Buy => "buy".into(),
-                Side::Sell => "sell".into(),
-            },
-            quantity,
-            order_id: match outcome {
-                BrokerOutcome::Accepted { order_id, .. } => Some(*order_id),
-                _ => None,
-            },
-            refused: match outcome {
-                BrokerOutcome::Rejected(r) => Some(r.reason.clone()),
-                _ => None,
-            },
-        })
-        .collect();
-    Ok(FlattenOutcome {
-        plugin: plugin.to_string(),
+    let outcomes = pipeline.submit(&plan.plugin, plan.actions.clone());
+    Ok(super::flatten::report(
+        plugin,
         cancelled_orders,
-        orders,
-    })
+        &plan.actions,
+        &outcomes,
+    ))
 }
 
 impl Control for EngineControl {

@@ -90,6 +90,8 @@ fn tags(records: &[JournalRecord]) -> BTreeMap<String, Vec<u32>> {
     let mut tags: BTreeMap<String, Vec<u32>> = BTreeMap::new();
     for r in records {
         match r {
+            // A flatten's closing orders are the operator's, not the plugin's.
+            JournalRecord::Order { request, .. } if request.tag == u32::MAX => {}
             JournalRecord::Order {
                 plugin, request, ..
             } => tags
@@ -459,6 +461,33 @@ fn a_standby_feed_host_takes_over_and_every_role_rides_out_a_server_restart() {
                 .all(|h| roles.iter().any(|r| r == h))
         })
         .unwrap();
+    // The broker host flattens a strategy: closing orders journaled with the flatten's tag,
+    // accepted, and filled; a strategy it has no position of is unknown.
+    let (code, body) = broker_process
+        .post("/api/plugins/counter_a/flatten")
+        .unwrap();
+    let flattened: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    assert_eq!(code, 200, "{body}");
+    let closing: Vec<u64> = flattened["orders"]
+        .as_array()
+        .map(|o| o.iter().filter_map(|o| o["order_id"].as_u64()).collect())
+        .unwrap_or_default();
+    assert!(!closing.is_empty(), "{flattened}");
+    broker_process
+        .wait_until("the flatten's closing orders filled", STAGE, |_| {
+            let records = broker.journal();
+            closing.iter().all(|id| {
+                records.iter().any(|r| {
+                    matches!(r, JournalRecord::Order { order_id, request, .. }
+                        if order_id == id && request.tag == u32::MAX)
+                }) && records
+                    .iter()
+                    .any(|r| matches!(r, JournalRecord::Fill { fill } if fill.order_id == *id))
+            })
+        })
+        .unwrap();
+    let (code, body) = broker_process.post("/api/plugins/nobody/flatten").unwrap();
+    assert_eq!(code, 404, "{body}");
     // The broker host's status API shows the deployment too, and its kill switch halts every
     // strategy host's orders: they are refused, journaled, and told to the plugin.
     let deployment = broker_process.status().unwrap()["deployment"].clone();
