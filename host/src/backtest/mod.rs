@@ -5,8 +5,8 @@
 //! waits for every plugin's answer, so the answer is the same at every batch size. Plugins
 //! run on the engine thread (no hand-off per batch), see market time through `now` (and the
 //! WASI clocks), and their random numbers are seeded. Trades come from memory or, read on a
-//! thread of their own while the engine runs, from a [`trade_stream::TradeStream`]. Wall-clock limits are relaxed so that load
-//! cannot change results. With [`BacktestPredictions`], a [`ReplayTrainer`] forecasts at
+//! thread of their own while the engine runs, from a [`trade_stream::TradeStream`].
+//! Wall-clock limits are relaxed so that load cannot change results. With [`BacktestPredictions`], a [`ReplayTrainer`] forecasts at
 //! every completed bar from a model folder or walk-forward retraining, and the forecasts
 //! reach the plugins as live.
 

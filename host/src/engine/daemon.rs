@@ -24,7 +24,7 @@ use super::view::{Clock, EngineView, PositionBoard};
 use crate::broker::{JournalRecord, PaperBroker};
 use crate::bus::Bus;
 use crate::config::{Config, Mode};
-use crate::feed::{DemoServer, FeedEvent, FinnhubClient};
+use crate::feed::{DemoServer, FinnhubClient};
 use crate::market::MarketState;
 use crate::plugins::{PluginError, PluginHost, PluginOutput, watcher};
 use crate::trainer::PredictionBoard;
@@ -175,7 +175,7 @@ pub async fn run_with(
     };
     // The client sends straight into the engine thread's channel (no relay task: one hop
     // less between socket and strategy); a full channel makes it wait, then drop and count.
-    let (event_tx, event_rx) = crossbeam_channel::bounded::<FeedEvent>(FEED_QUEUE);
+    let (event_tx, event_rx) = crate::feed::thread_channel(FEED_QUEUE);
     let feed =
         (config.real_time && link.is_none()).then(|| FinnhubClient::spawn(feed_config, event_tx));
     let feed_stats = feed.as_ref().map(|f| f.stats_handle()).unwrap_or_default();

@@ -9,7 +9,7 @@
 use super::control::EngineCommand;
 use super::pipeline::Pipeline;
 use crate::bus::{BusNotice, MarketEvent, OrderReport, ReportDelivery};
-use crate::feed::{FeedEvent, FeedStatus};
+use crate::feed::{FeedEvent, FeedReceiver, FeedStatus};
 use crate::plugins::{PluginOutput, SnapshotRequests};
 use crate::status::feed::FeedState;
 use crate::trainer::PredictionBoard;
@@ -22,7 +22,7 @@ use std::time::Duration;
 /// The channels the engine thread reads.
 pub struct Inputs<'a> {
     /// Feed events.
-    pub events: &'a Receiver<FeedEvent>,
+    pub events: &'a FeedReceiver,
     /// Plugin answers.
     pub outputs: &'a Receiver<PluginOutput>,
     /// Model forecasts.
@@ -108,8 +108,9 @@ pub fn run(
     // A channel whose sender is gone is always ready in `select!`; swap it for one that
     // never is, so that a stopped feed (history-only mode, or a terminal error) or a
     // stopped trainer leaves the rest running instead of spinning or stopping the engine.
+    let events = inputs.events;
     let (mut feed, mut outs, mut preds, mut commands) = (
-        inputs.events.clone(),
+        events.receiver().clone(),
         inputs.outputs.clone(),
         inputs.predictions.clone(),
         inputs.commands.clone(),
@@ -127,7 +128,10 @@ pub fn run(
     loop {
         select! {
             recv(feed) -> e => match e {
-                Ok(event) => handle_feed_event(pipeline, event, feed_state),
+                Ok(event) => {
+                    events.took();
+                    handle_feed_event(pipeline, event, feed_state);
+                }
                 Err(_) => {
                     tracing::info!(target: "tradehost::feed", "the feed has stopped (shutting down, history-only mode, or a terminal error logged above)");
                     feed = crossbeam_channel::never();
@@ -168,7 +172,7 @@ pub fn run(
         }
     }
     // Drain: events already received are processed, and plugin answers to them handled.
-    while let Ok(event) = inputs.events.try_recv() {
+    while let Ok(event) = events.receiver().try_recv() {
         handle_feed_event(pipeline, event, feed_state);
     }
     if let Some(l) = link.as_mut() {

@@ -51,4 +51,4 @@ pub use error::FeedError;
 pub use event::{FeedEvent, FeedStats, FeedStatsSnapshot, FeedStatus, TradeBatch};
 pub use player::{Pace, ReplaySummary, play};
 pub use printer::print_events;
-pub use sender::FeedSender;
+pub use sender::{FeedReceiver, FeedSender, thread_channel};
