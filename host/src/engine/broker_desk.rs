@@ -73,12 +73,13 @@ impl Control for BrokerSwitch {
     ) -> Result<oneshot::Receiver<Result<KillSwitchChange, KillSwitchError>>, KillSwitchError> {
         let (reply, rx) = oneshot::channel();
         let now = crate::plugins::view::wall_clock_ms();
-        let result = {
+        // Journaled (and synced): off the async workers, as the broker host's tasks do.
+        let result = tokio::task::block_in_place(|| {
             let mut broker = self.broker.lock().unwrap_or_else(PoisonError::into_inner);
             let result = super::control::switch(&mut broker, engaged, &reason, now);
             self.board.publish(&broker);
             result
-        };
+        });
         let outcomes = self.outcomes.clone();
         tokio::spawn(async move {
             if let Ok((cancelled, _, _)) = &result {
@@ -101,7 +102,7 @@ impl Control for BrokerSwitch {
     fn flatten(&self, plugin: &str, actor: &Actor) -> Result<Answer<FlattenOutcome>, ControlError> {
         let (reply, rx) = oneshot::channel();
         let now = crate::plugins::view::wall_clock_ms();
-        let done = {
+        let done = tokio::task::block_in_place(|| {
             let mut broker = self.broker.lock().unwrap_or_else(PoisonError::into_inner);
             let done = super::flatten::plan(&mut broker, plugin, false, now).map(|plan| {
                 let outcomes = broker.submit(&plan.plugin, plan.actions.clone(), now);
@@ -109,7 +110,7 @@ impl Control for BrokerSwitch {
             });
             self.board.publish(&broker);
             done
-        };
+        });
         let (plan, placed) = match done {
             Ok(done) => done,
             Err(e) => {

@@ -36,7 +36,9 @@ const REPUBLISHED_FILLS: usize = 256;
 const BOARD_EVERY: Duration = Duration::from_secs(1);
 
 /// Applies bus orders to the broker (the consumer task and the market task share it; each
-/// holds the lock only for the broker call, never across I/O on the bus).
+/// holds the lock only for the broker call, never across I/O on the bus). Broker calls
+/// write, and may sync, the journal: they run in [`tokio::task::block_in_place`], so the
+/// runtime moves its other tasks (the status API, the bus) off the waiting worker.
 struct Applier {
     broker: Arc<Mutex<PaperBroker>>,
     board: BrokerBoard,
@@ -46,10 +48,12 @@ struct Applier {
 impl OrderApplier for Applier {
     async fn apply(&mut self, order: &OrderMessage) -> Result<Vec<BrokerOutcome>, ApplyError> {
         let now = crate::plugins::view::wall_clock_ms();
-        let mut broker = self.broker.lock().unwrap_or_else(PoisonError::into_inner);
-        let outcomes = apply_to_broker(&mut broker, order, now);
-        self.board.publish(&broker);
-        outcomes
+        tokio::task::block_in_place(|| {
+            let mut broker = self.broker.lock().unwrap_or_else(PoisonError::into_inner);
+            let outcomes = apply_to_broker(&mut broker, order, now);
+            self.board.publish(&broker);
+            outcomes
+        })
     }
 }
 
@@ -200,7 +204,8 @@ async fn fill_resting_orders(
         let MarketEvent::Feed(FeedEvent::Trades(batch)) = event else {
             continue;
         };
-        let fills: Vec<Fill> = {
+        // Fills are journaled (and may be synced): off the async workers, as in `Applier`.
+        let fills: Vec<Fill> = tokio::task::block_in_place(|| {
             let mut b = broker.lock().unwrap_or_else(PoisonError::into_inner);
             let fills: Vec<Fill> = batch.trades.iter().flat_map(|t| b.on_trade(t)).collect();
             if !fills.is_empty() || published.elapsed() >= BOARD_EVERY {
@@ -208,7 +213,7 @@ async fn fill_resting_orders(
                 published = std::time::Instant::now();
             }
             fills
-        };
+        });
         for fill in fills {
             // Journaled already: publishing is retried until stored (or the host stops, and
             // then the restart publishes the journal's last fills again).
