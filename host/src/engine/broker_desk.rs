@@ -15,8 +15,7 @@
 
 use super::broker_board::BrokerBoard;
 use super::deployment::Deployment;
-use crate::broker::BrokerOutcome;
-use crate::broker::PaperBroker;
+use crate::broker::{BrokerOutcome, PaperBroker};
 use crate::bus::{OrderReport, OutcomePublisher};
 use crate::status::report::RunMode;
 use crate::status::{
@@ -55,13 +54,13 @@ impl StatusSource for BrokerDesk {
     }
 }
 
-/// The kill switch of a broker host.
+/// The operator commands of a broker host: the kill switch and flatten.
 pub struct BrokerSwitch {
     /// The broker (held only for the call, never across the publishing).
     pub broker: Arc<Mutex<PaperBroker>>,
     /// Where the broker's figures are published after the switch.
     pub board: BrokerBoard,
-    /// Where the cancellations go.
+    /// Where the cancellations and the flatten's outcomes go.
     pub outcomes: OutcomePublisher,
 }
 
