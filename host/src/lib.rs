@@ -6,12 +6,18 @@
 //!    (the demo server and the paced replay produce the same events from files that [`data`]
 //!    reads).
 //! 2. [`engine`]: the engine thread (`engine::daemon::run`) hands each batch to
-//!    `engine::pipeline::Pipeline::on_trades`, which
-//! 3. updates [`market`] state (`MarketState::apply_trade` closes bars, which also go to the
-//!    [`trainer`], whose predictions come back as events),
-//! 4. lets the [`broker`] fill resting orders (`PaperBroker::on_trade`, journaled first),
-//! 5. and dispatches one batch of events to every plugin (`plugins::PluginHost::dispatch`);
-//!    each plugin's worker calls its component's `on-events` in a sandbox ([`plugins`]).
+//!    `engine::pipeline::Pipeline::on_trades`, which drives the engine's `engine::core::Core`
+//!    (the state the engine thread owns, without locks; backtests drive the same `Core`
+//!    with `engine::lockstep::Lockstep`):
+//! 3. it updates [`market`] state (`MarketState::apply_trade_into` closes bars of the host's
+//!    period and of those plugins asked for; they also go to the [`trainer`], whose
+//!    predictions come back as events),
+//! 4. lets the [`broker`] fill resting orders (`Core::commit_trade` →
+//!    `PaperBroker::on_trade`, journaled first),
+//! 5. publishes what plugins may read (`engine::snapshot`: positions, last prices, bars,
+//!    forecasts) and dispatches one batch of events to every plugin
+//!    (`plugins::PluginHost::dispatch_seq`); each plugin's worker calls its component's
+//!    `on-events` in a sandbox ([`plugins`]), whose host imports read that snapshot.
 //! 6. Their orders come back as `PluginOutput`s; `Pipeline::on_output` submits them to the
 //!    broker (risk checks, journal); fills reach the plugins with the next trades.
 //!

@@ -5,6 +5,7 @@ pub mod browser;
 pub mod bus_harness;
 pub mod daemon_harness;
 pub mod daemon_process;
+pub mod engine_harness;
 pub mod guests;
 pub mod mock_finnhub;
 pub mod nats_server;

@@ -3,11 +3,12 @@
 //! start with history instead of an empty window. Failures (403 on plans without candles,
 //! 429, no data) are logged with their reason and never stop the daemon.
 
+use super::control::EngineCommand;
 use crate::config::Config;
 use crate::feed::{CandleClient, FeedConfig, Resolution};
-use crate::market::MarketState;
 use crate::trainer::TrainerHandle;
-use std::sync::{Arc, RwLock};
+use crate::types::Bar;
+use std::sync::Arc;
 
 /// The candle resolution matching a bar length, if Finnhub has one.
 pub fn resolution_for(period_secs: u32) -> Option<Resolution> {
@@ -23,11 +24,12 @@ pub fn resolution_for(period_secs: u32) -> Option<Resolution> {
 }
 
 /// Starts a backfill of `symbols` in the background, as configured: `MARKET_HISTORY_BARS` bars of
-/// `UPDATE_INTERVAL` ending now, into `market` and `trainer`. Call it inside the runtime.
+/// `UPDATE_INTERVAL` ending now, to the trainer as each symbol arrives, then to the engine
+/// thread (market state and snapshot) through `engine`. Call it inside the runtime.
 pub fn spawn_at_start(
     config: &Config,
     symbols: Vec<String>,
-    market: Arc<RwLock<MarketState>>,
+    engine: crossbeam_channel::Sender<EngineCommand>,
     trainer: Arc<TrainerHandle>,
 ) {
     let feed = config.feed.clone();
@@ -37,30 +39,27 @@ pub fn spawn_at_start(
     );
     let now_secs = crate::plugins::view::wall_clock_ms() / 1000;
     tokio::spawn(async move {
-        backfill(
-            &feed,
-            &symbols,
-            period,
-            bars,
-            now_secs,
-            &market,
-            Some(&trainer),
-        )
-        .await;
+        let loaded = backfill(&feed, &symbols, period, bars, now_secs, Some(&trainer)).await;
+        let bars: Vec<Bar> = loaded.into_iter().flat_map(|(_, bars)| bars).collect();
+        if !bars.is_empty() {
+            // The command channel is bounded: wait for room off the runtime's workers.
+            let _ =
+                tokio::task::spawn_blocking(move || engine.send(EngineCommand::History { bars }))
+                    .await;
+        }
     });
 }
 
-/// Fetch up to `bars` recent bars of each symbol ending at `now_secs` and hand them to the
-/// market state and the trainer. Returns how many bars were loaded per symbol.
+/// Fetch up to `bars` recent bars of each symbol ending at `now_secs`, hand each symbol's
+/// to the trainer, and return them per symbol (symbols without history are left out).
 pub async fn backfill(
     feed: &FeedConfig,
     symbols: &[String],
     period_secs: u32,
     bars: usize,
     now_secs: i64,
-    market: &RwLock<MarketState>,
     trainer: Option<&Arc<TrainerHandle>>,
-) -> Vec<(String, usize)> {
+) -> Vec<(String, Vec<Bar>)> {
     let Some(resolution) = resolution_for(period_secs) else {
         tracing::warn!(
             target: "tradehost::feed",
@@ -81,16 +80,11 @@ pub async fn backfill(
         match client.candles(symbol, resolution, from, now_secs).await {
             Ok(history) => {
                 let count = history.len();
-                if let Ok(mut m) = market.write() {
-                    for bar in &history {
-                        m.push_bar(bar.clone());
-                    }
-                }
                 if let Some(t) = trainer {
-                    t.history(symbol.as_str().into(), history);
+                    t.history(symbol.as_str().into(), history.clone());
                 }
                 tracing::info!(target: "tradehost::feed", symbol = %symbol, "backfilled {count} bars of history");
-                loaded.push((symbol.clone(), count));
+                loaded.push((symbol.clone(), history));
             }
             Err(e) => {
                 tracing::warn!(target: "tradehost::feed", symbol = %symbol, "history backfill failed: {e}")

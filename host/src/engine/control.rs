@@ -66,6 +66,12 @@ pub enum EngineCommand {
         /// Where the checkpoint goes (waited for with a timeout, from a plain thread).
         reply: crossbeam_channel::Sender<super::event_loop::Checkpoint>,
     },
+    /// Bars of history fetched at start (`engine::backfill`), for the market state and the
+    /// snapshot (plugins' `recent-bars`).
+    History {
+        /// The bars, each symbol's oldest first.
+        bars: Vec<crate::types::Bar>,
+    },
     /// Handle every plugin answer already received, then say how many orders have been
     /// routed to the bus so far (a checkpoint waits for them to be published).
     Barrier {
@@ -112,12 +118,9 @@ pub fn flatten(
             KillSwitchError::BrokerHostOnly.to_string(),
         ));
     }
-    let now = pipeline.clock.now_ms();
-    let runs_here = pipeline.plugins.names().iter().any(|n| n == plugin);
-    let plan = {
-        let mut broker = pipeline.broker.lock().unwrap_or_else(|p| p.into_inner());
-        super::flatten::plan(&mut broker, plugin, runs_here, now)?
-    };
+    let now = pipeline.core.clock.now_ms();
+    let runs_here = pipeline.plugins().names().iter().any(|n| n == plugin);
+    let plan = super::flatten::plan(&mut pipeline.core.broker, plugin, runs_here, now)?;
     let cancelled_orders = pipeline.notify_cancellations(&plan.cancelled, now);
     tracing::warn!(target: "tradehost::control", plugin, "flatten asked by {actor}: {cancelled_orders} resting orders cancelled, {} closing orders", plan.actions.len());
     // Only orders are submitted, so the broker answers each with one outcome, in order.

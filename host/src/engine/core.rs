@@ -127,18 +127,37 @@ impl Core {
         actions: Vec<crate::types::PluginAction>,
         now_ms: TimestampMs,
     ) -> Vec<Rejection> {
-        let refusals: Vec<Rejection> = self
-            .broker
-            .submit(plugin, actions, now_ms)
+        self.submit_outcomes(plugin, actions, now_ms)
             .into_iter()
             .filter_map(|o| match o {
                 BrokerOutcome::Rejected(r) => Some(r),
                 _ => None,
             })
-            .collect();
+            .collect()
+    }
+
+    /// [`submit`](Self::submit), returning every outcome (one per action, in order).
+    pub fn submit_outcomes(
+        &mut self,
+        plugin: &str,
+        actions: Vec<crate::types::PluginAction>,
+        now_ms: TimestampMs,
+    ) -> Vec<BrokerOutcome> {
+        let outcomes = self.broker.submit(plugin, actions, now_ms);
         if let Some(kept) = &mut self.kept_refusals {
-            kept.extend(refusals.iter().cloned());
+            kept.extend(outcomes.iter().filter_map(|o| match o {
+                BrokerOutcome::Rejected(r) => Some(r.clone()),
+                _ => None,
+            }));
         }
-        refusals
+        outcomes
+    }
+
+    /// Build bars of every period a running plugin asked for in `strategy-info.bar-periods`
+    /// (a new period starts with the next trade of each symbol).
+    pub fn follow_bar_periods(&mut self) {
+        for period in self.plugins.wanted_bar_periods() {
+            self.market.add_period(period);
+        }
     }
 }

@@ -9,18 +9,19 @@
 use super::broker_board::BrokerBoard;
 use super::bus_checkpoint::BusCheckpoint;
 use super::control::{EngineCommand, EngineControl};
+use super::core::{Core, EngineStats, Forecasts};
 use super::engine_error::EngineError;
 use super::event_loop::Inputs;
 use super::pipeline::Pipeline;
 use super::plugin_control::PluginControl;
 use super::plugin_startup;
 use super::quarantine_list::QuarantineList;
+use super::snapshot::{Clock, SnapshotWriter};
 use super::state_saver::{SaverParts, StateSaver};
 use super::state_store::StateStore;
 use super::status_source::{EngineStatus, FeedState};
 use super::strategy_link::StrategyLink;
 use super::subscription_follower::SubscriptionFollower;
-use super::view::{Clock, EngineView, PositionBoard};
 use crate::broker::{JournalRecord, PaperBroker};
 use crate::bus::Bus;
 use crate::config::{Config, Mode};
@@ -30,7 +31,7 @@ use crate::plugins::{PluginError, PluginHost, PluginOutput, watcher};
 use crate::trainer::PredictionBoard;
 use std::collections::HashSet;
 use std::future::Future;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Where the engine's market data comes from and where its orders go.
@@ -83,12 +84,14 @@ pub async fn run_with(
             mirrored.insert(fill.order_id);
         }
     })?;
-    let broker = Arc::new(Mutex::new(broker));
-    let market = Arc::new(RwLock::new(MarketState::new(&config.market)));
+    // The engine thread owns market and broker state; everyone else reads the snapshot it
+    // publishes (plugins' host imports, the status API).
+    let market = MarketState::new(&config.market);
+    let snapshot = SnapshotWriter::new(config.market.history_bars, market.period_secs());
 
     let trainer = match bus {
         Some(_) => None,
-        None => Some(super::demo_history::spawn_trainer(&config)?),
+        None => Some(Arc::new(super::demo_history::spawn_trainer(&config)?)),
     };
     let board = trainer
         .as_ref()
@@ -99,13 +102,7 @@ pub async fn run_with(
         .map(|t| t.predictions())
         .unwrap_or_else(crossbeam_channel::never);
 
-    let positions = PositionBoard::default();
-    let view = Arc::new(EngineView {
-        market: market.clone(),
-        positions: positions.clone(),
-        board: board.clone(),
-        clock: Clock::Wall,
-    });
+    let view = Arc::new(snapshot.reader(Clock::Wall));
     let (out_tx, out_rx) = crossbeam_channel::unbounded::<PluginOutput>();
     let plugins = Arc::new(PluginHost::new(
         config.plugins.clone(),
@@ -181,25 +178,29 @@ pub async fn run_with(
     let feed_stats = feed.as_ref().map(|f| f.stats_handle()).unwrap_or_default();
 
     let feed_state = Arc::new(Mutex::new(FeedState::new(config.real_time)));
-    let mut pipeline = Pipeline::new(
-        market.clone(),
-        broker.clone(),
-        plugins.clone(),
-        None,
-        Clock::Wall,
-        positions,
-    );
-    // The status API and the console summary read the broker's figures from here, never
-    // from the broker itself, whose lock is held while the journal is written.
+    let snapshot_reader = snapshot.reader(Clock::Wall);
+    let mut pipeline = Pipeline::new(Core {
+        market,
+        broker,
+        plugins: plugins.clone(),
+        outputs: out_rx,
+        snapshot,
+        clock: Clock::Wall,
+        stats: Arc::new(EngineStats::default()),
+        forecasts: trainer.clone().map_or(Forecasts::Off, Forecasts::Trainer),
+        kept_fills: None,
+        kept_refusals: None,
+        before_commit: None,
+    });
+    // The status API and the console summary read the broker's figures from here: the
+    // broker belongs to the engine thread.
     let broker_board = BrokerBoard::default();
-    pipeline.broker_board = Some(broker_board.clone());
-    pipeline.publish_broker();
-    let trainer = trainer.map(Arc::new);
+    pipeline.publish_broker_to(broker_board.clone());
+    let (command_tx, command_rx) = crossbeam_channel::bounded::<EngineCommand>(16);
     let trainer_status = trainer.clone().map(|handle| {
         Box::new(move || handle.status())
             as Box<dyn Fn() -> crate::trainer::TrainerStatus + Send + Sync>
     });
-    pipeline.trainer = trainer.clone();
     let (link_inputs, route) = link_parts.map_or((None, None), |parts| {
         (Some(parts.inputs), Some(parts.route))
     });
@@ -216,7 +217,7 @@ pub async fn run_with(
             .union(&config.symbols.iter().cloned().collect())
             .cloned()
             .collect();
-        super::backfill::spawn_at_start(&config, wanted, market.clone(), trainer);
+        super::backfill::spawn_at_start(&config, wanted, command_tx.clone(), trainer);
     }
     let status = Arc::new(EngineStatus {
         started,
@@ -224,15 +225,14 @@ pub async fn run_with(
         mode: super::host_status::run_mode(config.mode),
         feed_stats,
         feed_state: feed_state.clone(),
-        pipeline: pipeline.stats.clone(),
-        market: market.clone(),
+        pipeline: pipeline.core.stats.clone(),
+        snapshot: snapshot_reader,
         broker: broker_board.clone(),
         plugins: plugins.clone(),
         board,
         trainer: trainer_status,
         deployment: link.as_ref().map(|l| l.deployment()),
     });
-    let (command_tx, command_rx) = crossbeam_channel::bounded::<EngineCommand>(16);
     let (status_stop_tx, status_stop_rx) = tokio::sync::oneshot::channel::<()>();
     let status_server = if let Some(listener) = status_listener {
         // Dashboard hook: the engine feeds the page's live events through the hub.
@@ -240,7 +240,7 @@ pub async fn run_with(
             config.market.update_interval_secs,
         ));
         pipeline.events = Some(hub.clone());
-        let control = EngineControl::new(command_tx.clone(), pipeline.stats.clone())
+        let control = EngineControl::new(command_tx.clone(), pipeline.core.stats.clone())
             .with_plugins(plugin_control.clone());
         let api = crate::status::ApiConfig {
             source: status.clone(),
@@ -275,12 +275,11 @@ pub async fn run_with(
     let engine = std::thread::Builder::new()
         .name("engine".into())
         .spawn(move || {
-            follower.follow(&pipeline.plugins, &feed_state);
+            follower.follow(pipeline.plugins(), &feed_state);
             super::event_loop::run(
                 &mut pipeline,
                 Inputs {
                     events: &event_rx,
-                    outputs: &out_rx,
                     predictions: &predictions,
                     commands: &command_rx,
                     stop: &stop_rx,
@@ -289,7 +288,7 @@ pub async fn run_with(
                 &feed_state,
                 flush_lag,
                 &mut |p| {
-                    follower.follow(&p.plugins, &feed_state);
+                    follower.follow(p.plugins(), &feed_state);
                     p.cancel_orphaned_orders();
                 },
             );
@@ -344,7 +343,7 @@ pub async fn run_with(
     }
     drop(demo);
     let _ = stop_tx.send(());
-    let pipeline = tokio::task::spawn_blocking(move || engine.join().ok())
+    let mut pipeline = tokio::task::spawn_blocking(move || engine.join().ok())
         .await
         .ok()
         .flatten();
@@ -352,8 +351,8 @@ pub async fn run_with(
     // A strategy host keeps the checkpoint's snapshots: they match its saved position.
     let keep_finals = link.is_none();
     plugin_startup::stop_and_save(&plugins, &state, &plugin_control, &quarantine, keep_finals);
-    if let Ok(mut b) = broker.lock()
-        && let Err(e) = b.flush()
+    if let Some(pipeline) = &mut pipeline
+        && let Err(e) = pipeline.broker_mut().flush()
     {
         tracing::error!(target: "tradehost::broker", "cannot flush the journal: {e}");
     }

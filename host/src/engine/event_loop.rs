@@ -10,7 +10,7 @@ use super::control::EngineCommand;
 use super::pipeline::Pipeline;
 use crate::bus::{BusNotice, MarketEvent, OrderReport, ReportDelivery};
 use crate::feed::{FeedEvent, FeedReceiver, FeedStatus};
-use crate::plugins::{PluginOutput, SnapshotRequests};
+use crate::plugins::SnapshotRequests;
 use crate::status::feed::FeedState;
 use crate::trainer::PredictionBoard;
 use crate::types::Prediction;
@@ -23,8 +23,6 @@ use std::time::Duration;
 pub struct Inputs<'a> {
     /// Feed events.
     pub events: &'a FeedReceiver,
-    /// Plugin answers.
-    pub outputs: &'a Receiver<PluginOutput>,
     /// Model forecasts.
     pub predictions: &'a Receiver<Prediction>,
     /// Operator commands (status API) and checkpoints.
@@ -111,7 +109,7 @@ pub fn run(
     let events = inputs.events;
     let (mut feed, mut outs, mut preds, mut commands) = (
         events.receiver().clone(),
-        inputs.outputs.clone(),
+        pipeline.core.outputs.clone(),
         inputs.predictions.clone(),
         inputs.commands.clone(),
     );
@@ -164,7 +162,7 @@ pub fn run(
                 Err(_) => commands = crossbeam_channel::never(),
             },
             recv(ticker) -> _ => {
-                pipeline.flush_bars(pipeline.clock.now_ms() - flush_lag.as_millis() as i64);
+                pipeline.flush_bars(pipeline.core.clock.now_ms() - flush_lag.as_millis() as i64);
                 on_tick(pipeline);
                 pipeline.publish_broker();
             },
@@ -180,7 +178,7 @@ pub fn run(
             l.market(pipeline, m, feed_state);
         }
     }
-    pipeline.settle(inputs.outputs, Duration::from_secs(2));
+    pipeline.settle(Duration::from_secs(2));
     // Commands that came too late are dropped with their reply senders, so whoever waits
     // for an answer hears "stopped" now rather than never.
     while inputs.commands.try_recv().is_ok() {}
@@ -248,7 +246,7 @@ impl Link {
         Checkpoint {
             position: self.inputs.position,
             mark: self.marks,
-            snapshots: SnapshotRequests(pipeline.plugins.request_snapshots()),
+            snapshots: SnapshotRequests(pipeline.plugins().request_snapshots()),
         }
     }
 }
@@ -296,6 +294,7 @@ fn handle_command(pipeline: &mut Pipeline, command: EngineCommand, link: Option<
         EngineCommand::Barrier { reply } => {
             let _ = reply.send(pipeline.routed());
         }
+        EngineCommand::History { bars } => pipeline.load_history(&bars),
         EngineCommand::Checkpoint { reply } => {
             if let Some(link) = link {
                 let _ = reply.send(link.checkpoint(pipeline));
@@ -308,7 +307,7 @@ fn handle_feed_event(pipeline: &mut Pipeline, event: FeedEvent, feed_state: &Mut
     match event {
         FeedEvent::Trades(batch) => pipeline.on_feed_batch(&batch),
         FeedEvent::Status(status) => {
-            super::state_store::note_subscription(pipeline.plugins.symbols(), &status);
+            super::state_store::note_subscription(pipeline.plugins().symbols(), &status);
             if let Ok(mut s) = feed_state.lock() {
                 s.apply(&status);
             }

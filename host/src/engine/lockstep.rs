@@ -79,7 +79,7 @@ impl Lockstep {
 
     /// Lanes for the running plugins: new ones join, gone ones leave (with what they had
     /// queued); a reloaded plugin keeps its lane.
-    fn sync_lanes(&mut self, core: &Core) {
+    fn sync_lanes(&mut self, core: &mut Core) {
         let running = core.plugins.lanes(core.market.period_secs());
         let names: Vec<Arc<str>> = running.iter().map(|(n, _)| n.clone()).collect();
         self.lanes.retain(|name, _| names.contains(name));
@@ -94,10 +94,7 @@ impl Lockstep {
                     pending: None,
                 });
         }
-        for period in core.plugins.wanted_bar_periods() {
-            // New periods start with the next trade; the market state builds each once.
-            let _ = period;
-        }
+        core.follow_bar_periods();
     }
 
     /// Queue `event` for every lane that receives it (market events) or for its plugin

@@ -37,6 +37,5 @@ pub mod state_store;
 pub mod status_source;
 pub mod strategy_link;
 pub mod subscription_follower;
-pub mod view;
 pub use daemon::{Wiring, run, run_with};
 pub use engine_error::EngineError;

@@ -11,7 +11,7 @@
 use crate::broker::PaperBroker;
 use crate::plugins::MarketView;
 use crate::plugins::view::wall_clock_ms;
-use crate::types::{Bar, Position, Prediction, SymbolMap, TimestampMs};
+use crate::types::{Bar, Position, Prediction, SymbolMap, TimestampMs, Trade};
 use arc_swap::ArcSwap;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -27,6 +27,8 @@ pub struct EngineSnapshot {
     pub positions: Arc<HashMap<Arc<str>, SymbolMap<Position>>>,
     /// Last trade price per symbol, as the broker has seen them.
     pub last_prices: Arc<SymbolMap<f64>>,
+    /// Time of the last trade per symbol (live runs; a backtest leaves it empty).
+    pub last_trade_ms: Arc<SymbolMap<TimestampMs>>,
     /// Completed bars per symbol and period.
     pub bars: Arc<SymbolMap<BarHistories>>,
     /// The latest forecast per symbol.
@@ -45,6 +47,14 @@ impl EngineSnapshot {
             unrealised_pnl: p.unrealised_at(self.last_prices.get(symbol).copied()),
             ..p.clone()
         }
+    }
+
+    /// How many completed bars of the host's own period `symbol` has.
+    pub fn bar_count(&self, symbol: &str) -> usize {
+        self.bars
+            .get(symbol)
+            .and_then(|h| h.iter().find(|(p, _)| *p == self.host_period))
+            .map_or(0, |(_, bars)| bars.len())
     }
 
     /// Up to `count` most recent bars of `symbol` and `period_secs`, oldest first.
@@ -135,6 +145,31 @@ impl SnapshotWriter {
     pub fn positions_from(&mut self, broker: &PaperBroker) {
         self.next.positions = Arc::new(broker.position_map());
         self.next.last_prices = Arc::new(broker.last_prices());
+        self.dirty = true;
+    }
+
+    /// Record the price and time of the last trade of each symbol in `trades` (live runs,
+    /// after each feed message: `last-price` and the status API follow the market).
+    pub fn trades(&mut self, trades: &[Trade]) {
+        if trades.is_empty() {
+            return;
+        }
+        let prices = Arc::make_mut(&mut self.next.last_prices);
+        let times = Arc::make_mut(&mut self.next.last_trade_ms);
+        for t in trades {
+            match prices.get_mut(&t.symbol) {
+                Some(p) => *p = t.price,
+                None => {
+                    prices.insert(t.symbol.clone(), t.price);
+                }
+            }
+            match times.get_mut(&t.symbol) {
+                Some(at) => *at = t.time_ms,
+                None => {
+                    times.insert(t.symbol.clone(), t.time_ms);
+                }
+            }
+        }
         self.dirty = true;
     }
 

@@ -3,9 +3,9 @@
 
 use super::broker_board::BrokerBoard;
 use super::pipeline::PipelineStats;
+use super::snapshot::SnapshotReader;
 use crate::broker::PaperBroker;
 use crate::feed::FeedStats;
-use crate::market::MarketState;
 use crate::plugins::PluginHost;
 use crate::status::report::{
     BrokerReport, EngineReport, FeedReport, JournalReport, ModelCycle, ModelReport, PositionReport,
@@ -14,7 +14,7 @@ use crate::status::report::{
 use crate::status::{StatusReport, StatusSource};
 use crate::trainer::{PredictionBoard, TrainerStatus};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 // The typed feed state lives with the status API, which defines what it shows.
@@ -34,8 +34,8 @@ pub struct EngineStatus {
     pub feed_state: Arc<Mutex<FeedState>>,
     /// Pipeline counters.
     pub pipeline: Arc<PipelineStats>,
-    /// Market state.
-    pub market: Arc<RwLock<MarketState>>,
+    /// What the engine last published (last trades, bars).
+    pub snapshot: SnapshotReader,
     /// The broker's figures, as the engine last published them.
     pub broker: BrokerBoard,
     /// The plugins.
@@ -46,6 +46,37 @@ pub struct EngineStatus {
     pub trainer: Option<Box<dyn Fn() -> TrainerStatus + Send + Sync>>,
     /// The deployment's hosts, as last read from the bus (strategy hosts).
     pub deployment: Option<super::deployment::Deployment>,
+}
+
+impl EngineStatus {
+    /// Every symbol the engine has seen a trade or a bar of, in name order.
+    fn market_report(&self) -> Vec<SymbolReport> {
+        let snapshot = self.snapshot.load();
+        let mut symbols: Vec<&crate::types::Symbol> = snapshot
+            .last_prices
+            .keys()
+            .chain(snapshot.bars.keys())
+            .collect();
+        symbols.sort();
+        symbols.dedup();
+        symbols
+            .into_iter()
+            .map(|s| {
+                let prediction = self.board.latest(s);
+                SymbolReport {
+                    symbol: s.to_string(),
+                    last_price: snapshot.last_prices.get(s).copied(),
+                    last_trade_ms: snapshot.last_trade_ms.get(s).copied(),
+                    bars: snapshot.bar_count(s),
+                    prediction: prediction.as_ref().map(|p| p.expected_return),
+                    prediction_model: prediction.as_ref().map(|p| p.model_version),
+                    prediction_horizon_bars: prediction.as_ref().map(|p| p.horizon_bars),
+                    prediction_bar_secs: prediction.as_ref().map(|p| p.bar_secs),
+                    prediction_time_ms: prediction.as_ref().map(|p| p.time_ms),
+                }
+            })
+            .collect()
+    }
 }
 
 impl StatusSource for EngineStatus {
@@ -60,28 +91,7 @@ impl StatusSource for EngineStatus {
                 (s.clone(), rate)
             })
             .unwrap_or_default();
-        let market: Vec<SymbolReport> = self
-            .market
-            .read()
-            .map(|m| {
-                m.symbols()
-                    .map(|s| {
-                        let prediction = self.board.latest(s);
-                        SymbolReport {
-                            symbol: s.to_string(),
-                            last_price: m.last_trade(s).map(|t| t.price),
-                            last_trade_ms: m.last_trade(s).map(|t| t.time_ms),
-                            bars: m.recent_bars(s, usize::MAX).len(),
-                            prediction: prediction.as_ref().map(|p| p.expected_return),
-                            prediction_model: prediction.as_ref().map(|p| p.model_version),
-                            prediction_horizon_bars: prediction.as_ref().map(|p| p.horizon_bars),
-                            prediction_bar_secs: prediction.as_ref().map(|p| p.bar_secs),
-                            prediction_time_ms: prediction.as_ref().map(|p| p.time_ms),
-                        }
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let market = self.market_report();
         let broker = self.broker.figures().report.clone();
         let models = self
             .trainer

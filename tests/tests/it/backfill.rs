@@ -1,14 +1,13 @@
 //! History backfill at start-up against a local Finnhub-compatible REST server: candles
-//! land in the market state (for plugins' `recent-bars`), and refusals are survived.
+//! come back per symbol (the daemon hands them to the engine thread for plugins'
+//! `recent-bars`), and refusals are survived.
 
 use axum::extract::Query;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use std::collections::HashMap;
-use std::sync::RwLock;
 use tradehost::engine::backfill::backfill;
 use tradehost::feed::{FeedConfig, Secret};
-use tradehost::market::{MarketConfig, MarketState};
 
 async fn candles(
     headers: HeaderMap,
@@ -42,21 +41,20 @@ async fn backfill_loads_history_and_survives_refusals() {
         rest_url: format!("http://{addr}"),
         ..FeedConfig::default()
     };
-    let market = RwLock::new(MarketState::new(&MarketConfig::default()));
     let symbols = ["SPY".to_string(), "IBM".to_string(), "NOPE".to_string()];
     let loaded = tokio::time::timeout(
         std::time::Duration::from_secs(20),
-        backfill(&feed, &symbols, 60, 100, 1_381_152_800, &market, None),
+        backfill(&feed, &symbols, 60, 100, 1_381_152_800, None),
     )
     .await
     .expect("backfill hung");
+    let names: Vec<(&str, usize)> = loaded.iter().map(|(s, b)| (s.as_str(), b.len())).collect();
     assert_eq!(
-        loaded,
-        vec![("SPY".to_string(), 3)],
+        names,
+        vec![("SPY", 3)],
         "403 and no_data must be skipped, not fatal"
     );
-    let bars = market.read().unwrap().recent_bars("SPY", 10);
-    assert_eq!(bars.len(), 3);
+    let bars = &loaded[0].1;
     assert_eq!(
         (bars[0].open, bars[2].close, bars[1].volume),
         (167.43, 167.28, 876_364.0)

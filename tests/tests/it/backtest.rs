@@ -14,7 +14,7 @@ fn run(out: PathBuf, plugins: PathBuf) -> (backtest::report::BacktestReport, Vec
 }
 
 /// Plugin settings of these tests: no artifact cache.
-fn config() -> PluginConfig {
+pub(crate) fn config() -> PluginConfig {
     PluginConfig {
         cache_dir: None,
         ..PluginConfig::default()
@@ -22,7 +22,7 @@ fn config() -> PluginConfig {
 }
 
 /// A backtest of the bundled 2013-10-07 trades; the report and the journal's bytes.
-fn run_with(
+pub(crate) fn run_with(
     out: PathBuf,
     plugins: PathBuf,
     plugin_config: PluginConfig,

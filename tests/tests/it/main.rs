@@ -3,6 +3,7 @@
 mod authoring;
 mod backfill;
 mod backtest;
+mod bar_periods;
 mod blocking;
 mod bus;
 mod controls;

@@ -137,7 +137,7 @@ fn fault_of(h: &Harness, name: &str) -> (u64, String) {
         s.stats.faults, s.stats.last_error
     );
     (
-        s.stats.faults as u64,
+        s.stats.faults,
         s.stats.last_error.clone().unwrap_or_default(),
     )
 }

@@ -1,65 +1,45 @@
-//! The path of a tick: trade → market state (bars) → broker (fills of resting orders) →
-//! plugins (one batch per feed message) → their orders → broker (risk checks, journal).
+//! The path of a tick in a live run: trade → market state (bars) → broker (fills of resting
+//! orders) → plugins (one batch per feed message) → their orders → broker (risk checks,
+//! journal).
 //!
-//! The pipeline runs on one thread, the engine's. Live, plugin outputs are handled as they
-//! arrive; in a backtest [`Pipeline::settle`] waits for every plugin to answer each batch
-//! before the next one, which makes runs deterministic.
+//! The pipeline drives an engine [`Core`] (the state the engine thread owns, without locks)
+//! the way a live run needs: plugin answers are handled as they arrive, each plugin on its
+//! own thread or inline. After each feed message it publishes the core's snapshot, which is
+//! all the plugins' host imports and the status API read. [`Pipeline::settle`] waits for
+//! every plugin to answer each batch before the next one (shutdown, tests). Backtests drive
+//! the same `Core` with [`super::lockstep::Lockstep`] instead.
 
 use super::broker_board::BrokerBoard;
+use super::core::Core;
 use super::latency::FrameTimes;
 use super::order_route::OrderRoute;
-use super::view::{Clock, PositionBoard};
 use crate::broker::PaperBroker;
 use crate::dashboard::EventHub;
 use crate::feed::TradeBatch;
-use crate::market::MarketState;
 use crate::plugins::bindings::{bar_event, fill_event, prediction_event};
 use crate::plugins::symbols::SymbolMemo;
-use crate::plugins::{BatchBuilder, PluginHost, PluginOutput};
-use crate::trainer::TrainerHandle;
-use crate::types::{Bar, Fill, Prediction, Trade};
-use crossbeam_channel::Receiver;
+use crate::plugins::{BatchBuilder, PluginHost};
+use crate::types::{Bar, Fill, Trade};
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 mod orders;
 mod remote;
 
-/// Makes a forecast at a completed bar, synchronously (backtests with predictions).
-pub type Forecaster = Box<dyn FnMut(&Bar) -> Option<Prediction> + Send>;
-
 /// Counters of the pipeline, for the status API: the same as the engine core's.
 pub type PipelineStats = super::core::EngineStats;
 
-/// The engine's hot loop state.
+/// The live engine: a [`Core`] and what streaming plugins live needs besides.
 pub struct Pipeline {
-    /// Bars and last trades (shared with the plugins' view).
-    pub market: Arc<RwLock<MarketState>>,
-    /// The paper broker (shared with the plugins' view).
-    pub broker: Arc<Mutex<PaperBroker>>,
-    /// The plugins.
-    pub plugins: Arc<PluginHost>,
-    /// The trainer, fed with completed bars (absent when training is off).
-    pub trainer: Option<Arc<TrainerHandle>>,
-    /// The clock plugins see.
-    pub clock: Clock,
-    /// Where positions are published for the plugins' `position-of`.
-    positions: PositionBoard,
+    /// Market state, broker, plugins, snapshot, clock and counters.
+    pub core: Core,
     /// Where the broker's figures are published for the status API (the daemon's).
-    pub broker_board: Option<BrokerBoard>,
-    /// Counters.
-    pub stats: Arc<PipelineStats>,
+    broker_board: Option<BrokerBoard>,
     /// Plugin answers still expected (batches sent minus outputs received).
     outstanding: usize,
     /// The id of the symbol of the previous trade.
     memo: SymbolMemo,
-    /// Every fill, for reports (backtests keep them; live keeps none).
-    pub keep_fills: Option<Vec<Fill>>,
-    /// Forecasts made synchronously at each completed bar (backtests with predictions);
-    /// they reach the plugins right after the batch holding that bar.
-    pub forecaster: Option<Forecaster>,
     /// When the frame of the trades being processed was read (live feed batches).
     received: Option<std::time::Instant>,
     /// Dashboard hook: the live dashboard's events (trades, fills, orders, refusals,
@@ -73,29 +53,16 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// A pipeline over shared state.
-    pub fn new(
-        market: Arc<RwLock<MarketState>>,
-        broker: Arc<Mutex<PaperBroker>>,
-        plugins: Arc<PluginHost>,
-        trainer: Option<Arc<TrainerHandle>>,
-        clock: Clock,
-        positions: PositionBoard,
-    ) -> Self {
-        positions.publish(&broker.lock().unwrap_or_else(|p| p.into_inner()));
+    /// A pipeline driving `core`; its snapshot is published at once (positions recovered
+    /// from the journal are readable before the first trade).
+    pub fn new(mut core: Core) -> Self {
+        core.snapshot.positions_from(&core.broker);
+        core.snapshot.publish();
         Pipeline {
-            market,
-            broker,
-            plugins,
-            trainer,
-            clock,
-            positions,
+            core,
             broker_board: None,
-            stats: Arc::new(PipelineStats::default()),
             outstanding: 0,
             memo: SymbolMemo::default(),
-            keep_fills: None,
-            forecaster: None,
             received: None,
             events: None,
             frames: FrameTimes::default(),
@@ -103,27 +70,48 @@ impl Pipeline {
         }
     }
 
+    /// Publish the broker's figures to `board` from now on (after fills, submissions,
+    /// operator commands, and every second), starting now.
+    pub fn publish_broker_to(&mut self, board: BrokerBoard) {
+        board.publish(&self.core.broker);
+        self.broker_board = Some(board);
+    }
+
+    /// The plugins.
+    pub fn plugins(&self) -> &Arc<PluginHost> {
+        &self.core.plugins
+    }
+
+    /// The broker (read-only: orders go through [`on_output`](Self::on_output)).
+    pub fn broker(&self) -> &PaperBroker {
+        &self.core.broker
+    }
+
+    /// The broker, to flush its journal at shutdown.
+    pub fn broker_mut(&mut self) -> &mut PaperBroker {
+        &mut self.core.broker
+    }
+
     /// Publish the broker's figures to the board, when there is one (every second, and
     /// after each operator command).
     pub fn publish_broker(&self) {
-        if self.broker_board.is_some() {
-            self.publish_board(&self.broker.lock().unwrap_or_else(|p| p.into_inner()));
+        if let Some(board) = &self.broker_board {
+            board.publish(&self.core.broker);
         }
     }
 
-    /// [`publish_broker`](Self::publish_broker) with the broker already held (after fills
-    /// and submissions, so counts in the status API follow the journal at once).
-    fn publish_board(&self, broker: &PaperBroker) {
-        if let Some(board) = &self.broker_board {
-            board.publish(broker);
-        }
+    /// After the broker's positions changed: into the snapshot and onto the board.
+    fn positions_changed(&mut self) {
+        self.core.snapshot.positions_from(&self.core.broker);
+        self.core.snapshot.publish();
+        self.publish_broker();
     }
 
     /// Process one feed message ([`on_trades`](Self::on_trades)), timing the orders it
     /// causes from the moment its frame was read.
     pub fn on_feed_batch(&mut self, batch: &TradeBatch) {
         let waited = u64::try_from(batch.received.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        self.stats.feed_to_engine.record(waited);
+        self.core.stats.feed_to_engine.record(waited);
         self.received = Some(batch.received);
         self.on_trades(&batch.trades);
         self.received = None;
@@ -134,46 +122,38 @@ impl Pipeline {
         if trades.is_empty() {
             return;
         }
-        let symbols = self.plugins.symbols().clone();
+        self.core.follow_bar_periods();
+        let symbols = self.core.plugins.symbols().clone();
         let mut batch = BatchBuilder::with_capacity(trades.len());
         let mut bars: Vec<Bar> = Vec::new();
         let mut fills: Vec<Fill> = Vec::new();
         let mut latest = i64::MIN;
-        {
-            // Two passes, so that no lock a host import takes is held across the journal's
-            // writes: the market's (bars, last trades) without I/O, then the broker's.
-            let mut market = self.market.write().unwrap_or_else(|p| p.into_inner());
-            for trade in trades {
-                latest = latest.max(trade.time_ms);
-                if let Some(bar) = market.apply_trade(trade) {
-                    batch.event(bar_event(&bar, &symbols));
-                    bars.push(bar);
-                }
-                let id = self.memo.intern(&symbols, &trade.symbol);
-                batch.trade(id, trade.price, trade.size, trade.time_ms);
+        for trade in trades {
+            latest = latest.max(trade.time_ms);
+            let closed = bars.len();
+            self.core.market.apply_trade_into(trade, &mut bars);
+            for bar in &bars[closed..] {
+                batch.event(bar_event(bar, &symbols));
             }
+            let id = self.memo.intern(&symbols, &trade.symbol);
+            batch.trade(id, trade.price, trade.size, trade.time_ms);
+            fills.extend(self.core.commit_trade(trade));
         }
-        {
-            let mut broker = self.broker.lock().unwrap_or_else(|p| p.into_inner());
-            for trade in trades {
-                fills.extend(broker.on_trade(trade));
-            }
-            if !fills.is_empty() {
-                self.positions.publish(&broker);
-                self.publish_board(&broker);
-            }
+        self.core.clock.advance_to(latest);
+        self.core.snapshot.trades(trades);
+        if !fills.is_empty() {
+            self.core.snapshot.positions_from(&self.core.broker);
+            self.publish_broker();
         }
-        // Nothing reads the clock inside the loop (the locks are held): advance it once.
-        self.clock.advance_to(latest);
         if let Some(hub) = &self.events {
             // Dashboard hook.
             hub.trades(trades);
             hub.fills(&fills);
         }
-        self.stats
-            .trades
-            .fetch_add(trades.len() as u64, Ordering::Relaxed);
-        let forecasts = self.after_bars(bars);
+        PipelineStats::add(&self.core.stats.trades, trades.len() as u64);
+        let forecasts = self.core.on_bars(&bars);
+        // Published before any plugin hears of these trades: host imports read them.
+        self.core.snapshot.publish();
         self.deliver_fills(fills);
         self.dispatch(batch);
         for p in &forecasts {
@@ -183,37 +163,48 @@ impl Pipeline {
 
     /// Close bars of quiet symbols whose period ended before `now_ms`.
     pub fn flush_bars(&mut self, now_ms: i64) {
-        let bars = self
-            .market
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .flush_until(now_ms);
+        let bars = self.core.market.flush_until(now_ms);
         if bars.is_empty() {
             return;
         }
-        let symbols = self.plugins.symbols().clone();
+        let symbols = self.core.plugins.symbols().clone();
         let batch = bars.iter().map(|b| bar_event(b, &symbols)).collect();
-        let forecasts = self.after_bars(bars);
+        let forecasts = self.core.on_bars(&bars);
+        self.core.snapshot.publish();
         self.dispatch(batch);
         for p in &forecasts {
             self.on_prediction(p);
         }
     }
 
-    /// Forward a new prediction to the plugins.
-    pub fn on_prediction(&mut self, p: &Prediction) {
+    /// Bars of history fetched at start: into the market state's histories and the
+    /// snapshot, before or between the live bars (an older or repeated bar is dropped).
+    pub fn load_history(&mut self, bars: &[Bar]) {
+        for bar in bars {
+            self.core.market.push_bar(bar.clone());
+        }
+        self.core.snapshot.add_bars(bars);
+        self.core.snapshot.publish();
+    }
+
+    /// Forward a new prediction to the plugins (into the snapshot first: the
+    /// `latest-prediction` import reads it there).
+    pub fn on_prediction(&mut self, p: &crate::types::Prediction) {
         if let Some(hub) = &self.events {
             hub.prediction(p); // Dashboard hook.
         }
-        let event = prediction_event(p, self.plugins.symbols(), self.clock.now_ms());
-        self.stats.predictions.fetch_add(1, Ordering::Relaxed);
+        self.core.snapshot.add_prediction(p);
+        self.core.snapshot.publish();
+        let event = prediction_event(p, self.core.plugins.symbols(), self.core.clock.now_ms());
+        PipelineStats::add(&self.core.stats.predictions, 1);
         self.dispatch(std::iter::once(event).collect());
     }
 
-    /// Wait until every plugin has answered every batch sent so far (backtests and
-    /// shutdown). Answers are handled in rounds sorted by (batch, plugin), not in arrival
-    /// order, so that the broker sees orders in the same order on every run.
-    pub fn settle(&mut self, outputs: &Receiver<PluginOutput>, timeout: Duration) -> bool {
+    /// Wait until every plugin has answered every batch sent so far (shutdown and tests).
+    /// Answers are handled in rounds sorted by (batch, plugin), not in arrival order, so
+    /// that the broker sees orders in the same order on every run.
+    pub fn settle(&mut self, timeout: Duration) -> bool {
+        let outputs = self.core.outputs.clone();
         while self.outstanding > 0 {
             let mut round = Vec::with_capacity(self.outstanding);
             let mut done = 0;
@@ -234,29 +225,11 @@ impl Pipeline {
         true
     }
 
-    /// Completed bars go to the trainer (live) or the forecaster (backtest, whose forecasts
-    /// are returned for dispatch after the batch).
-    fn after_bars(&mut self, bars: Vec<Bar>) -> Vec<Prediction> {
-        self.stats
-            .bars
-            .fetch_add(bars.len() as u64, Ordering::Relaxed);
-        let forecasts = match &mut self.forecaster {
-            Some(forecast) => bars.iter().filter_map(forecast).collect(),
-            None => Vec::new(),
-        };
-        if let Some(trainer) = &self.trainer {
-            for bar in bars {
-                trainer.bar(bar);
-            }
-        }
-        forecasts
-    }
-
     fn deliver_fills(&mut self, fills: Vec<Fill>) {
         if fills.is_empty() {
             return;
         }
-        let symbols = self.plugins.symbols().clone();
+        let symbols = self.core.plugins.symbols().clone();
         let mut by_plugin: BTreeMap<Arc<str>, BatchBuilder> = BTreeMap::new();
         for fill in &fills {
             by_plugin
@@ -265,12 +238,14 @@ impl Pipeline {
                 .event(fill_event(fill, &symbols));
         }
         for (plugin, events) in by_plugin {
-            if self.plugins.deliver(&plugin, events.finish()) {
-                self.outstanding += 1;
-            }
+            self.deliver(&plugin, events);
         }
-        if let Some(kept) = &mut self.keep_fills {
-            kept.extend(fills);
+    }
+
+    /// Send `events` to one plugin, counting the answer it owes.
+    fn deliver(&mut self, plugin: &str, events: BatchBuilder) {
+        if !events.is_empty() && self.core.plugins.deliver(plugin, events.finish()) {
+            self.outstanding += 1;
         }
     }
 
@@ -278,8 +253,8 @@ impl Pipeline {
         if batch.is_empty() {
             return;
         }
-        self.stats.batches.fetch_add(1, Ordering::Relaxed);
-        let (seq, sent) = self.plugins.dispatch_seq(Arc::new(batch.finish()));
+        PipelineStats::add(&self.core.stats.batches, 1);
+        let (seq, sent) = self.core.plugins.dispatch_seq(Arc::new(batch.finish()));
         if let Some(received) = self.received {
             self.frames.dispatched(seq, received);
         }

@@ -22,7 +22,8 @@ impl Pipeline {
         }
         if let Some(received) = self.frames.received(output.seq) {
             let ns = received.elapsed().as_nanos();
-            self.stats
+            self.core
+                .stats
                 .tick_to_order
                 .record(u64::try_from(ns).unwrap_or(u64::MAX));
         }
@@ -47,22 +48,18 @@ impl Pipeline {
                 .collect(),
             None => Vec::new(),
         };
-        let now = self.clock.now_ms();
+        let now = self.core.clock.now_ms();
         if self.remote.is_some() {
             // Outcomes come back from the broker host (`on_remote_outcome`).
             self.send_to_broker_host(plugin, actions, now);
             return Vec::new();
         }
-        let outcomes = {
-            let mut broker = self.broker.lock().unwrap_or_else(|p| p.into_inner());
-            let outcomes = broker.submit(plugin, actions, now);
-            self.publish_board(&broker);
-            outcomes
-        };
+        let outcomes = self.core.submit_outcomes(plugin, actions, now);
+        self.publish_broker();
         if let Some(hub) = &self.events {
             hub.outcomes(&requests, &outcomes, now);
         }
-        let symbols = self.plugins.symbols().clone();
+        let symbols = self.core.plugins.symbols().clone();
         let refusals: BatchBuilder = outcomes
             .iter()
             .filter_map(|o| match o {
@@ -71,9 +68,7 @@ impl Pipeline {
                 _ => None,
             })
             .collect();
-        if !refusals.is_empty() && self.plugins.deliver(plugin, refusals.finish()) {
-            self.outstanding += 1;
-        }
+        self.deliver(plugin, refusals);
         outcomes
     }
 
@@ -87,11 +82,9 @@ impl Pipeline {
         if self.is_remote() {
             return Err(KillSwitchError::BrokerHostOnly);
         }
-        let now = self.clock.now_ms();
-        let (outcomes, state, changed) = {
-            let mut broker = self.broker.lock().unwrap_or_else(|p| p.into_inner());
-            crate::engine::control::switch(&mut broker, engaged, reason, now)?
-        };
+        let now = self.core.clock.now_ms();
+        let (outcomes, state, changed) =
+            crate::engine::control::switch(&mut self.core.broker, engaged, reason, now)?;
         let cancelled_orders = self.notify_cancellations(&outcomes, now);
         Ok(KillSwitchChange {
             state,
@@ -105,12 +98,11 @@ impl Pipeline {
     pub fn cancel_orphaned_orders(&mut self) {
         // Not `statuses()`: this runs every second on the engine thread, and copying the
         // latency histograms' percentiles out is work nobody reads here.
-        let running = self.plugins.running();
-        let now = self.clock.now_ms();
+        let running = self.core.plugins.running();
+        let now = self.core.clock.now_ms();
         let outcomes = self
+            .core
             .broker
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
             .cancel_unmanaged_orders(|p| running.iter().any(|r| &**r == p), now);
         // A quarantined plugin that is later replaced hears of its cancelled orders.
         self.notify_cancellations(&outcomes, now);
@@ -126,7 +118,7 @@ impl Pipeline {
         if let Some(hub) = &self.events {
             hub.outcomes(&[], outcomes, now_ms); // Dashboard hook.
         }
-        let symbols = self.plugins.symbols().clone();
+        let symbols = self.core.plugins.symbols().clone();
         let mut by_plugin: BTreeMap<Arc<str>, BatchBuilder> = BTreeMap::new();
         let mut count = 0;
         for outcome in outcomes {
@@ -159,9 +151,7 @@ impl Pipeline {
             }
         }
         for (plugin, events) in by_plugin {
-            if self.plugins.deliver(&plugin, events.finish()) {
-                self.outstanding += 1;
-            }
+            self.deliver(&plugin, events);
         }
         count
     }

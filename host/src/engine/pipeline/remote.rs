@@ -30,13 +30,8 @@ impl Pipeline {
     /// A fill the broker host made for one of this host's plugins: recorded in the local
     /// mirror (positions for `position-of` and the status API), then told to the plugin.
     pub fn on_remote_fill(&mut self, fill: Fill) {
-        let recorded = {
-            let mut broker = self.broker.lock().unwrap_or_else(|p| p.into_inner());
-            let recorded = broker.mirror_fill(&fill);
-            self.positions.publish(&broker);
-            self.publish_board(&broker);
-            recorded
-        };
+        let recorded = self.core.broker.mirror_fill(&fill);
+        self.positions_changed();
         match recorded {
             Ok(_) => tracing::info!(
                 target: "tradehost::broker",
@@ -63,17 +58,14 @@ impl Pipeline {
     /// What the broker host did with one of this host's plugins' orders: refusals and
     /// cancellations the plugin did not ask for are told to it, as the local broker's are.
     pub fn on_remote_outcome(&mut self, outcome: BrokerOutcome) {
-        let now = self.clock.now_ms();
+        let now = self.core.clock.now_ms();
         match &outcome {
             BrokerOutcome::Rejected(r) => {
                 if let Some(hub) = &self.events {
                     hub.outcomes(&[], std::slice::from_ref(&outcome), now);
                 }
-                let event = rejection_event(r, self.plugins.symbols());
-                let batch: BatchBuilder = std::iter::once(event).collect();
-                if self.plugins.deliver(&r.plugin, batch.finish()) {
-                    self.outstanding += 1;
-                }
+                let event = rejection_event(r, self.core.plugins.symbols());
+                self.deliver(&r.plugin, std::iter::once(event).collect());
             }
             BrokerOutcome::Cancelled { .. } => {
                 self.notify_cancellations(std::slice::from_ref(&outcome), now);
@@ -108,7 +100,7 @@ impl Pipeline {
         };
         if let Err(refusal) = route.send(order) {
             tracing::warn!(target: "tradehost::bus", "orders of plugin {plugin} {refusal}");
-            let symbols = self.plugins.symbols().clone();
+            let symbols = self.core.plugins.symbols().clone();
             let refusals: BatchBuilder = places
                 .into_iter()
                 .map(|(tag, symbol)| {
@@ -122,9 +114,7 @@ impl Pipeline {
                     rejection_event(&r, &symbols)
                 })
                 .collect();
-            if !refusals.is_empty() && self.plugins.deliver(plugin, refusals.finish()) {
-                self.outstanding += 1;
-            }
+            self.deliver(plugin, refusals);
         }
     }
 }
