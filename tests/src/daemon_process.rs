@@ -146,7 +146,7 @@ impl DaemonProcess {
     /// True once its journal holds a fill of `plugin`.
     pub fn has_filled(&self, plugin: &str) -> bool {
         self.journal().iter().any(|r| {
-            matches!(r, tradehost::broker::JournalRecord::Fill { fill } if &*fill.plugin == plugin)
+            matches!(r, tradehost::broker::JournalRecord::Fill { fill, .. } if &*fill.plugin == plugin)
         })
     }
 

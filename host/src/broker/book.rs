@@ -11,6 +11,10 @@
 //!   never gets a better price than a market order would, and never a worse one than its limit.
 //! - Volume is not modelled: the whole order fills on one trade whatever that trade's size.
 //!   Orders of one symbol fill in the order they were placed (ascending order id).
+//! - On a scale-out broker host, trades come from the market stream with their positions. An
+//!   order placed after the strategy host (or the broker) had handled position *p* fills only
+//!   at trades of later positions, so a broker that reads the stream again after a restart
+//!   never fills an order at a trade that came before it.
 
 use crate::types::{OrderKind, Side, Symbol, SymbolKey, SymbolMap, TimestampMs};
 use std::collections::{BTreeMap, HashMap};
@@ -37,6 +41,16 @@ pub struct RestingOrder {
     pub placed_ms: TimestampMs,
     /// The earliest trade time that can fill it: `placed_ms` plus the broker's latency.
     pub active_ms: TimestampMs,
+    /// The market stream position it was placed after (0: not on a stream); only trades at
+    /// later positions fill it.
+    pub after_position: u64,
+}
+
+impl RestingOrder {
+    /// True when a trade at `time_ms` and stream `position` may fill it (the price aside).
+    fn may_fill_at(&self, time_ms: TimestampMs, position: u64) -> bool {
+        time_ms >= self.active_ms && (self.after_position == 0 || position > self.after_position)
+    }
 }
 
 /// The price a trade at `trade_price` fills `order` at, or `None` when it does not fill it.
@@ -171,9 +185,18 @@ impl OrderBook {
         self.index.keys().copied().collect()
     }
 
+    /// Let every resting order fill at any stream position (the stream was recreated).
+    pub fn forget_positions(&mut self) {
+        for book in self.symbols.values_mut() {
+            for order in &mut book.orders {
+                order.after_position = 0;
+            }
+        }
+    }
+
     /// Records a trade's price without filling anything.
     pub fn record_price(&mut self, symbol: &Symbol, price: f64) {
-        self.match_trade(symbol, price, TimestampMs::MIN, 0.0, |_, _| None);
+        self.match_trade(symbol, price, (TimestampMs::MIN, 0), 0.0, |_, _| None);
     }
 
     /// The position in `trades` of the first trade that would fill one of `plugin`'s resting
@@ -205,7 +228,8 @@ impl OrderBook {
 
     /// Records a trade's price and offers each of the symbol's resting orders that this trade
     /// fills to `on_fill` (with its fill price), in placement order; an order for which
-    /// `on_fill` returns `true` leaves the book, and a `None` from it stops the walk.
+    /// `on_fill` returns `true` leaves the book, and a `None` from it stops the walk. The trade
+    /// is at `(time_ms, position)`: its market time and stream position (0 off a stream).
     ///
     /// Costs one hash lookup when no order rests in the symbol; allocates only the first time a
     /// symbol is seen.
@@ -213,7 +237,7 @@ impl OrderBook {
         &mut self,
         symbol: &Symbol,
         price: f64,
-        time_ms: TimestampMs,
+        (time_ms, position): (TimestampMs, u64),
         slippage_bps: f64,
         mut on_fill: impl FnMut(&RestingOrder, f64) -> Option<bool>,
     ) {
@@ -230,7 +254,7 @@ impl OrderBook {
         let mut i = 0;
         while i < book.orders.len() {
             let o = &book.orders[i];
-            let fills = if time_ms >= o.active_ms {
+            let fills = if o.may_fill_at(time_ms, position) {
                 fill_price(o.side, o.kind, price, slippage_bps)
             } else {
                 None
@@ -282,6 +306,7 @@ mod tests {
             kind,
             placed_ms: 0,
             active_ms: 0,
+            after_position: 0,
         }
     }
 
@@ -329,7 +354,7 @@ mod tests {
         assert_eq!(book.resting_quantity("a", "SPY", Side::Buy), 5.0);
 
         let mut seen = Vec::new();
-        book.match_trade(&"SPY".into(), 100.0, 0, 0.0, |o, p| {
+        book.match_trade(&"SPY".into(), 100.0, (0, 0), 0.0, |o, p| {
             seen.push((o.order_id, p));
             Some(true)
         });
@@ -341,9 +366,11 @@ mod tests {
 
         // An order the callback declines stays; `None` stops the walk.
         book.insert(order(4, "a", 9, Side::Buy, 1.0, OrderKind::Market));
-        book.match_trade(&"SPY".into(), 98.0, 0, 0.0, |_, _| None);
+        book.match_trade(&"SPY".into(), 98.0, (0, 0), 0.0, |_, _| None);
         assert_eq!(book.all_ids(), [1, 4]);
-        book.match_trade(&"SPY".into(), 98.0, 0, 0.0, |o, _| Some(o.order_id == 4));
+        book.match_trade(&"SPY".into(), 98.0, (0, 0), 0.0, |o, _| {
+            Some(o.order_id == 4)
+        });
         assert_eq!(book.all_ids(), [1]);
     }
 

@@ -16,9 +16,10 @@ use std::path::{Path, PathBuf};
 /// The first eight bytes of every journal.
 pub const MAGIC: [u8; 8] = *b"THJOURNL";
 /// The format version this build writes. Version 2 added kill-switch records, version 3 the
-/// bus origin of orders and refusals (an older build would take such a record for a torn
-/// tail, so it must refuse the file instead).
-pub const VERSION: u32 = 3;
+/// bus origin of orders and refusals, version 4 the market stream position of a broker
+/// host's orders and fills (an older build would take such a record for a torn tail, so it
+/// must refuse the file instead).
+pub const VERSION: u32 = 4;
 /// The oldest format version this build reads; such a journal's header is upgraded on open,
 /// because every older record is still a valid record of this version.
 pub const OLDEST_READABLE: u32 = 1;

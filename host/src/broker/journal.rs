@@ -349,6 +349,7 @@ mod tests {
                 tag: id as u32,
             },
             origin: None,
+            market_position: None,
             time_ms: 1_381_152_600_000 + id as i64,
         }
     }

@@ -97,6 +97,11 @@ pub struct PaperBroker {
     refusal_log: RefusalLog,
     /// Journaled refusals per plugin per minute of market time.
     refusal_budget: RefusalBudget,
+    /// The market stream position of the trades being processed (a broker host's; 0 off a
+    /// stream).
+    market_position: u64,
+    /// The latest market stream position the journal holds (orders and fills).
+    journaled_position: u64,
 }
 
 impl PaperBroker {
@@ -117,6 +122,7 @@ impl PaperBroker {
         let mut totals = BrokerTotals::default();
         let mut next_order_id = 1;
         let mut journaled_switch: Option<KillSwitchState> = None;
+        let mut journaled_position = 0;
         let (journal, scan) = Journal::open(&config.journal_path, config.fsync, |record| {
             observe(&record);
             match record {
@@ -125,20 +131,29 @@ impl PaperBroker {
                     plugin,
                     request,
                     time_ms,
+                    market_position,
                     ..
                 } => {
                     totals.orders += 1;
                     next_order_id = next_order_id.max(order_id + 1);
+                    // An order journaled without a position (an operator's, on a broker
+                    // host) was placed after every position recorded before it.
+                    let after = market_position.unwrap_or(journaled_position);
+                    journaled_position = journaled_position.max(after);
                     book.insert(resting(
                         order_id,
                         plugin,
                         request,
-                        time_ms,
-                        config.latency_ms,
+                        (time_ms, config.latency_ms),
+                        after,
                     ));
                 }
                 JournalRecord::Rejected { .. } => totals.refusals += 1,
-                JournalRecord::Fill { fill } => {
+                JournalRecord::Fill {
+                    fill,
+                    market_position,
+                } => {
+                    journaled_position = journaled_position.max(market_position.unwrap_or(0));
                     totals.fills += 1;
                     next_order_id = next_order_id.max(fill.order_id + 1);
                     book.remove(fill.order_id);
@@ -208,6 +223,8 @@ impl PaperBroker {
             totals,
             refusal_log: RefusalLog::default(),
             refusal_budget,
+            market_position: 0,
+            journaled_position,
         };
         Ok((broker, report))
     }
@@ -226,24 +243,48 @@ impl PaperBroker {
 
     /// Like [`submit`](Self::submit) for one action that came over the message bus: `origin`,
     /// its bus order id, is journaled with the order or refusal it becomes, so a restarted
-    /// broker knows it handled it ([`open_with`](Self::open_with)).
+    /// broker knows it handled it ([`open_with`](Self::open_with)). `cause` is the market
+    /// stream position its strategy host had handled when it sent it: the order fills only
+    /// at trades after it (and after the broker's own position).
     pub fn submit_from(
         &mut self,
         origin: &Arc<str>,
+        cause: Option<u64>,
         plugin: &str,
         action: PluginAction,
         now_ms: TimestampMs,
     ) -> Vec<BrokerOutcome> {
-        self.submit_inner(plugin, vec![action], now_ms, Some(origin))
+        self.submit_inner(plugin, vec![action], now_ms, Some((origin, cause)))
     }
 
-    /// `submit`, with the bus origin of the actions if any.
+    /// The market stream position of the trades given to [`on_trade`](Self::on_trade) from
+    /// now on (a broker host's market task, before each message).
+    pub fn at_market_position(&mut self, position: u64) {
+        self.market_position = position;
+    }
+
+    /// Forget the stream positions resting orders were placed after (the stream they refer
+    /// to is gone): they fill at the next trades of their symbols.
+    pub fn forget_market_positions(&mut self) {
+        self.book.forget_positions();
+        self.journaled_position = 0;
+        self.market_position = 0;
+    }
+
+    /// The latest market stream position the journal holds (0 when none): a restarted broker
+    /// host reads the stream again from there, and its resting orders meet the trades it
+    /// missed while it was down.
+    pub fn journaled_market_position(&self) -> u64 {
+        self.journaled_position
+    }
+
+    /// `submit`, with the bus origin of the actions and their cause position, if any.
     fn submit_inner(
         &mut self,
         plugin: &str,
         actions: Vec<PluginAction>,
         now_ms: TimestampMs,
-        origin: Option<&Arc<str>>,
+        origin: Option<(&Arc<str>, Option<u64>)>,
     ) -> Vec<BrokerOutcome> {
         let plugin = self.intern(plugin);
         let mut out = Vec::with_capacity(actions.len());
@@ -288,8 +329,11 @@ impl PaperBroker {
             &mut self.totals,
             &self.config,
         );
+        let position = self.market_position;
+        let market_position = (position > 0).then_some(position);
+        let mut journaled = false;
         self.book
-            .match_trade(&trade.symbol, trade.price, trade.time_ms, config.slippage_bps, |order, price| {
+            .match_trade(&trade.symbol, trade.price, (trade.time_ms, position), config.slippage_bps, |order, price| {
                 let fill = Fill {
                     plugin: order.plugin.clone(),
                     order_id: order.order_id,
@@ -301,13 +345,15 @@ impl PaperBroker {
                     fee: order.quantity * (price * config.fee_bps / 10_000.0 + config.fee_per_share),
                     time_ms: trade.time_ms,
                 };
-                if let Err(e) = journal.append(&JournalRecord::Fill { fill: fill.clone() }) {
+                let record = JournalRecord::Fill { fill: fill.clone(), market_position };
+                if let Err(e) = journal.append(&record) {
                     // Not journaled, so not acknowledged: the order keeps resting and the next
                     // trade tries again. Stop this walk: the other fills would fail alike.
                     totals.journal_errors += 1;
                     tracing::error!(target: "tradehost::broker", "fill of order {} not recorded, order kept: {e}", order.order_id);
                     return None;
                 }
+                journaled = true;
                 ledger.apply(&fill);
                 totals.fills += 1;
                 tracing::info!(
@@ -319,6 +365,9 @@ impl PaperBroker {
                 fills.push(fill);
                 Some(true)
             });
+        if journaled {
+            self.journaled_position = self.journaled_position.max(position);
+        }
         fills
     }
 
@@ -330,8 +379,10 @@ impl PaperBroker {
         if !(sane(fill.quantity) && sane(fill.price) && fill.fee.is_finite()) {
             return Ok(false);
         }
-        self.journal
-            .append(&JournalRecord::Fill { fill: fill.clone() })?;
+        self.journal.append(&JournalRecord::Fill {
+            fill: fill.clone(),
+            market_position: None,
+        })?;
         self.book.record_price(&fill.symbol, fill.price);
         self.ledger.apply(fill);
         self.totals.fills += 1;
@@ -534,8 +585,13 @@ impl PaperBroker {
         plugin: &Arc<str>,
         request: OrderRequest,
         now_ms: TimestampMs,
-        origin: Option<&Arc<str>>,
+        from_bus: Option<(&Arc<str>, Option<u64>)>,
     ) -> BrokerOutcome {
+        let origin = from_bus.map(|(o, _)| o);
+        // Placed after the broker's own position and the strategy host's (its cause).
+        let after = self
+            .market_position
+            .max(from_bus.and_then(|(_, c)| c).unwrap_or(0));
         if let Err(reason) = risk::well_formed(&self.limits, &request) {
             return self.refuse_malformed(plugin, request, reason, now_ms);
         }
@@ -560,6 +616,9 @@ impl PaperBroker {
             request: request.clone(),
             time_ms: now_ms,
             origin: origin.cloned(),
+            // Only beside an origin (see the record); an operator's order is recovered as
+            // placed after the positions journaled before it.
+            market_position: origin.and((after > 0).then_some(after)),
         };
         if let Err(e) = self.journal.append(&record) {
             self.totals.journal_errors += 1;
@@ -589,9 +648,12 @@ impl PaperBroker {
             order_id,
             plugin.clone(),
             request,
-            now_ms,
-            self.config.latency_ms,
+            (now_ms, self.config.latency_ms),
+            after,
         ));
+        if origin.is_some() {
+            self.journaled_position = self.journaled_position.max(after);
+        }
         outcome
     }
 
@@ -704,13 +766,14 @@ impl PaperBroker {
     }
 }
 
-/// A resting order from an accepted request.
+/// A resting order from an accepted request, placed at `placed_ms` with the broker's
+/// latency, after market stream position `after_position`.
 fn resting(
     order_id: u64,
     plugin: Arc<str>,
     request: OrderRequest,
-    placed_ms: TimestampMs,
-    latency_ms: TimestampMs,
+    (placed_ms, latency_ms): (TimestampMs, TimestampMs),
+    after_position: u64,
 ) -> RestingOrder {
     RestingOrder {
         order_id,
@@ -722,5 +785,6 @@ fn resting(
         kind: request.kind,
         placed_ms,
         active_ms: placed_ms.saturating_add(latency_ms),
+        after_position,
     }
 }

@@ -39,6 +39,11 @@ pub enum JournalRecord {
         /// restarted broker rebuilds the set of orders it handled from these.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         origin: Option<Arc<str>>,
+        /// The market stream position it was placed after, on a broker host (format version
+        /// 4): only trades at later positions fill it. Written only with an `origin` (records
+        /// are arrays: a trailing field may be left out, not one in the middle).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        market_position: Option<u64>,
     },
     /// An order the risk checks refused.
     Rejected {
@@ -54,6 +59,10 @@ pub enum JournalRecord {
     Fill {
         /// The fill delivered to the plugin.
         fill: Fill,
+        /// The market stream position of the trade that made it, on a broker host (format
+        /// version 4): a restarted broker reads the stream again from its journal's last.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        market_position: Option<u64>,
     },
     /// A resting order taken out of the book.
     Cancel {
@@ -122,6 +131,7 @@ mod tests {
             request: request(),
             time_ms: 9,
             origin: None,
+            market_position: None,
         };
         // Journals of runs without a bus stay byte-identical to version 2's records.
         assert_eq!(rmp_serde::to_vec(&local).unwrap(), v2);
@@ -132,6 +142,7 @@ mod tests {
             request: request(),
             time_ms: 9,
             origin: Some("s1/sma/0/p3".into()),
+            market_position: Some(12),
         };
         let bytes = rmp_serde::to_vec(&from_bus).unwrap();
         assert_eq!(

@@ -19,7 +19,13 @@ pub fn apply_to_broker(
 ) -> Result<Vec<BrokerOutcome>, ApplyError> {
     let errors_before = broker.totals().journal_errors;
     let origin: Arc<str> = order.id.to_string().into();
-    let outcomes = broker.submit_from(&origin, &order.id.plugin.name, order.action.clone(), now_ms);
+    let outcomes = broker.submit_from(
+        &origin,
+        order.market_position,
+        &order.id.plugin.name,
+        order.action.clone(),
+        now_ms,
+    );
     if let Some(cause) = broker.journal_failure() {
         return Err(ApplyError::Fatal(format!(
             "order {origin} not journaled: {cause}"

@@ -140,6 +140,7 @@ mod tests {
             id: OrderId::new(&host, &plugin, &action),
             action,
             sent_ms: 0,
+            market_position: None,
         }
     }
 
@@ -174,6 +175,7 @@ mod tests {
                 request: request.clone(),
                 time_ms: 1,
                 origin: Some(accepted.id.to_string().into()),
+                market_position: Some(12),
             },
             JournalRecord::Rejected {
                 request,
@@ -193,6 +195,7 @@ mod tests {
                 },
                 time_ms: 2,
                 origin: None,
+                market_position: None,
             },
         ];
         let mut h = HandledOrders::new();

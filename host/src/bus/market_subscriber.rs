@@ -73,6 +73,28 @@ pub struct MarketSubscriber {
     link: Option<watch::Receiver<Link>>,
 }
 
+/// The positions of the first and the last message the market stream holds.
+async fn market_stream_bounds(bus: &Bus) -> Result<(u64, u64), BusError> {
+    let what = format!("stream {MARKET_STREAM}");
+    let mut stream = bus
+        .jetstream()
+        .get_stream(MARKET_STREAM)
+        .await
+        .map_err(|e| BusError::setup(&what, e))?;
+    let state = stream
+        .info()
+        .await
+        .map_err(|e| BusError::setup(&what, e))?
+        .state
+        .clone();
+    Ok((state.first_sequence, state.last_sequence))
+}
+
+/// The position of the last message the market stream holds (0 when empty).
+pub async fn market_stream_end(bus: &Bus) -> Result<u64, BusError> {
+    Ok(market_stream_bounds(bus).await?.1)
+}
+
 impl MarketSubscriber {
     /// Subscribes to `filter`, starting at `start`.
     pub async fn subscribe(
@@ -92,18 +114,7 @@ impl MarketSubscriber {
         let mut queue = VecDeque::new();
         if let StartAt::After(p) = start {
             // Messages after `p` that the stream no longer holds are lost to this host.
-            let what = format!("stream {MARKET_STREAM}");
-            let mut stream = bus
-                .jetstream()
-                .get_stream(MARKET_STREAM)
-                .await
-                .map_err(|e| BusError::setup(&what, e))?;
-            let first = stream
-                .info()
-                .await
-                .map_err(|e| BusError::setup(&what, e))?
-                .state
-                .first_sequence;
+            let (first, _) = market_stream_bounds(bus).await?;
             if first > p + 1 {
                 let n = first - (p + 1);
                 BusStats::add(&bus.stats().missed, n);

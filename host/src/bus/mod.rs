@@ -76,7 +76,7 @@ pub use health::{
     HealthBoard, HostHealth, HostState, HostStatus, HostView, Lag, Role, report_health,
 };
 pub use lease::{FEED_LEASE, Lease, LeaseState};
-pub use market_subscriber::{MarketSubscriber, StartAt, SymbolFilter};
+pub use market_subscriber::{MarketSubscriber, StartAt, SymbolFilter, market_stream_end};
 pub use order_consumer::{IntakeReport, OrderConsumer};
 pub use order_id::{ActionKey, OrderId, PluginInstance};
 pub use order_message::OrderMessage;

@@ -16,6 +16,10 @@ pub struct OrderMessage {
     pub action: PluginAction,
     /// The strategy host's wall clock when it sent it (the broker may refuse stale orders).
     pub sent_ms: TimestampMs,
+    /// The market stream position the strategy host had handled when its plugin made it: the
+    /// broker fills it only at trades after that position. Absent from older hosts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub market_position: Option<u64>,
 }
 
 #[cfg(test)]
@@ -48,6 +52,7 @@ mod tests {
                 id: OrderId::new(&host, &plugin, &action),
                 action,
                 sent_ms: 1_381_498_200_000,
+                market_position: Some(41),
             };
             let bytes = encode("order", &m).unwrap();
             assert_eq!(decode::<OrderMessage>("order", &bytes).unwrap(), m);

@@ -26,11 +26,13 @@ impl OrderPublisher {
         OrderPublisher { bus: bus.clone() }
     }
 
-    /// Publishes one action; returns whether the server already had it (a resend).
+    /// Publishes one action, made after market stream position `market_position`; returns
+    /// whether the server already had it (a resend).
     pub async fn send(
         &self,
         plugin: &PluginInstance,
         action: PluginAction,
+        market_position: Option<u64>,
     ) -> Result<bool, BusError> {
         let id = OrderId::new(self.bus.host(), plugin, &action);
         let subject = orders(self.bus.host(), &plugin.name);
@@ -38,6 +40,7 @@ impl OrderPublisher {
             id,
             action,
             sent_ms: chrono::Utc::now().timestamp_millis(),
+            market_position,
         };
         let payload = encode("order", &message)?;
         let confirmed =
@@ -55,9 +58,10 @@ impl OrderSink for OrderPublisher {
         &mut self,
         plugin: &PluginInstance,
         actions: Vec<PluginAction>,
+        market_position: Option<u64>,
     ) -> Result<(), BusError> {
         for action in actions {
-            self.send(plugin, action).await?;
+            self.send(plugin, action, market_position).await?;
         }
         Ok(())
     }

@@ -7,7 +7,10 @@
 //! Restarted (even after `kill -9`), it rebuilds from its journal the orders it already
 //! handled (a repeat is answered with its recorded outcome, not applied again) and
 //! publishes its last fills again (their message ids make repeats harmless), closing the
-//! window between a fill's journal append and its publication.
+//! window between a fill's journal append and its publication. It reads the market stream
+//! again from the last position its journal holds, so resting orders meet the trades made
+//! while it was down; each order fills only at trades after the position it was placed at
+//! (`broker::book`), so reading a trade twice never fills an order twice or early.
 
 use super::broker_board::BrokerBoard;
 use super::broker_desk::{BrokerDesk, BrokerSwitch};
@@ -17,7 +20,7 @@ use crate::broker::{BrokerOutcome, JournalRecord, PaperBroker};
 use crate::bus::{
     ApplyError, Bus, HandledOrders, HostState, HostStatus, MarketEvent, MarketSubscriber,
     OrderApplier, OrderConsumer, OrderMessage, OutcomePublisher, Role, StartAt, SymbolFilter,
-    apply_to_broker, report_health,
+    apply_to_broker, market_stream_end, report_health,
 };
 use crate::feed::FeedEvent;
 use crate::types::Fill;
@@ -74,7 +77,7 @@ pub async fn run(
     let mut tail: VecDeque<Fill> = VecDeque::with_capacity(REPUBLISHED_FILLS);
     let (broker, _recovery) = PaperBroker::open_with(config.broker.clone(), |r| {
         handled.observe(r);
-        if let JournalRecord::Fill { fill } = r {
+        if let JournalRecord::Fill { fill, .. } = r {
             if tail.len() == REPUBLISHED_FILLS {
                 tail.pop_front();
             }
@@ -99,7 +102,8 @@ pub async fn run(
             tracing::warn!(target: "tradehost::bus", "fill of order {} not published again: {e}", fill.order_id);
         }
     }
-    let subscriber = MarketSubscriber::subscribe(&bus, SymbolFilter::All, StartAt::Live).await?;
+    let start = market_start(&bus, &broker).await?;
+    let subscriber = MarketSubscriber::subscribe(&bus, SymbolFilter::All, start).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
@@ -184,6 +188,30 @@ pub async fn run(
     Ok(())
 }
 
+/// Where the market task starts reading: at the last stream position the journal holds
+/// (read again: fills are idempotent per position), or at the live end for a new journal.
+async fn market_start(bus: &Bus, broker: &Arc<Mutex<PaperBroker>>) -> Result<StartAt, EngineError> {
+    let journaled = broker
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .journaled_market_position();
+    if journaled == 0 {
+        return Ok(StartAt::Live);
+    }
+    let end = market_stream_end(bus).await?;
+    if end < journaled {
+        // A new stream (its data folder was removed): positions start again from 1.
+        tracing::warn!(target: "tradehost::bus", "the market stream ends at position {end}, before the journal's {journaled}: it was recreated; resting orders are matched against its trades from the live end on");
+        broker
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .forget_market_positions();
+        return Ok(StartAt::Live);
+    }
+    tracing::info!(target: "tradehost::bus", "reading the market stream again from position {journaled} (the journal's last), {} messages behind its end", end - journaled);
+    Ok(StartAt::After(journaled - 1))
+}
+
 /// Fills resting orders against every trade on the stream and publishes the fills.
 async fn fill_resting_orders(
     mut subscriber: MarketSubscriber,
@@ -205,8 +233,10 @@ async fn fill_resting_orders(
             continue;
         };
         // Fills are journaled (and may be synced): off the async workers, as in `Applier`.
+        let position = subscriber.position();
         let fills: Vec<Fill> = tokio::task::block_in_place(|| {
             let mut b = broker.lock().unwrap_or_else(PoisonError::into_inner);
+            b.at_market_position(position);
             let fills: Vec<Fill> = batch.trades.iter().flat_map(|t| b.on_trade(t)).collect();
             if !fills.is_empty() || published.elapsed() >= BOARD_EVERY {
                 board.publish(&b);

@@ -78,7 +78,7 @@ pub async fn run_with(
     let mut mirrored = HashSet::new();
     let is_mirror = bus.is_some();
     let (broker, _recovery) = PaperBroker::open_with(config.broker.clone(), |r| {
-        if let JournalRecord::Fill { fill } = r
+        if let JournalRecord::Fill { fill, .. } = r
             && is_mirror
         {
             mirrored.insert(fill.order_id);

@@ -206,6 +206,7 @@ impl Link {
                 },
             });
         }
+        pipeline.at_market_position(m.position);
         match m.event {
             MarketEvent::Feed(event) => handle_feed_event(pipeline, event, feed_state),
             MarketEvent::Forecast(p) => {

@@ -17,6 +17,8 @@ pub struct RoutedOrder {
     pub plugin: Arc<str>,
     /// Its actions, in the order it made them.
     pub actions: Vec<PluginAction>,
+    /// The market stream position the engine had handled when they reached it.
+    pub market_position: Option<u64>,
 }
 
 /// Orders handed over and orders published, since start.
@@ -96,6 +98,7 @@ mod tests {
         let order = || RoutedOrder {
             plugin: "p".into(),
             actions: Vec::new(),
+            market_position: None,
         };
         for _ in 0..ROUTE_CAPACITY {
             route.send(order()).unwrap();

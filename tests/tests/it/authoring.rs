@@ -108,7 +108,7 @@ fn fills_then_stops(mut daemon: DaemonProcess, dir: &Path, plugin: &str, limit: 
         .wait_until(&format!("a fill of {plugin}"), limit, |_| {
             journal_records(&journal)
                 .iter()
-                .any(|r| matches!(r, JournalRecord::Fill { fill } if &*fill.plugin == plugin))
+                .any(|r| matches!(r, JournalRecord::Fill { fill, .. } if &*fill.plugin == plugin))
         })
         .unwrap();
     let (status, _) = daemon.sigterm(Duration::from_secs(20)).unwrap();

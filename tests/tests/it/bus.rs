@@ -36,14 +36,14 @@ macro_rules! server_or_skip {
     };
 }
 
-async fn connect(server: &NatsServer, host: &str) -> Bus {
+pub(crate) async fn connect(server: &NatsServer, host: &str) -> Bus {
     Bus::connect(test_config(&server.url(), host))
         .await
         .expect("connects to the test server")
 }
 
 /// `future`, or a panic naming `what` after `WAIT`.
-async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
+pub(crate) async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
     timeout(WAIT, future)
         .await
         .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
@@ -69,7 +69,7 @@ async fn next(sub: &mut MarketSubscriber) -> MarketEvent {
         .expect("the subscription is open")
 }
 
-fn limit_buy(tag: u32, price: f64) -> PluginAction {
+pub(crate) fn limit_buy(tag: u32, price: f64) -> PluginAction {
     PluginAction::Place(OrderRequest {
         symbol: "SPY".into(),
         side: Side::Buy,
@@ -79,7 +79,7 @@ fn limit_buy(tag: u32, price: f64) -> PluginAction {
     })
 }
 
-fn plugin(name: &str) -> PluginInstance {
+pub(crate) fn plugin(name: &str) -> PluginInstance {
     PluginInstance {
         name: name.into(),
         instance: 0,
@@ -132,7 +132,7 @@ impl Intake {
 }
 
 /// The next report for this host, acknowledged.
-async fn next_report(inbox: &mut OutcomeSubscriber) -> OrderReport {
+pub(crate) async fn next_report(inbox: &mut OutcomeSubscriber) -> OrderReport {
     let delivery = within("a report", inbox.next()).await.expect("inbox open");
     let report = delivery.report.clone();
     delivery.ack().await.unwrap();
@@ -354,10 +354,10 @@ async fn orders_reach_the_broker_once_and_outcomes_come_back_to_their_host() {
         limit_buy(2, 98.0),
         PluginAction::Cancel(1),
     ];
-    orders.submit(&sma, actions).await.unwrap();
+    orders.submit(&sma, actions, None).await.unwrap();
     // Sent again at once (a strategy host retrying): the server keeps one copy.
     assert!(
-        orders.send(&sma, limit_buy(2, 98.0)).await.unwrap(),
+        orders.send(&sma, limit_buy(2, 98.0), None).await.unwrap(),
         "a duplicate"
     );
 
@@ -398,7 +398,7 @@ async fn a_broker_killed_after_journaling_applies_nothing_twice_after_restart() 
         .unwrap();
     let killed = tokio::spawn(consumer.run(std::future::pending()));
     orders
-        .submit(&sma, vec![limit_buy(1, 99.0), limit_buy(2, 98.0)])
+        .submit(&sma, vec![limit_buy(1, 99.0), limit_buy(2, 98.0)], None)
         .await
         .unwrap();
     within("order 2 to be journaled", hung.notified()).await;
@@ -412,12 +412,12 @@ async fn a_broker_killed_after_journaling_applies_nothing_twice_after_restart() 
     // Past the server's dedup window the strategy host sends order 1 again (restarted from
     // an old snapshot), and a new order 3.
     within("the dedup window to pass", async {
-        while orders.send(&sma, limit_buy(1, 99.0)).await.unwrap() {
+        while orders.send(&sma, limit_buy(1, 99.0), None).await.unwrap() {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     })
     .await;
-    orders.send(&sma, limit_buy(3, 97.0)).await.unwrap();
+    orders.send(&sma, limit_buy(3, 97.0), None).await.unwrap();
 
     // The restarted broker rebuilds what it handled from the journal: order 2 (delivered
     // again) and order 1 (sent again) are answered from it, order 3 is applied.
@@ -460,7 +460,7 @@ async fn a_malformed_order_is_parked_and_the_next_one_applied() {
         .await
         .unwrap();
     OrderPublisher::new(&strategies)
-        .send(&plugin("sma"), limit_buy(1, 99.0))
+        .send(&plugin("sma"), limit_buy(1, 99.0), None)
         .await
         .unwrap();
     let intake = Intake::start(&broker_bus, dir.path()).await;
@@ -581,7 +581,7 @@ async fn every_client_reconnects_after_the_server_restarts() {
 
     // Orders and outcomes flow again, through the streams that survived on disk.
     OrderPublisher::new(&strategies)
-        .send(&plugin("sma"), limit_buy(1, 99.0))
+        .send(&plugin("sma"), limit_buy(1, 99.0), None)
         .await
         .unwrap();
     assert_eq!(summary(&next_report(&mut inbox).await), ("accepted", 1, 1));

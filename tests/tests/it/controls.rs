@@ -136,7 +136,7 @@ async fn flatten_closes_a_strategys_positions_with_journaled_orders() {
         .wait_for("the closing order's fill", LIMIT, |d| {
             d.records()
                 .iter()
-                .any(|r| matches!(r, JournalRecord::Fill { fill } if fill.order_id == id))
+                .any(|r| matches!(r, JournalRecord::Fill { fill, .. } if fill.order_id == id))
         })
         .await
         .unwrap();

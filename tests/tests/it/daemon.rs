@@ -18,7 +18,7 @@ fn orders(journal: &Path) -> Vec<(u32, bool)> {
         .iter()
         .filter_map(|r| match r {
             JournalRecord::Order { request, .. } => Some((request.tag, false)),
-            JournalRecord::Fill { fill } => Some((fill.tag, true)),
+            JournalRecord::Fill { fill, .. } => Some((fill.tag, true)),
             _ => None,
         })
         .collect()
@@ -206,9 +206,9 @@ async fn demo_forecasts_reach_the_prediction_strategy_and_fill() {
     let daemon = Daemon::start(demo_config(dir.path(), free_port(), &gate).unwrap()).unwrap();
     daemon
         .wait_for("a fill of the prediction strategy", LIMIT, |d| {
-            d.records()
-                .iter()
-                .any(|r| matches!(r, JournalRecord::Fill { fill } if &*fill.plugin == "follower"))
+            d.records().iter().any(
+                |r| matches!(r, JournalRecord::Fill { fill, .. } if &*fill.plugin == "follower"),
+            )
         })
         .await
         .unwrap();

@@ -380,7 +380,7 @@ fn the_tick_crossover_matches_an_independent_computation_on_real_trades() {
             .records
             .into_iter()
             .filter_map(|r| match r {
-                JournalRecord::Fill { fill } => {
+                JournalRecord::Fill { fill, .. } => {
                     Some((fill.time_ms, fill.side, fill.quantity, fill.price))
                 }
                 _ => None,

@@ -142,7 +142,7 @@ fn a_plugin_flooding_every_channel_cannot_forge_poison_or_hold_up_the_daemon() {
                 assert_ne!(&*rejection.plugin, "chatterbox", "{record:?}");
                 assert!(request.quantity.is_finite(), "{record:?}");
             }
-            JournalRecord::Fill { fill } => {
+            JournalRecord::Fill { fill, .. } => {
                 assert!(
                     fill.price.is_finite() && fill.quantity.is_finite(),
                     "{record:?}"

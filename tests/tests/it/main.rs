@@ -5,6 +5,7 @@ mod backfill;
 mod backtest;
 mod bar_periods;
 mod blocking;
+mod broker_restart;
 mod bus;
 mod controls;
 mod daemon;

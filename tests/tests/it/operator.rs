@@ -183,7 +183,7 @@ async fn replace_mid_run(execution: &str) {
         .wait_for("two fills of version 2 (quantity 2)", LIMIT, |d| {
             d.records()
                 .iter()
-                .filter(|r| matches!(r, JournalRecord::Fill { fill } if fill.quantity == 2.0))
+                .filter(|r| matches!(r, JournalRecord::Fill { fill, .. } if fill.quantity == 2.0))
                 .count()
                 >= 2
         })
@@ -223,7 +223,7 @@ async fn replace_mid_run(execution: &str) {
     let bought: f64 = records
         .iter()
         .filter_map(|r| match r {
-            JournalRecord::Fill { fill } => Some(fill.quantity),
+            JournalRecord::Fill { fill, .. } => Some(fill.quantity),
             _ => None,
         })
         .sum();

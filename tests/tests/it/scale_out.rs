@@ -289,19 +289,19 @@ fn strategy_hosts_and_the_broker_survive_kill_9_with_every_order_journaled_once(
         assert!(
             mirrored
                 .iter()
-                .any(|r| matches!(r, JournalRecord::Fill { fill } if &*fill.plugin == mine)),
+                .any(|r| matches!(r, JournalRecord::Fill { fill, .. } if &*fill.plugin == mine)),
             "{mine}'s fills reach its host"
         );
         assert!(
             !mirrored
                 .iter()
-                .any(|r| matches!(r, JournalRecord::Fill { fill } if &*fill.plugin == other)),
+                .any(|r| matches!(r, JournalRecord::Fill { fill, .. } if &*fill.plugin == other)),
             "{other}'s fills stay away from the host of {mine}"
         );
         let ids: Vec<u64> = mirrored
             .iter()
             .filter_map(|r| match r {
-                JournalRecord::Fill { fill } => Some(fill.order_id),
+                JournalRecord::Fill { fill, .. } => Some(fill.order_id),
                 _ => None,
             })
             .collect();
@@ -482,7 +482,7 @@ fn a_standby_feed_host_takes_over_and_every_role_rides_out_a_server_restart() {
                         if order_id == id && request.tag == u32::MAX)
                 }) && records
                     .iter()
-                    .any(|r| matches!(r, JournalRecord::Fill { fill } if fill.order_id == *id))
+                    .any(|r| matches!(r, JournalRecord::Fill { fill, .. } if fill.order_id == *id))
             })
         })
         .unwrap();

@@ -3,11 +3,14 @@
 //!
 //! - [`scenarios`]: fills and PnL computed by hand, each risk limit at its boundary, the kill
 //!   switch, cancellation, restart and torn-tail recovery, determinism, journal failures.
+//! - [`stream_positions`]: a broker host's orders and fills on the market stream, and reading
+//!   it again after a restart.
 //! - [`real_day`]: a day of real trades from `host/data`, checked against cash flows; the
 //!   hot-path measurement.
 
 mod real_day;
 mod scenarios;
+mod stream_positions;
 
 use super::*;
 use crate::types::{OrderKind, OrderRequest, PluginAction, Side, TimestampMs, Trade};

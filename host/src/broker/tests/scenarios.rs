@@ -48,7 +48,10 @@ fn orders_become_fills_in_the_journal() {
     let on_disk = Journal::read_all(&cfg.journal_path).unwrap().records;
     assert_eq!(
         on_disk.last(),
-        Some(&JournalRecord::Fill { fill: f.clone() })
+        Some(&JournalRecord::Fill {
+            fill: f.clone(),
+            market_position: None
+        })
     );
     // Filled orders do not fill twice.
     assert!(b.on_trade(&trade("SPY", 100.0, T0 + 3)).is_empty());

@@ -50,6 +50,8 @@ pub struct Pipeline {
     /// On a strategy host, where orders go instead of the local broker (which then only
     /// mirrors the fills the broker host reports).
     remote: Option<OrderRoute>,
+    /// On a strategy host, the market stream position of the event being handled.
+    market_position: Option<u64>,
 }
 
 impl Pipeline {
@@ -67,6 +69,7 @@ impl Pipeline {
             events: None,
             frames: FrameTimes::default(),
             remote: None,
+            market_position: None,
         }
     }
 

@@ -22,6 +22,12 @@ impl Pipeline {
         self.remote.as_ref().map(OrderRoute::routed).unwrap_or(0)
     }
 
+    /// The market stream position of the event being handled (a strategy host's engine,
+    /// before each market event): orders made from now on fill only at trades after it.
+    pub fn at_market_position(&mut self, position: u64) {
+        self.market_position = Some(position);
+    }
+
     /// True when orders leave for a broker host.
     pub fn is_remote(&self) -> bool {
         self.remote.is_some()
@@ -97,6 +103,7 @@ impl Pipeline {
         let order = RoutedOrder {
             plugin: plugin.clone(),
             actions,
+            market_position: self.market_position,
         };
         if let Err(refusal) = route.send(order) {
             tracing::warn!(target: "tradehost::bus", "orders of plugin {plugin} {refusal}");
