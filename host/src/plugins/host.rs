@@ -8,6 +8,7 @@
 use super::PluginConfig;
 use super::bindings::wit;
 use super::counters::{PluginCounters, PluginStats};
+use super::dispatch_batch::DispatchBatch;
 use super::error::PluginError;
 use super::instance::{CallLimits, Fault, PluginInstance};
 use super::mailbox::{Mailbox, Undelivered};
@@ -280,6 +281,25 @@ impl PluginHost {
             })
             .count();
         (seq, sent)
+    }
+
+    /// An empty batch of events for plugins, with room for `trades` trades.
+    pub fn batch(&self, trades: usize) -> DispatchBatch {
+        DispatchBatch::new(&self.symbols, trades)
+    }
+
+    /// Send `batch` to every running plugin (each takes what it subscribed to): the batch's
+    /// sequence number and how many plugins will answer. An empty batch goes nowhere.
+    pub fn send_to_all(&self, batch: DispatchBatch) -> (u64, usize) {
+        if batch.is_empty() {
+            return (0, 0);
+        }
+        self.dispatch_seq(Arc::new(batch.finish()))
+    }
+
+    /// Send `batch` to one plugin; true when it will answer. An empty batch goes nowhere.
+    pub fn send_to(&self, plugin: &str, batch: DispatchBatch) -> bool {
+        !batch.is_empty() && self.deliver(plugin, batch.finish())
     }
 
     /// Send events (fills, rejections) to one plugin; true when it will answer.

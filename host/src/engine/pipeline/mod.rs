@@ -16,9 +16,7 @@ use super::order_route::OrderRoute;
 use crate::broker::PaperBroker;
 use crate::dashboard::EventHub;
 use crate::feed::TradeBatch;
-use crate::plugins::bindings::{bar_event, fill_event, prediction_event};
-use crate::plugins::symbols::SymbolMemo;
-use crate::plugins::{BatchBuilder, PluginHost};
+use crate::plugins::{DispatchBatch, PluginHost};
 use crate::types::{Bar, Fill, Trade};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -38,8 +36,6 @@ pub struct Pipeline {
     broker_board: Option<BrokerBoard>,
     /// Plugin answers still expected (batches sent minus outputs received).
     outstanding: usize,
-    /// The id of the symbol of the previous trade.
-    memo: SymbolMemo,
     /// When the frame of the trades being processed was read (live feed batches).
     received: Option<std::time::Instant>,
     /// Dashboard hook: the live dashboard's events (trades, fills, orders, refusals,
@@ -64,7 +60,6 @@ impl Pipeline {
             core,
             broker_board: None,
             outstanding: 0,
-            memo: SymbolMemo::default(),
             received: None,
             events: None,
             frames: FrameTimes::default(),
@@ -126,8 +121,7 @@ impl Pipeline {
             return;
         }
         self.core.follow_bar_periods();
-        let symbols = self.core.plugins.symbols().clone();
-        let mut batch = BatchBuilder::with_capacity(trades.len());
+        let mut batch = self.core.plugins.batch(trades.len());
         let mut bars: Vec<Bar> = Vec::new();
         let mut fills: Vec<Fill> = Vec::new();
         let mut latest = i64::MIN;
@@ -136,10 +130,9 @@ impl Pipeline {
             let closed = bars.len();
             self.core.market.apply_trade_into(trade, &mut bars);
             for bar in &bars[closed..] {
-                batch.event(bar_event(bar, &symbols));
+                batch.bar(bar);
             }
-            let id = self.memo.intern(&symbols, &trade.symbol);
-            batch.trade(id, trade.price, trade.size, trade.time_ms);
+            batch.trade(trade);
             fills.extend(self.core.commit_trade(trade));
         }
         self.core.clock.advance_to(latest);
@@ -170,8 +163,10 @@ impl Pipeline {
         if bars.is_empty() {
             return;
         }
-        let symbols = self.core.plugins.symbols().clone();
-        let batch = bars.iter().map(|b| bar_event(b, &symbols)).collect();
+        let mut batch = self.core.plugins.batch(0);
+        for bar in &bars {
+            batch.bar(bar);
+        }
         let forecasts = self.core.on_bars(&bars);
         self.core.snapshot.publish();
         self.dispatch(batch);
@@ -198,9 +193,10 @@ impl Pipeline {
         }
         self.core.snapshot.add_prediction(p);
         self.core.snapshot.publish();
-        let event = prediction_event(p, self.core.plugins.symbols(), self.core.clock.now_ms());
+        let mut batch = self.core.plugins.batch(0);
+        batch.prediction(p, self.core.clock.now_ms());
         PipelineStats::add(&self.core.stats.predictions, 1);
-        self.dispatch(std::iter::once(event).collect());
+        self.dispatch(batch);
     }
 
     /// Wait until every plugin has answered every batch sent so far (shutdown and tests).
@@ -232,13 +228,12 @@ impl Pipeline {
         if fills.is_empty() {
             return;
         }
-        let symbols = self.core.plugins.symbols().clone();
-        let mut by_plugin: BTreeMap<Arc<str>, BatchBuilder> = BTreeMap::new();
+        let mut by_plugin: BTreeMap<Arc<str>, DispatchBatch> = BTreeMap::new();
         for fill in &fills {
             by_plugin
                 .entry(fill.plugin.clone())
-                .or_default()
-                .event(fill_event(fill, &symbols));
+                .or_insert_with(|| self.core.plugins.batch(0))
+                .fill(fill);
         }
         for (plugin, events) in by_plugin {
             self.deliver(&plugin, events);
@@ -246,18 +241,18 @@ impl Pipeline {
     }
 
     /// Send `events` to one plugin, counting the answer it owes.
-    fn deliver(&mut self, plugin: &str, events: BatchBuilder) {
-        if !events.is_empty() && self.core.plugins.deliver(plugin, events.finish()) {
+    fn deliver(&mut self, plugin: &str, events: DispatchBatch) {
+        if self.core.plugins.send_to(plugin, events) {
             self.outstanding += 1;
         }
     }
 
-    fn dispatch(&mut self, batch: BatchBuilder) {
+    fn dispatch(&mut self, batch: DispatchBatch) {
         if batch.is_empty() {
             return;
         }
         PipelineStats::add(&self.core.stats.batches, 1);
-        let (seq, sent) = self.core.plugins.dispatch_seq(Arc::new(batch.finish()));
+        let (seq, sent) = self.core.plugins.send_to_all(batch);
         if let Some(received) = self.received {
             self.frames.dispatched(seq, received);
         }

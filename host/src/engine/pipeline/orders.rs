@@ -4,8 +4,7 @@
 
 use super::Pipeline;
 use crate::broker::{BrokerOutcome, CancelReason};
-use crate::plugins::bindings::rejection_event;
-use crate::plugins::{BatchBuilder, PluginOutput};
+use crate::plugins::{DispatchBatch, PluginOutput};
 use crate::status::{KillSwitchChange, KillSwitchError};
 use crate::types::Rejection;
 use std::collections::BTreeMap;
@@ -59,15 +58,13 @@ impl Pipeline {
         if let Some(hub) = &self.events {
             hub.outcomes(&requests, &outcomes, now);
         }
-        let symbols = self.core.plugins.symbols().clone();
-        let refusals: BatchBuilder = outcomes
-            .iter()
-            .filter_map(|o| match o {
-                // The broker has logged the refusal; the plugin hears of it as an event.
-                BrokerOutcome::Rejected(r) => Some(rejection_event(r, &symbols)),
-                _ => None,
-            })
-            .collect();
+        let mut refusals = self.core.plugins.batch(0);
+        for outcome in &outcomes {
+            // The broker has logged the refusal; the plugin hears of it as an event.
+            if let BrokerOutcome::Rejected(r) = outcome {
+                refusals.rejection(r);
+            }
+        }
         self.deliver(plugin, refusals);
         outcomes
     }
@@ -118,8 +115,7 @@ impl Pipeline {
         if let Some(hub) = &self.events {
             hub.outcomes(&[], outcomes, now_ms); // Dashboard hook.
         }
-        let symbols = self.core.plugins.symbols().clone();
-        let mut by_plugin: BTreeMap<Arc<str>, BatchBuilder> = BTreeMap::new();
+        let mut by_plugin: BTreeMap<Arc<str>, DispatchBatch> = BTreeMap::new();
         let mut count = 0;
         for outcome in outcomes {
             if let BrokerOutcome::Cancelled {
@@ -146,8 +142,8 @@ impl Pipeline {
                 };
                 by_plugin
                     .entry(plugin.clone())
-                    .or_default()
-                    .event(rejection_event(&rejection, &symbols));
+                    .or_insert_with(|| self.core.plugins.batch(0))
+                    .rejection(&rejection);
             }
         }
         for (plugin, events) in by_plugin {

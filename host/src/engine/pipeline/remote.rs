@@ -5,8 +5,6 @@
 use super::Pipeline;
 use crate::broker::BrokerOutcome;
 use crate::engine::order_route::{OrderRoute, RoutedOrder};
-use crate::plugins::BatchBuilder;
-use crate::plugins::bindings::rejection_event;
 use crate::types::{Fill, Rejection};
 use std::sync::Arc;
 
@@ -70,8 +68,9 @@ impl Pipeline {
                 if let Some(hub) = &self.events {
                     hub.outcomes(&[], std::slice::from_ref(&outcome), now);
                 }
-                let event = rejection_event(r, self.core.plugins.symbols());
-                self.deliver(&r.plugin, std::iter::once(event).collect());
+                let mut batch = self.core.plugins.batch(0);
+                batch.rejection(r);
+                self.deliver(&r.plugin, batch);
             }
             BrokerOutcome::Cancelled { .. } => {
                 self.notify_cancellations(std::slice::from_ref(&outcome), now);
@@ -107,20 +106,16 @@ impl Pipeline {
         };
         if let Err(refusal) = route.send(order) {
             tracing::warn!(target: "tradehost::bus", "orders of plugin {plugin} {refusal}");
-            let symbols = self.core.plugins.symbols().clone();
-            let refusals: BatchBuilder = places
-                .into_iter()
-                .map(|(tag, symbol)| {
-                    let r = Rejection {
-                        plugin: plugin.clone(),
-                        tag,
-                        symbol,
-                        reason: refusal.to_string(),
-                        time_ms: now,
-                    };
-                    rejection_event(&r, &symbols)
-                })
-                .collect();
+            let mut refusals = self.core.plugins.batch(0);
+            for (tag, symbol) in places {
+                refusals.rejection(&Rejection {
+                    plugin: plugin.clone(),
+                    tag,
+                    symbol,
+                    reason: refusal.to_string(),
+                    time_ms: now,
+                });
+            }
             self.deliver(plugin, refusals);
         }
     }
