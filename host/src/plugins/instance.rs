@@ -7,6 +7,7 @@
 
 use super::bindings::{StrategyPlugin, StrategyPluginPre, wit};
 use super::call_clock::{CallClock, Verdict};
+use super::epoch_ticker::EpochTicker;
 use super::runtime::PluginRuntime;
 use super::sandbox::HostState;
 use std::fmt;
@@ -94,6 +95,8 @@ pub struct PluginInstance {
     bindings: StrategyPlugin,
     limits: CallLimits,
     clock: Arc<CallClock>,
+    /// Held while a call runs, so that the epoch advances (deadlines).
+    ticker: Arc<EpochTicker>,
 }
 
 impl PluginInstance {
@@ -114,15 +117,19 @@ impl PluginInstance {
                 Verdict::Expired => UpdateDeadline::Interrupt,
             })
         });
+        let ticker = runtime.ticker().clone();
         arm(&mut store, &clock, limits.start, limits.fuel);
+        let running = ticker.hold();
         let bindings = pre
             .instantiate(&mut store)
             .map_err(|e| classify(&store, &e, limits.start))?;
+        drop(running);
         Ok(PluginInstance {
             store,
             bindings,
             limits,
             clock,
+            ticker,
         })
     }
 
@@ -239,6 +246,7 @@ impl PluginInstance {
         call: impl FnOnce(&StrategyPlugin, &mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<R, Fault> {
         arm(&mut self.store, &self.clock, deadline, self.limits.fuel);
+        let _running = self.ticker.hold();
         call(&self.bindings, &mut self.store).map_err(|e| classify(&self.store, &e, deadline))
     }
 }

@@ -14,6 +14,7 @@ pub mod call_clock;
 pub mod counters;
 pub mod description_check;
 pub mod dispatch_batch;
+pub mod epoch_ticker;
 pub mod error;
 pub mod event_index;
 pub mod guest_output;

@@ -4,18 +4,16 @@
 use super::PluginConfig;
 use super::bindings::StrategyPluginPre;
 use super::cache::ArtifactCache;
+pub use super::epoch_ticker::EPOCH_TICK;
+use super::epoch_ticker::EpochTicker;
 use super::error::{PluginError, chain};
 use super::sandbox::HostState;
 use super::validate::{ComponentFacts, ValidationLimits, inspect};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine};
-
-/// How often the epoch ticker advances the engine's epoch.
-pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 
 /// A component compiled, validated and linked, ready to instantiate any number of times.
 pub struct Prepared {
@@ -37,7 +35,8 @@ pub struct PluginRuntime {
     limits: ValidationLimits,
     /// One compilation at a time: compiling is CPU- and memory-hungry.
     compile_lock: Mutex<()>,
-    ticker_stop: Arc<AtomicBool>,
+    /// Advances the epoch while guest calls run.
+    ticker: Arc<EpochTicker>,
 }
 
 impl PluginRuntime {
@@ -66,9 +65,8 @@ impl PluginRuntime {
             .cache_dir
             .as_ref()
             .map(|dir| ArtifactCache::new(dir.clone(), &engine));
-        let ticker_stop = Arc::new(AtomicBool::new(false));
-        spawn_ticker(engine.clone(), ticker_stop.clone())
-            .map_err(|e| PluginError::Runtime(e.to_string()))?;
+        let ticker = EpochTicker::spawn(engine.clone())
+            .map_err(|e| PluginError::Runtime(format!("cannot start the epoch ticker: {e}")))?;
         Ok(Arc::new(PluginRuntime {
             engine,
             linker,
@@ -78,13 +76,18 @@ impl PluginRuntime {
                 max_functions: config.max_functions,
             },
             compile_lock: Mutex::new(()),
-            ticker_stop,
+            ticker,
         }))
     }
 
     /// The shared engine.
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// The epoch ticker: a guest call holds it while it runs.
+    pub fn ticker(&self) -> &Arc<EpochTicker> {
+        &self.ticker
     }
 
     /// Epoch ticks that make up at least `d` (never fewer than 2: the first tick may come
@@ -168,19 +171,6 @@ fn cow_image(component: &Component, path: &Path) {
 
 impl Drop for PluginRuntime {
     fn drop(&mut self) {
-        self.ticker_stop.store(true, Ordering::Relaxed);
+        self.ticker.stop();
     }
-}
-
-/// Advance the epoch every tick so that per-call deadlines can interrupt runaway guests.
-fn spawn_ticker(engine: Engine, stop: Arc<AtomicBool>) -> std::io::Result<()> {
-    std::thread::Builder::new()
-        .name("plugin-epoch".into())
-        .spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                std::thread::sleep(EPOCH_TICK);
-                engine.increment_epoch();
-            }
-        })
-        .map(|_| ())
 }
