@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tradehost::broker::{BrokerConfig, FsyncPolicy, PaperBroker};
-use tradehost::engine::core::{Core, EngineStats, Forecasts};
+use tradehost::engine::core::{Core, Forecasts};
 use tradehost::engine::pipeline::Pipeline;
 use tradehost::engine::snapshot::{Clock, SnapshotWriter};
 use tradehost::market::{MarketConfig, MarketState};
@@ -40,18 +40,15 @@ pub fn live_pipeline(
     );
     host.load_file(&file, None).expect("load the plugin");
     // The same engine core a backtest drives, driven here as the live daemon drives it.
-    let pipeline = Pipeline::new(Core {
+    let core = Core::new(
         market,
         broker,
-        plugins: host,
+        host,
         outputs,
         snapshot,
         clock,
-        stats: Arc::new(EngineStats::default()),
-        forecasts: Forecasts::Off,
-        kept_fills: None,
-        kept_refusals: None,
-        before_commit: None,
-    });
+        Forecasts::Off,
+    );
+    let pipeline = Pipeline::new(core);
     (pipeline, journal)
 }

@@ -20,7 +20,7 @@ pub mod trade_stream;
 
 use crate::broker::{BrokerConfig, BrokerError, FsyncPolicy, PaperBroker};
 use crate::data::{DataError, TradeReader};
-use crate::engine::core::{Core, EngineStats, Forecasts};
+use crate::engine::core::{Core, Forecasts};
 use crate::engine::lockstep::Lockstep;
 use crate::engine::snapshot::{Clock, SnapshotWriter};
 use crate::market::{MarketConfig, MarketState};
@@ -322,19 +322,16 @@ fn run_replay(
         }
         None => Forecasts::Off,
     };
-    let mut core = Core {
+    let mut core = Core::new(
         market,
         broker,
-        plugins: host.clone(),
+        host.clone(),
         outputs,
         snapshot,
         clock,
-        stats: Arc::new(EngineStats::default()),
         forecasts,
-        kept_fills: Some(Vec::new()),
-        kept_refusals: Some(Vec::new()),
-        before_commit: None,
-    };
+    )
+    .keeping_for_report();
     let names = host.names();
     let equity = Arc::new(Mutex::new(EquitySampler::new(&names, EQUITY_SAMPLE_MS)));
     let sampler = equity.clone();

@@ -83,6 +83,40 @@ pub struct Core {
 }
 
 impl Core {
+    /// The engine's state: `market` and `broker` owned, `plugins` answering on `outputs`,
+    /// what readers see published into `snapshot`, time from `clock`, forecasts from
+    /// `forecasts`. Keeps nothing for a report ([`keeping_for_report`](Self::keeping_for_report)).
+    pub fn new(
+        market: MarketState,
+        broker: PaperBroker,
+        plugins: Arc<PluginHost>,
+        outputs: Receiver<PluginOutput>,
+        snapshot: SnapshotWriter,
+        clock: Clock,
+        forecasts: Forecasts,
+    ) -> Core {
+        Core {
+            market,
+            broker,
+            plugins,
+            outputs,
+            snapshot,
+            clock,
+            stats: Arc::new(EngineStats::default()),
+            forecasts,
+            kept_fills: None,
+            kept_refusals: None,
+            before_commit: None,
+        }
+    }
+
+    /// Keep every fill and refusal, for a report (backtests).
+    pub fn keeping_for_report(mut self) -> Core {
+        self.kept_fills = Some(Vec::new());
+        self.kept_refusals = Some(Vec::new());
+        self
+    }
+
     /// Completed bars: into the snapshot, to the trainer; returns the forecasts made at
     /// them (backtests), which strategies hear of right after the bars.
     pub fn on_bars(&mut self, bars: &[Bar]) -> Vec<Prediction> {

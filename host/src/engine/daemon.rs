@@ -9,7 +9,7 @@
 use super::broker_board::BrokerBoard;
 use super::bus_checkpoint::BusCheckpoint;
 use super::control::{EngineCommand, EngineControl};
-use super::core::{Core, EngineStats, Forecasts};
+use super::core::{Core, Forecasts};
 use super::engine_error::EngineError;
 use super::event_loop::Inputs;
 use super::pipeline::Pipeline;
@@ -179,19 +179,16 @@ pub async fn run_with(
 
     let feed_state = Arc::new(Mutex::new(FeedState::new(config.real_time)));
     let snapshot_reader = snapshot.reader(Clock::Wall);
-    let mut pipeline = Pipeline::new(Core {
+    let forecasts = trainer.clone().map_or(Forecasts::Off, Forecasts::Trainer);
+    let mut pipeline = Pipeline::new(Core::new(
         market,
         broker,
-        plugins: plugins.clone(),
-        outputs: out_rx,
+        plugins.clone(),
+        out_rx,
         snapshot,
-        clock: Clock::Wall,
-        stats: Arc::new(EngineStats::default()),
-        forecasts: trainer.clone().map_or(Forecasts::Off, Forecasts::Trainer),
-        kept_fills: None,
-        kept_refusals: None,
-        before_commit: None,
-    });
+        Clock::Wall,
+        forecasts,
+    ));
     // The status API and the console summary read the broker's figures from here: the
     // broker belongs to the engine thread.
     let broker_board = BrokerBoard::default();
