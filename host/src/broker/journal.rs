@@ -350,6 +350,7 @@ mod tests {
             },
             origin: None,
             market_position: None,
+            cause: None,
             time_ms: 1_381_152_600_000 + id as i64,
         }
     }

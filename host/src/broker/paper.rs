@@ -100,7 +100,7 @@ pub struct PaperBroker {
     /// The market stream position of the trades being processed (a broker host's; 0 off a
     /// stream).
     market_position: u64,
-    /// The latest market stream position the journal holds (orders and fills).
+    /// The market stream position of the journal's latest order or fill that has one.
     journaled_position: u64,
 }
 
@@ -132,14 +132,17 @@ impl PaperBroker {
                     request,
                     time_ms,
                     market_position,
+                    cause,
                     ..
                 } => {
                     totals.orders += 1;
                     next_order_id = next_order_id.max(order_id + 1);
                     // An order journaled without a position (an operator's, on a broker
-                    // host) was placed after every position recorded before it.
-                    let after = market_position.unwrap_or(journaled_position);
-                    journaled_position = journaled_position.max(after);
+                    // host) was placed after the position recorded before it. The latest
+                    // record wins, not the largest: after a recreated stream, positions
+                    // start again from 1.
+                    journaled_position = market_position.unwrap_or(journaled_position);
+                    let after = journaled_position.max(cause.unwrap_or(0));
                     book.insert(resting(
                         order_id,
                         plugin,
@@ -153,7 +156,7 @@ impl PaperBroker {
                     fill,
                     market_position,
                 } => {
-                    journaled_position = journaled_position.max(market_position.unwrap_or(0));
+                    journaled_position = market_position.unwrap_or(journaled_position);
                     totals.fills += 1;
                     next_order_id = next_order_id.max(fill.order_id + 1);
                     book.remove(fill.order_id);
@@ -366,7 +369,7 @@ impl PaperBroker {
                 Some(true)
             });
         if journaled {
-            self.journaled_position = self.journaled_position.max(position);
+            self.journaled_position = position;
         }
         fills
     }
@@ -589,9 +592,9 @@ impl PaperBroker {
     ) -> BrokerOutcome {
         let origin = from_bus.map(|(o, _)| o);
         // Placed after the broker's own position and the strategy host's (its cause).
-        let after = self
-            .market_position
-            .max(from_bus.and_then(|(_, c)| c).unwrap_or(0));
+        let read = self.market_position;
+        let cause = from_bus.and_then(|(_, c)| c).filter(|&c| c > read);
+        let after = cause.unwrap_or(read);
         if let Err(reason) = risk::well_formed(&self.limits, &request) {
             return self.refuse_malformed(plugin, request, reason, now_ms);
         }
@@ -617,8 +620,9 @@ impl PaperBroker {
             time_ms: now_ms,
             origin: origin.cloned(),
             // Only beside an origin (see the record); an operator's order is recovered as
-            // placed after the positions journaled before it.
-            market_position: origin.and((after > 0).then_some(after)),
+            // placed after the position journaled before it.
+            market_position: origin.and((after > 0).then_some(read)),
+            cause,
         };
         if let Err(e) = self.journal.append(&record) {
             self.totals.journal_errors += 1;
@@ -651,8 +655,8 @@ impl PaperBroker {
             (now_ms, self.config.latency_ms),
             after,
         ));
-        if origin.is_some() {
-            self.journaled_position = self.journaled_position.max(after);
+        if origin.is_some() && after > 0 {
+            self.journaled_position = read;
         }
         outcome
     }

@@ -39,11 +39,17 @@ pub enum JournalRecord {
         /// restarted broker rebuilds the set of orders it handled from these.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         origin: Option<Arc<str>>,
-        /// The market stream position it was placed after, on a broker host (format version
-        /// 4): only trades at later positions fill it. Written only with an `origin` (records
-        /// are arrays: a trailing field may be left out, not one in the middle).
+        /// The market stream position the broker host had read when it accepted the order
+        /// (format version 4): a restarted broker reads the stream again from the latest.
+        /// Written only with an `origin` (records are arrays: a trailing field may be left
+        /// out, not one in the middle).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         market_position: Option<u64>,
+        /// The position its strategy host had handled, when later than `market_position`
+        /// (format version 4; written only with it). The order fills only at trades after
+        /// both.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cause: Option<u64>,
     },
     /// An order the risk checks refused.
     Rejected {
@@ -132,6 +138,7 @@ mod tests {
             time_ms: 9,
             origin: None,
             market_position: None,
+            cause: None,
         };
         // Journals of runs without a bus stay byte-identical to version 2's records.
         assert_eq!(rmp_serde::to_vec(&local).unwrap(), v2);
@@ -143,6 +150,7 @@ mod tests {
             time_ms: 9,
             origin: Some("s1/sma/0/p3".into()),
             market_position: Some(12),
+            cause: None,
         };
         let bytes = rmp_serde::to_vec(&from_bus).unwrap();
         assert_eq!(

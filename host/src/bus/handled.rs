@@ -176,6 +176,7 @@ mod tests {
                 time_ms: 1,
                 origin: Some(accepted.id.to_string().into()),
                 market_position: Some(12),
+                cause: None,
             },
             JournalRecord::Rejected {
                 request,
@@ -196,6 +197,7 @@ mod tests {
                 time_ms: 2,
                 origin: None,
                 market_position: None,
+                cause: None,
             },
         ];
         let mut h = HandledOrders::new();

@@ -102,7 +102,13 @@ pub async fn run(
             tracing::warn!(target: "tradehost::bus", "fill of order {} not published again: {e}", fill.order_id);
         }
     }
-    let start = market_start(&bus, &broker).await?;
+    let (start, read) = market_start(&bus, &broker).await?;
+    // Until the first message arrives, the broker has read up to where it starts: orders
+    // accepted before then are journaled with that position.
+    broker
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .at_market_position(read);
     let subscriber = MarketSubscriber::subscribe(&bus, SymbolFilter::All, start).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
@@ -188,28 +194,32 @@ pub async fn run(
     Ok(())
 }
 
-/// Where the market task starts reading: at the last stream position the journal holds
-/// (read again: fills are idempotent per position), or at the live end for a new journal.
-async fn market_start(bus: &Bus, broker: &Arc<Mutex<PaperBroker>>) -> Result<StartAt, EngineError> {
+/// Where the market task starts reading, and the position the broker has read before it
+/// starts: the last stream position the journal holds (read again: fills are idempotent per
+/// position), or, for a new journal, the stream's end now (every later message is read).
+async fn market_start(
+    bus: &Bus,
+    broker: &Arc<Mutex<PaperBroker>>,
+) -> Result<(StartAt, u64), EngineError> {
     let journaled = broker
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .journaled_market_position();
-    if journaled == 0 {
-        return Ok(StartAt::Live);
-    }
     let end = market_stream_end(bus).await?;
+    if journaled == 0 {
+        return Ok((StartAt::After(end), end));
+    }
     if end < journaled {
         // A new stream (its data folder was removed): positions start again from 1.
-        tracing::warn!(target: "tradehost::bus", "the market stream ends at position {end}, before the journal's {journaled}: it was recreated; resting orders are matched against its trades from the live end on");
+        tracing::warn!(target: "tradehost::bus", "the market stream ends at position {end}, before the journal's {journaled}: it was recreated; resting orders are matched against its trades from its end on");
         broker
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .forget_market_positions();
-        return Ok(StartAt::Live);
+        return Ok((StartAt::After(end), end));
     }
     tracing::info!(target: "tradehost::bus", "reading the market stream again from position {journaled} (the journal's last), {} messages behind its end", end - journaled);
-    Ok(StartAt::After(journaled - 1))
+    Ok((StartAt::After(journaled - 1), journaled - 1))
 }
 
 /// Fills resting orders against every trade on the stream and publishes the fills.

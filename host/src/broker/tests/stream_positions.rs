@@ -49,19 +49,53 @@ fn an_order_fills_only_after_its_cause_and_the_brokers_position() {
     assert_eq!(trades_at(&mut b, 10..=10, 102.0).len(), 1);
     assert_eq!(b.journaled_market_position(), 10);
     let records = Journal::read_all(&cfg.journal_path).unwrap().records;
-    let positions: Vec<Option<u64>> = records
+    let positions: Vec<(Option<u64>, Option<u64>)> = records
         .iter()
         .map(|r| match r {
             JournalRecord::Order {
+                market_position,
+                cause,
+                ..
+            } => (*market_position, *cause),
+            JournalRecord::Fill {
                 market_position, ..
-            }
-            | JournalRecord::Fill {
-                market_position, ..
-            } => *market_position,
-            _ => None,
+            } => (*market_position, None),
+            _ => (None, None),
         })
         .collect();
-    assert_eq!(positions, [Some(8), Some(9), Some(9), Some(10)]);
+    // (the broker's read position, the cause when it was later)
+    assert_eq!(
+        positions,
+        [
+            (Some(5), Some(8)),
+            (Some(9), None),
+            (Some(9), None),
+            (Some(10), None)
+        ]
+    );
+}
+
+#[test]
+fn a_restart_reads_again_from_the_brokers_own_position_not_a_later_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let (mut b, _) = open(&cfg);
+    assert!(trades_at(&mut b, 49..=50, 100.0).is_empty());
+    let bid = place(Side::Buy, "SPY", 1.0, OrderKind::Limit(99.0), 1);
+    b.submit_from(&origin(1), Some(50), "p", bid, T0);
+    assert!(trades_at(&mut b, 51..=100, 100.0).is_empty());
+    // A strategy host ahead of the broker: its order waits for position 121.
+    let buy = place(Side::Buy, "SPY", 1.0, OrderKind::Market, 2);
+    b.submit_from(&origin(2), Some(120), "p", buy, T0);
+    drop(b);
+
+    let (mut b, _) = open(&cfg);
+    assert_eq!(b.journaled_market_position(), 100);
+    // The bid meets the trades after 100 that the broker had not read.
+    let bid_fill = trades_at(&mut b, 101..=101, 98.0);
+    assert_eq!(bid_fill.iter().map(|f| f.tag).collect::<Vec<_>>(), [1]);
+    assert!(trades_at(&mut b, 102..=120, 100.0).is_empty());
+    assert_eq!(trades_at(&mut b, 121..=121, 100.0).len(), 1);
 }
 
 #[test]
@@ -128,4 +162,8 @@ fn forgetting_positions_lets_orders_fill_on_a_new_stream() {
     b.forget_market_positions();
     assert_eq!(b.journaled_market_position(), 0);
     assert_eq!(trades_at(&mut b, 1..=1, 100.0).len(), 1);
+    drop(b);
+    // The journal's latest position is the new stream's, not the old stream's largest.
+    let (b, _) = open(&cfg);
+    assert_eq!(b.journaled_market_position(), 1);
 }
