@@ -16,8 +16,10 @@ pub struct OrderMessage {
     pub action: PluginAction,
     /// The strategy host's wall clock when it sent it (the broker may refuse stale orders).
     pub sent_ms: TimestampMs,
-    /// The market stream position the strategy host had handled when its plugin made it: the
-    /// broker fills it only at trades after that position. Absent from older hosts.
+    /// The market stream position the strategy host's engine had handled when the order
+    /// reached it: the broker fills it only at trades after that position (as the single
+    /// process fills an order at the trades it processes after the order). Absent from
+    /// older hosts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub market_position: Option<u64>,
 }
