@@ -61,6 +61,14 @@ pub enum BrokerOutcome {
 }
 
 impl BrokerOutcome {
+    /// The refusal, when this outcome is one.
+    pub fn rejection(&self) -> Option<&Rejection> {
+        match self {
+            BrokerOutcome::Rejected(r) => Some(r),
+            _ => None,
+        }
+    }
+
     /// The plugin this outcome is for.
     pub fn plugin(&self) -> &Arc<str> {
         match self {

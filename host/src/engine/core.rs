@@ -80,6 +80,8 @@ pub struct Core {
     pub kept_refusals: Option<Vec<Rejection>>,
     /// Called before each trade is processed by the broker, if set.
     pub before_commit: Option<CommitObserver>,
+    /// The plugins' generation the market's bar periods were set for.
+    periods_for: Option<u64>,
 }
 
 impl Core {
@@ -107,6 +109,7 @@ impl Core {
             kept_fills: None,
             kept_refusals: None,
             before_commit: None,
+            periods_for: None,
         }
     }
 
@@ -162,11 +165,9 @@ impl Core {
         now_ms: TimestampMs,
     ) -> Vec<Rejection> {
         self.submit_outcomes(plugin, actions, now_ms)
-            .into_iter()
-            .filter_map(|o| match o {
-                BrokerOutcome::Rejected(r) => Some(r),
-                _ => None,
-            })
+            .iter()
+            .filter_map(BrokerOutcome::rejection)
+            .cloned()
             .collect()
     }
 
@@ -179,19 +180,25 @@ impl Core {
     ) -> Vec<BrokerOutcome> {
         let outcomes = self.broker.submit(plugin, actions, now_ms);
         if let Some(kept) = &mut self.kept_refusals {
-            kept.extend(outcomes.iter().filter_map(|o| match o {
-                BrokerOutcome::Rejected(r) => Some(r.clone()),
-                _ => None,
-            }));
+            kept.extend(
+                outcomes
+                    .iter()
+                    .filter_map(BrokerOutcome::rejection)
+                    .cloned(),
+            );
         }
         outcomes
     }
 
-    /// Build bars of every period a running plugin asked for in `strategy-info.bar-periods`
-    /// (a new period starts with the next trade of each symbol).
+    /// Build bars of exactly the periods the loaded plugins ask for in
+    /// `strategy-info.bar-periods` (at most 8 each, checked at load); looked at again only
+    /// when the plugins changed.
     pub fn follow_bar_periods(&mut self) {
-        for period in self.plugins.wanted_bar_periods() {
-            self.market.add_period(period);
+        let generation = self.plugins.generation();
+        if self.periods_for == Some(generation) {
+            return;
         }
+        self.market.build_periods(self.plugins.wanted_bar_periods());
+        self.periods_for = Some(generation);
     }
 }

@@ -61,21 +61,28 @@ impl MarketState {
         self.aggregator.period_secs()
     }
 
-    /// Also build bars of `period_secs` (a no-op for the host's own period, or one already
-    /// built); they start with the next trade of each symbol.
-    pub fn add_period(&mut self, period_secs: u32) {
-        if period_secs == 0
-            || period_secs == self.period_secs()
-            || self
+    /// Build bars of exactly these periods besides the host's own (0 and the host's own are
+    /// ignored): a period already built keeps its bars, a new one starts with the next trade
+    /// of each symbol, and one nobody asks for any more is dropped, so the work per trade
+    /// follows what the plugins loaded now want.
+    pub fn build_periods(&mut self, wanted: impl IntoIterator<Item = u32>) {
+        let own = self.period_secs();
+        let mut wanted: Vec<u32> = wanted.into_iter().filter(|&p| p != 0 && p != own).collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        self.extra
+            .retain(|e| wanted.binary_search(&e.aggregator.period_secs()).is_ok());
+        for period in wanted {
+            if !self
                 .extra
                 .iter()
-                .any(|e| e.aggregator.period_secs() == period_secs)
-        {
-            return;
+                .any(|e| e.aggregator.period_secs() == period)
+            {
+                self.extra.push(ExtraPeriod {
+                    aggregator: BarAggregator::with_state(period),
+                });
+            }
         }
-        self.extra.push(ExtraPeriod {
-            aggregator: BarAggregator::with_state(period_secs),
-        });
         self.extra.sort_by_key(|e| e.aggregator.period_secs());
     }
 
@@ -250,9 +257,15 @@ mod tests {
             update_interval_secs: 60,
             history_bars: 10,
         });
-        state.add_period(300);
-        state.add_period(60); // the host's own: nothing added
-        assert_eq!(state.extra_periods(), [300]);
+        // The host's own period adds nothing.
+        state.build_periods([300, 60, 120]);
+        assert_eq!(state.extra_periods(), [120, 300]);
+        state.build_periods([300]);
+        assert_eq!(
+            state.extra_periods(),
+            [300],
+            "a period nobody wants is dropped"
+        );
         let mut closed = Vec::new();
         for minute in 0..11i64 {
             let t = Trade {

@@ -109,6 +109,8 @@ pub struct PluginHost {
     /// Set once shutdown begins (see [`PluginHost::begin_shutdown`]).
     stopping: Arc<std::sync::atomic::AtomicBool>,
     seq: AtomicU64,
+    /// Advanced on every change to the plugins (load, reload, removal).
+    generation: AtomicU64,
 }
 
 impl PluginHost {
@@ -128,6 +130,7 @@ impl PluginHost {
             slots: RwLock::new(BTreeMap::new()),
             stopping: Arc::default(),
             seq: AtomicU64::new(0),
+            generation: AtomicU64::new(0),
         })
     }
 
@@ -368,6 +371,12 @@ impl PluginHost {
                 (name.clone(), filter)
             })
             .collect()
+    }
+
+    /// A number that changes whenever the plugins do (load, reload, removal): what is derived
+    /// from them needs computing again only then.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// Every bar period some loaded plugin asked for besides the host's own.
@@ -651,7 +660,10 @@ impl PluginHost {
     }
 
     fn write_slots(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<Arc<str>, Slot>> {
-        self.slots.write().unwrap_or_else(|p| p.into_inner())
+        let slots = self.slots.write().unwrap_or_else(|p| p.into_inner());
+        // Under the lock: a reader that sees the new number reads the slots after the change.
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        slots
     }
 }
 

@@ -79,4 +79,9 @@ fn the_live_engine_builds_the_bar_periods_a_plugin_asks_for() {
         "the bundled half hour closes five 5-minute bars"
     );
     assert_eq!(placed_tags(&journal), expected);
+    assert_eq!(pipeline.core.market.extra_periods(), [300]);
+    // Once no plugin asks for 5-minute bars, the engine stops building them.
+    pipeline.plugins().unload("bars");
+    pipeline.on_trades(&trades[..1]);
+    assert!(pipeline.core.market.extra_periods().is_empty());
 }

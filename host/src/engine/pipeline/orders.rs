@@ -59,11 +59,9 @@ impl Pipeline {
             hub.outcomes(&requests, &outcomes, now);
         }
         let mut refusals = self.core.plugins.batch(0);
-        for outcome in &outcomes {
-            // The broker has logged the refusal; the plugin hears of it as an event.
-            if let BrokerOutcome::Rejected(r) = outcome {
-                refusals.rejection(r);
-            }
+        // The broker has logged each refusal; the plugin hears of it as an event.
+        for r in outcomes.iter().filter_map(BrokerOutcome::rejection) {
+            refusals.rejection(r);
         }
         self.deliver(plugin, refusals);
         outcomes
