@@ -57,6 +57,13 @@ fn tape() -> Vec<Trade> {
     tape
 }
 
+/// A nats-server of this run's own (`main` checked that it is installed).
+fn server() -> NatsServer {
+    NatsServer::start_or_skip("bus bench")
+        .expect("nats-server starts")
+        .expect("nats-server installed")
+}
+
 async fn connect(server: &NatsServer, host: &str, storage: StreamStorage) -> Bus {
     let mut config = BusConfig::new(server.url(), HostName::new(host).expect("host name"));
     config.market_storage = storage;
@@ -96,9 +103,7 @@ async fn fan_out(
     subscribers: usize,
     storage: StreamStorage,
 ) -> (f64, bool) {
-    let server = NatsServer::start_or_skip("bus bench")
-        .expect("nats-server starts")
-        .expect("nats-server installed");
+    let server = server();
     let feed = connect(&server, "feed", storage).await;
     let mut tasks = Vec::new();
     for i in 0..subscribers {
@@ -145,9 +150,7 @@ async fn fan_out(
 /// Publishes one trade a message at `rate` for `seconds` to one host; returns the latencies
 /// (µs) from the publish call to the event leaving the subscriber.
 async fn latency(tape: &[Trade], rate: u32, seconds: u64) -> Vec<f64> {
-    let server = NatsServer::start_or_skip("bus bench")
-        .expect("nats-server starts")
-        .expect("nats-server installed");
+    let server = server();
     let feed = connect(&server, "feed", StreamStorage::File).await;
     let bus = connect(&server, "strategies-0", StreamStorage::File).await;
     let mut sub = MarketSubscriber::subscribe(&bus, SymbolFilter::All, StartAt::Live)
@@ -205,9 +208,7 @@ impl OrderApplier for Stopwatch {
 /// trade, published by a task of its own as a strategy host's order publisher is) → order
 /// stream → broker intake; microseconds per order.
 async fn round_trip(tape: &[Trade], rate: u32, seconds: u64) -> Vec<f64> {
-    let server = NatsServer::start_or_skip("bus bench")
-        .expect("nats-server starts")
-        .expect("nats-server installed");
+    let server = server();
     let feed = connect(&server, "feed", StreamStorage::File).await;
     let strategies = connect(&server, "strategies-0", StreamStorage::File).await;
     let broker = connect(&server, "broker", StreamStorage::File).await;

@@ -51,24 +51,26 @@ impl EngineSnapshot {
 
     /// How many completed bars of the host's own period `symbol` has.
     pub fn bar_count(&self, symbol: &str) -> usize {
-        self.bars
-            .get(symbol)
-            .and_then(|h| h.iter().find(|(p, _)| *p == self.host_period))
-            .map_or(0, |(_, bars)| bars.len())
+        self.history(symbol, 0).map_or(0, imbl::Vector::len)
     }
 
-    /// Up to `count` most recent bars of `symbol` and `period_secs`, oldest first.
-    pub fn recent_bars(&self, symbol: &str, period_secs: u32, count: usize) -> Vec<Bar> {
+    /// The bars of `symbol` and `period_secs` (0: the host's own period), if any.
+    fn history(&self, symbol: &str, period_secs: u32) -> Option<&imbl::Vector<Bar>> {
         let period_secs = if period_secs == 0 {
             self.host_period
         } else {
             period_secs
         };
-        let Some((_, bars)) = self
-            .bars
-            .get(symbol)
-            .and_then(|h| h.iter().find(|(p, _)| *p == period_secs))
-        else {
+        self.bars
+            .get(symbol)?
+            .iter()
+            .find(|(p, _)| *p == period_secs)
+            .map(|(_, bars)| bars)
+    }
+
+    /// Up to `count` most recent bars of `symbol` and `period_secs`, oldest first.
+    pub fn recent_bars(&self, symbol: &str, period_secs: u32, count: usize) -> Vec<Bar> {
+        let Some(bars) = self.history(symbol, period_secs) else {
             return Vec::new();
         };
         let skip = bars.len().saturating_sub(count);
