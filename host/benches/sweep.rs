@@ -5,8 +5,9 @@
 //!
 //! Both read the trades from the parsed-trade cache (a warm-up run fills it). The backtest
 //! runs three times and its median is the unit; the sweep runs once, on every core. Each of
-//! the sweep's sets is a complete sandboxed backtest of its own (its instance, broker and
-//! journal); what they share is the one read of the data and the one compile of the plugin.
+//! the sweep's sets is its own sandboxed instance with its own orders and positions; what
+//! they share is the one read of the data, the one compile of the plugin and, within each
+//! thread's group of sets, the market pass.
 //!
 //! Run (after `scripts/build-plugins.sh`): `cargo bench -p tradehost --bench sweep`.
 //! `SWEEP_DATA` and `SWEEP_PLUGIN` override the defaults.

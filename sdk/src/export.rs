@@ -13,7 +13,6 @@
 //! `{ sdk: <order bookkeeping>, strategy: <the value> }`, so a new version that adds fields
 //! with `#[serde(default)]` still reads an old snapshot.
 
-use crate::batch::BatchItem;
 use crate::config::Config;
 use crate::context::{Context, OrderBook};
 use crate::strategy::{Info, Strategy};
@@ -21,7 +20,6 @@ use crate::types::{BatchOutcome, Event, EventBatch, LogLevel, StrategyInfo};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::marker::PhantomData;
-use std::ops::ControlFlow;
 
 /// One strategy instance with its context and settings, as kept by the exported component.
 pub struct Runtime<S: Strategy> {
@@ -80,39 +78,26 @@ impl<S: Strategy> Runtime<S> {
     pub fn on_events(&mut self, batch: &EventBatch) -> BatchOutcome {
         let (s, ctx) = (&mut self.strategy, &mut self.ctx);
         ctx.begin_call();
-        let consumed = if batch.others().is_empty() {
-            // Trades only (most batches): straight down the columns.
-            let c = &batch.trades;
-            let n = batch.trade_count();
-            let mut handled = n;
-            for i in 0..n {
-                let trade = crate::types::Trade {
-                    symbol: c.symbols[i],
-                    price: c.prices[i],
-                    size: c.sizes[i],
-                    time: c.times[i],
-                };
-                ctx.at = i as u32;
-                s.on_trade(ctx, &trade);
+        let n = batch.trade_count();
+        // The order of `EventBatch::walk`: each placed event after the trades it names, the
+        // trades between them straight down the columns (most events are trades).
+        let (mut done, mut index) = (0usize, 0usize);
+        let consumed = 'walk: {
+            for placed in batch.others() {
+                let until = (placed.after_trades as usize).clamp(done, n);
+                if let Some(stop) = trades(s, ctx, batch, done..until, index) {
+                    break 'walk stop;
+                }
+                index += until - done;
+                done = until;
+                ctx.at = index as u32;
+                dispatch(s, ctx, &placed.event);
+                index += 1;
                 if ctx.has_actions() {
-                    handled = i + 1;
-                    break;
+                    break 'walk index;
                 }
             }
-            handled
-        } else {
-            batch.walk_until(|index, item| {
-                ctx.at = index;
-                match item {
-                    BatchItem::Trade(t) => s.on_trade(ctx, &t),
-                    BatchItem::Other(event) => dispatch(s, ctx, event),
-                }
-                if ctx.has_actions() {
-                    ControlFlow::Break(())
-                } else {
-                    ControlFlow::Continue(())
-                }
-            })
+            trades(s, ctx, batch, done..n, index).unwrap_or(index + (n - done))
         };
         ctx.at = 0;
         BatchOutcome {
@@ -120,6 +105,39 @@ impl<S: Strategy> Runtime<S> {
             actions: ctx.take_actions(),
         }
     }
+}
+
+/// The trades `range` of the batch's columns to `on_trade`, the first being event `first` of
+/// the batch; the number of events handled when one placed an action, else `None`.
+#[inline(always)]
+fn trades<S: Strategy>(
+    s: &mut S,
+    ctx: &mut Context,
+    batch: &EventBatch,
+    range: std::ops::Range<usize>,
+    first: usize,
+) -> Option<usize> {
+    let c = &batch.trades;
+    let (symbols, prices) = (&c.symbols[range.clone()], &c.prices[range.clone()]);
+    let (sizes, times) = (&c.sizes[range.clone()], &c.times[range]);
+    for (i, (((&symbol, &price), &size), &time)) in
+        symbols.iter().zip(prices).zip(sizes).zip(times).enumerate()
+    {
+        ctx.at = (first + i) as u32;
+        s.on_trade(
+            ctx,
+            &crate::types::Trade {
+                symbol,
+                price,
+                size,
+                time,
+            },
+        );
+        if ctx.has_actions() {
+            return Some(first + i + 1);
+        }
+    }
+    None
 }
 
 /// One event to its hook; fills and rejections update the order bookkeeping first.
@@ -427,6 +445,59 @@ mod tests {
             run_all(&mut rt, EventBatch::new()).is_empty(),
             "actions are handed over once"
         );
+    }
+
+    #[test]
+    fn events_placed_among_trades_count_in_order_and_stop_the_call_alike() {
+        reset_host();
+        let trade = |time| {
+            Event::Trade(Trade {
+                symbol: 0,
+                price: 1.0,
+                size: 1.0,
+                time,
+            })
+        };
+        let fill = |tag| {
+            Event::Fill(Fill {
+                symbol: 0,
+                side: Side::Buy,
+                quantity: 1.0,
+                price: 1.0,
+                fee: 0.0,
+                time: 0,
+                tag,
+            })
+        };
+        // A fill first, one between trades and one after the last: walk order is
+        // fill, t0, t1, fill, t2, t3, fill.
+        let batch = EventBatch::from_events([
+            fill(7),
+            trade(0),
+            trade(1),
+            fill(8),
+            trade(2),
+            trade(3),
+            fill(9),
+        ]);
+        let mut rt = Runtime::<Counting>::new();
+        rt.init([("step", "3")]).unwrap();
+        let first = rt.on_events(&batch);
+        assert_eq!(
+            first.consumed, 5,
+            "stops at t2, the 3rd trade and 5th event"
+        );
+        assert_eq!((rt.strategy.trades, rt.strategy.fills), (3, 2));
+        let second = rt.on_events(&batch.rest(5));
+        assert_eq!((second.consumed, second.actions.len()), (2, 0));
+        assert_eq!((rt.strategy.trades, rt.strategy.fills), (4, 3));
+
+        // Without an order the whole batch is handled, placed events included.
+        let mut rt = Runtime::<Counting>::new();
+        rt.init([("step", "10")]).unwrap();
+        let all = rt.on_events(&batch);
+        assert_eq!((all.consumed, all.actions.len()), (7, 0));
+        assert_eq!((rt.strategy.trades, rt.strategy.fills), (4, 3));
     }
 
     #[test]

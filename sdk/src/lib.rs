@@ -65,6 +65,7 @@ pub mod indicators;
 pub mod parameters;
 pub mod prelude;
 pub mod strategy;
+pub mod symbol_map;
 pub mod testing;
 pub mod types;
 
@@ -74,6 +75,7 @@ pub use config::{Config, ConfigError};
 pub use context::{Context, Tag};
 pub use parameters::Parameters;
 pub use strategy::{Info, Parameter, Strategy};
+pub use symbol_map::SymbolMap;
 pub use types::*;
 
 /// Re-exported so strategies can derive their state without naming another crate version.

@@ -5,5 +5,7 @@ pub use crate::types::{
     Action, Bar, Event, Fill, LogLevel, OrderKind, OrderRequest, Position, Prediction, Rejection,
     Side, SymbolId, TimestampMs, Trade,
 };
-pub use crate::{BarBuilder, Config, ConfigError, Context, Info, Parameters, Strategy, Tag};
+pub use crate::{
+    BarBuilder, Config, ConfigError, Context, Info, Parameters, Strategy, SymbolMap, Tag,
+};
 pub use crate::{export_strategy, parameters};

@@ -6,7 +6,6 @@
 //! flat (or short `quantity` when `allow_short` is true). The state derives serde, so it keeps
 //! its averages and positions across hot reloads.
 
-use std::collections::BTreeMap;
 use tradehost_sdk::indicators::Sma;
 use tradehost_sdk::prelude::*;
 
@@ -52,7 +51,7 @@ struct Leg {
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct SmaCrossover {
     params: Params,
-    legs: BTreeMap<SymbolId, Leg>,
+    legs: SymbolMap<Leg>,
 }
 
 impl SmaCrossover {
@@ -68,7 +67,7 @@ impl SmaCrossover {
     fn add_legs(&mut self, ctx: &mut Context, config: &Config) {
         for name in config.symbols() {
             let id = ctx.symbol(name);
-            if !self.legs.contains_key(&id) {
+            if !self.legs.contains_key(id) {
                 let leg = self.new_leg();
                 self.legs.insert(id, leg);
             }
@@ -111,24 +110,14 @@ impl Strategy for SmaCrossover {
     }
 
     fn on_trade(&mut self, ctx: &mut Context, trade: &Trade) {
-        let Some(leg) = self.legs.get_mut(&trade.symbol) else {
+        // Every trade passes here and few complete a bar: this part stays small (the SDK's
+        // loop over a batch's trades can then inline it), the rest is `bar_closed`.
+        let Some(leg) = self.legs.get_mut(trade.symbol) else {
             return;
         };
-        let Some(bar) = leg.bars.push(trade) else {
-            return;
-        };
-        let (Some(fast), Some(slow)) = (leg.fast.update(bar.close), leg.slow.update(bar.close))
-        else {
-            return;
-        };
-        let target = if fast > slow {
-            self.params.quantity
-        } else if self.params.allow_short {
-            -self.params.quantity
-        } else {
-            0.0
-        };
-        ctx.target_position(trade.symbol, target);
+        if let Some(bar) = leg.bars.push(trade) {
+            bar_closed(leg, &self.params, ctx, trade.symbol, bar.close);
+        }
     }
 
     fn on_rejected(&mut self, ctx: &mut Context, rejection: &Rejection) {
@@ -137,6 +126,22 @@ impl Strategy for SmaCrossover {
             rejection.tag, rejection.reason
         ));
     }
+}
+
+/// A bar of `symbol` closed at `close`: both averages move, and the position follows them.
+#[inline(never)]
+fn bar_closed(leg: &mut Leg, params: &Params, ctx: &mut Context, symbol: SymbolId, close: f64) {
+    let (Some(fast), Some(slow)) = (leg.fast.update(close), leg.slow.update(close)) else {
+        return;
+    };
+    let target = if fast > slow {
+        params.quantity
+    } else if params.allow_short {
+        -params.quantity
+    } else {
+        0.0
+    };
+    ctx.target_position(symbol, target);
 }
 
 export_strategy!(SmaCrossover);

@@ -83,8 +83,13 @@ pub enum BacktestError {
     #[error(transparent)]
     Trainer(#[from] TrainerError),
     /// No plugin could be loaded.
-    #[error("no plugin loaded from {0}: nothing to backtest")]
-    NoPlugins(PathBuf),
+    #[error("no plugin loaded from {}: nothing to backtest{}", path.display(), report::NotLoaded::list(not_loaded))]
+    NoPlugins {
+        /// The plugin file or folder.
+        path: PathBuf,
+        /// Each plugin that failed, and why.
+        not_loaded: Vec<report::NotLoaded>,
+    },
     /// A plugin stopped answering.
     #[error(transparent)]
     Stalled(#[from] crate::engine::lockstep::Stalled),
@@ -148,9 +153,10 @@ pub fn run(
     broker_config: BrokerConfig,
     market_config: &MarketConfig,
 ) -> Result<BacktestReport, BacktestError> {
-    run_writing(
+    run_replay(
         bt,
-        trades,
+        Plugins::Configured,
+        Replay::Memory(trades),
         plugin_config,
         broker_config,
         market_config,
@@ -167,10 +173,14 @@ pub enum Outputs {
     JournalOnly,
 }
 
-/// [`run`], writing `writes` besides the journal. The journal and the returned figures are
-/// the same either way.
-pub fn run_writing(
+/// [`run`] with the plugins of `files` (each with its settings file beside it)
+/// instead of `bt.plugins`, writing `writes` besides the journal: a sweep's sets, side by
+/// side over one pass of the market. A file that cannot be loaded is listed in
+/// [`BacktestReport::not_loaded`] and the others run; when none can, the error lists them
+/// all. The journal and the returned figures do not depend on `writes`.
+pub fn run_files(
     bt: &BacktestConfig,
+    files: &[PathBuf],
     trades: &[Trade],
     plugin_config: PluginConfig,
     broker_config: BrokerConfig,
@@ -179,6 +189,7 @@ pub fn run_writing(
 ) -> Result<BacktestReport, BacktestError> {
     run_replay(
         bt,
+        Plugins::Files(files),
         Replay::Memory(trades),
         plugin_config,
         broker_config,
@@ -198,12 +209,21 @@ pub fn run_streaming(
 ) -> Result<BacktestReport, BacktestError> {
     run_replay(
         bt,
+        Plugins::Configured,
         Replay::Stream(trades),
         plugin_config,
         broker_config,
         market_config,
         Outputs::Full,
     )
+}
+
+/// Which plugins a backtest runs.
+enum Plugins<'a> {
+    /// `BacktestConfig::plugins`: one file, or every plugin of a folder.
+    Configured,
+    /// These files, each with its settings file.
+    Files(&'a [PathBuf]),
 }
 
 /// Where a backtest's trades come from.
@@ -216,6 +236,7 @@ enum Replay<'a> {
 
 fn run_replay(
     bt: &BacktestConfig,
+    plugins: Plugins<'_>,
     mut replay: Replay<'_>,
     mut plugin_config: PluginConfig,
     mut broker_config: BrokerConfig,
@@ -242,7 +263,10 @@ fn run_replay(
     // The journal of a backtest is an output: written in blocks, synced at the end.
     broker_config.fsync = FsyncPolicy::Deferred;
 
-    let only_file = bt.plugins.is_file().then(|| bt.plugins.clone());
+    let only_file = match plugins {
+        Plugins::Configured => bt.plugins.is_file().then(|| bt.plugins.clone()),
+        Plugins::Files(files) => files.first().cloned(),
+    };
     plugin_config.dir = match &only_file {
         Some(f) => f
             .parent()
@@ -287,20 +311,32 @@ fn run_replay(
         SymbolTable::new(),
         tx,
     )?);
-    match &only_file {
-        Some(f) => {
+    let loaded = match (&plugins, &only_file) {
+        (Plugins::Files(files), _) => files
+            .iter()
+            .map(|f| (f.clone(), host.load_file(f, None)))
+            .collect(),
+        (Plugins::Configured, Some(f)) => {
             host.load_file(f, None)?;
+            Vec::new()
         }
-        None => {
-            for (path, result) in host.load_dir(&|_| None, &|_| false) {
-                if let Err(e) = result {
-                    tracing::error!("{} not loaded: {e}", path.display());
-                }
-            }
+        (Plugins::Configured, None) => host.load_dir(&|_| None, &|_| false),
+    };
+    let mut not_loaded = Vec::new();
+    for (path, result) in loaded {
+        if let Err(e) = result {
+            tracing::error!("{} not loaded: {e}", path.display());
+            not_loaded.push(report::NotLoaded {
+                file: path,
+                error: e.to_string(),
+            });
         }
     }
     if host.names().is_empty() {
-        return Err(BacktestError::NoPlugins(bt.plugins.clone()));
+        return Err(BacktestError::NoPlugins {
+            path: plugins_place(&bt.plugins, &plugins),
+            not_loaded,
+        });
     }
     let scorer = Arc::new(Mutex::new(forecast_score::ForecastScorer::default()));
     let forecasts = match &replay_trainer {
@@ -431,6 +467,7 @@ fn run_replay(
             .unwrap_or_default(),
         forecast_scores: scorer.lock().unwrap_or_else(|p| p.into_inner()).finish(),
         fill_log: fills,
+        not_loaded,
         currency: report::CURRENCY.to_string(),
         ..Default::default()
     };
@@ -457,6 +494,17 @@ fn run_replay(
     Ok(report)
 }
 
+/// Where the plugins of a run were looked for, for messages.
+fn plugins_place(configured: &Path, plugins: &Plugins<'_>) -> PathBuf {
+    match plugins {
+        Plugins::Configured => configured.to_path_buf(),
+        Plugins::Files(files) => files
+            .first()
+            .and_then(|f| f.parent())
+            .map_or_else(|| configured.to_path_buf(), Path::to_path_buf),
+    }
+}
+
 /// Samples every plugin's equity on a fixed grid of market time, whatever the batching:
 /// just before the broker processes the first trade at or after a grid time, it holds the
 /// equity as of that time.
@@ -469,11 +517,15 @@ struct EquitySampler {
 
 impl EquitySampler {
     fn new(names: &[String], every_ms: i64) -> Self {
+        let mut tracker = EquityTracker::default();
+        for name in names {
+            tracker.index(name);
+        }
         EquitySampler {
             names: names.to_vec(),
             every_ms: every_ms.max(1),
             next_ms: None,
-            tracker: EquityTracker::default(),
+            tracker,
         }
     }
 
@@ -484,7 +536,7 @@ impl EquitySampler {
             .next_ms
             .get_or_insert(trade.time_ms - trade.time_ms.rem_euclid(every) + every);
         if trade.time_ms >= next {
-            sample_equity(broker, &self.names, next, &mut self.tracker);
+            self.sample(broker, next);
             let passed = (trade.time_ms - next) / every + 1;
             self.next_ms = Some(next + passed * every);
         }
@@ -493,25 +545,14 @@ impl EquitySampler {
 
     /// The last sample, at the end of the run.
     fn finish(&mut self, broker: &PaperBroker, time_ms: i64) {
-        sample_equity(broker, &self.names, time_ms, &mut self.tracker);
+        self.sample(broker, time_ms);
     }
-}
 
-fn sample_equity(
-    broker: &PaperBroker,
-    plugins: &[String],
-    time: TimestampMs,
-    equity: &mut EquityTracker,
-) {
-    let mut totals: BTreeMap<&str, (f64, bool)> =
-        plugins.iter().map(|p| (p.as_str(), (0.0, false))).collect();
-    for entry in broker.positions() {
-        if let Some(t) = totals.get_mut(&*entry.plugin) {
-            t.0 += entry.position.realised_pnl + entry.position.unrealised_pnl;
-            t.1 |= entry.position.quantity != 0.0;
+    /// Every plugin's equity at `time`: the tracker's curves are in the order of `names`.
+    fn sample(&mut self, broker: &PaperBroker, time: TimestampMs) {
+        for (i, plugin) in self.names.iter().enumerate() {
+            let (equity, exposed) = broker.equity_of(plugin);
+            self.tracker.sample_at(i, time, equity, exposed);
         }
-    }
-    for (plugin, (eq, exposed)) in totals {
-        equity.sample(plugin, time, eq, exposed);
     }
 }

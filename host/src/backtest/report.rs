@@ -64,6 +64,9 @@ pub struct BacktestReport {
     /// Every fill, in order.
     #[serde(skip)]
     pub fill_log: Vec<Fill>,
+    /// Plugins that could not be loaded, and why (the others ran).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_loaded: Vec<NotLoaded>,
     // What the HTML report draws (filled by `diagnosis::diagnose`).
     /// The currency PnL is in.
     pub currency: String,
@@ -73,6 +76,29 @@ pub struct BacktestReport {
     pub fills: Vec<Fill>,
     /// Fills in the whole run.
     pub fills_total: usize,
+}
+
+/// A plugin file a backtest could not load.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct NotLoaded {
+    /// The file.
+    pub file: std::path::PathBuf,
+    /// Why.
+    pub error: String,
+}
+
+impl NotLoaded {
+    /// `" (FILE: WHY; FILE: WHY)"`, or nothing for an empty list: the end of a message.
+    pub fn list(all: &[NotLoaded]) -> String {
+        if all.is_empty() {
+            return String::new();
+        }
+        let each: Vec<String> = all
+            .iter()
+            .map(|n| format!("{}: {}", n.file.display(), n.error))
+            .collect();
+        format!(" ({})", each.join("; "))
+    }
 }
 
 /// Bars of one symbol, for a chart.
@@ -140,13 +166,37 @@ pub const CURRENCY: &str = "USD";
 /// Builds per-plugin results from equity samples taken during the run.
 #[derive(Debug, Default)]
 pub struct EquityTracker {
-    curves: BTreeMap<String, (Vec<EquityPoint>, usize, usize)>,
+    /// Plugin names, in the order of `curves`.
+    names: Vec<String>,
+    /// Per plugin: the curve's changes, samples taken, samples with a position.
+    curves: Vec<(Vec<EquityPoint>, usize, usize)>,
 }
 
 impl EquityTracker {
+    /// The place of `plugin`'s curve, for [`sample_at`](Self::sample_at); added if new.
+    pub fn index(&mut self, plugin: &str) -> usize {
+        match self.names.iter().position(|n| n == plugin) {
+            Some(i) => i,
+            None => {
+                self.names.push(plugin.to_string());
+                self.curves.push(Default::default());
+                self.names.len() - 1
+            }
+        }
+    }
+
     /// Record a plugin's equity and whether it holds a position at `time_ms`.
     pub fn sample(&mut self, plugin: &str, time_ms: TimestampMs, equity: f64, exposed: bool) {
-        let (curve, samples, exposed_samples) = self.curves.entry(plugin.to_string()).or_default();
+        let i = self.index(plugin);
+        self.sample_at(i, time_ms, equity, exposed);
+    }
+
+    /// [`sample`](Self::sample) by the curve's place: a sweep samples a hundred plugins every
+    /// second of market time.
+    pub fn sample_at(&mut self, i: usize, time_ms: TimestampMs, equity: f64, exposed: bool) {
+        let Some((curve, samples, exposed_samples)) = self.curves.get_mut(i) else {
+            return;
+        };
         *samples += 1;
         if exposed {
             *exposed_samples += 1;
@@ -158,8 +208,9 @@ impl EquityTracker {
 
     /// Drawdown, Sharpe and exposure of each plugin.
     pub fn finish(self) -> BTreeMap<String, (f64, f64, f64, Vec<EquityPoint>)> {
-        self.curves
+        self.names
             .into_iter()
+            .zip(self.curves)
             .map(|(plugin, (curve, samples, exposed))| {
                 let (mut peak, mut dd) = (f64::MIN, 0.0f64);
                 for p in &curve {

@@ -1,12 +1,15 @@
 //! Parameter sweeps: many parameter sets of one plugin over one read of the data.
 //!
-//! Each set is an ordinary backtest (its own sandboxed instance, broker and journal, the
-//! set's values in a `NAME.toml` beside a copy of the plugin), run on a pool of threads over
-//! the same trades in memory; the compiled plugin is shared through the artifact cache. With
-//! a split time, every set is chosen on the trades before it (in sample) and also run on the
-//! trades after it (out of sample), starting flat, so a reader sees how much of the best
-//! in-sample result held up. Results do not depend on the number of threads: each set's run
-//! is deterministic and the ranking breaks ties by the set's place in the grid.
+//! Each set is its own sandboxed instance of the plugin, with its own orders, positions and
+//! risk limits (the broker keeps them per plugin), and the set's values in `set-NNNN.toml`
+//! beside a link to the plugin. The sets are split into one group per thread, and each group
+//! is one backtest: its sets share the market pass (market state, bars, the trade tape) and
+//! the compiled plugin, and each is a lane of the lockstep, so every set's fills and figures
+//! are those it gets run alone (`tradehost backtest --plugins sweep-out/sets/set-NNNN.wasm`).
+//! With a split time, every set is chosen on the trades before it (in sample) and also run
+//! on the trades after it (out of sample), starting flat, so a reader sees how much of the
+//! best in-sample result held up. Results do not depend on the number of threads; the
+//! ranking breaks ties by the set's place in the grid.
 
 use super::{BacktestConfig, BacktestError, BacktestReport};
 use crate::broker::BrokerConfig;
@@ -14,9 +17,8 @@ use crate::market::MarketConfig;
 use crate::plugins::PluginConfig;
 use crate::types::{TimestampMs, Trade};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Most parameter sets one sweep may run.
 pub const MAX_SETS: usize = 10_000;
@@ -154,17 +156,14 @@ pub struct Score {
 }
 
 impl Score {
-    /// The figures of a set's run: it holds the one plugin swept.
-    fn of(report: &BacktestReport) -> Score {
-        report
-            .plugins
-            .first()
-            .map_or_else(Score::default, |p| Score {
-                pnl: p.realised_pnl + p.unrealised_pnl,
-                sharpe: p.sharpe,
-                max_drawdown: p.max_drawdown,
-                fills: p.fills,
-            })
+    /// The figures of one plugin of a backtest.
+    fn of(p: &super::report::PluginResult) -> Score {
+        Score {
+            pnl: p.realised_pnl + p.unrealised_pnl,
+            sharpe: p.sharpe,
+            max_drawdown: p.max_drawdown,
+            fills: p.fills,
+        }
     }
 }
 
@@ -229,84 +228,165 @@ pub fn run(
     }
     let sets = cfg.grid.sets();
     let mut plugin_config = plugin_config.clone();
-    // One compile for every set: they share the artifact cache.
-    plugin_config.cache_dir = Some(cfg.out_dir.join(".cache"));
-    let next = AtomicUsize::new(0);
-    let rows = Mutex::new(Vec::with_capacity(sets.len()));
-    let run_set = |set: usize| -> Result<SweepRow, SweepError> {
-        let dir = cfg.out_dir.join(format!("set-{set:04}"));
-        let plugin = prepare(&cfg.plugin, &dir, &sets[set])?;
-        let backtest = |part: &[Trade], name: &str| -> Result<Score, BacktestError> {
-            let bt = BacktestConfig {
-                data: Vec::new(),
-                plugins: plugin.clone(),
-                from_ms: None,
-                to_ms: None,
-                batch_size: cfg.batch_size,
-                out_dir: dir.join(name),
-                predictions: None,
-                inline: true,
-            };
-            // Only the journal per set: reports of a hundred sets would cost as much as the
-            // backtests (the figures go to sweep.json).
-            super::run_writing(
-                &bt,
-                part,
-                plugin_config.clone(),
-                broker_config.clone(),
-                market_config,
-                super::Outputs::JournalOnly,
-            )
-            .map(|r| Score::of(&r))
+    // One compile for every set: the user's artifact cache, else one in the output folder.
+    if plugin_config.cache_dir.is_none() {
+        plugin_config.cache_dir = Some(cfg.out_dir.join(".cache"));
+    }
+    let files = sets
+        .iter()
+        .enumerate()
+        .map(|(set, values)| prepare(&cfg.plugin, &cfg.out_dir.join("sets"), set, values))
+        .collect::<Result<Vec<PathBuf>, SweepError>>()?;
+    // One group of sets per thread, each group one backtest: the sets share its market
+    // pass, and each has its own instance, orders and positions.
+    let groups = cfg.threads.max(1).min(sets.len()).max(1);
+    // Every `groups`-th set: neighbours in the grid cost alike (the same fast length trades
+    // about as often), so dealing them out keeps the groups even.
+    let group_of = |g: usize| (g..sets.len()).step_by(groups);
+    let backtest = |g: usize, members: &[usize], part: &[Trade], name: &str| {
+        let bt = BacktestConfig {
+            data: Vec::new(),
+            plugins: cfg.out_dir.join("sets"),
+            from_ms: None,
+            to_ms: None,
+            batch_size: cfg.batch_size,
+            out_dir: cfg.out_dir.join(format!("group-{g}")).join(name),
+            predictions: None,
+            inline: true,
         };
-        let in_sample = backtest(before, "in-sample");
-        let out_of_sample = match (&in_sample, cfg.split_ms) {
-            (Ok(_), Some(_)) => Some(backtest(after, "out-of-sample")),
+        let files: Vec<PathBuf> = members.iter().map(|&i| files[i].clone()).collect();
+        // Only the journal: the figures go to sweep.json.
+        Scores::of(super::run_files(
+            &bt,
+            &files,
+            part,
+            plugin_config.clone(),
+            broker_config.clone(),
+            market_config,
+            super::Outputs::JournalOnly,
+        ))
+    };
+    let run_group = |g: usize| -> Vec<SweepRow> {
+        let members: Vec<usize> = group_of(g).collect();
+        let in_sample = backtest(g, &members, before, "in-sample");
+        let ran: Vec<usize> = members
+            .iter()
+            .copied()
+            .filter(|&i| in_sample.get(i).is_ok())
+            .collect();
+        let out_of_sample = match cfg.split_ms {
+            Some(_) if !ran.is_empty() => Some(backtest(g, &ran, after, "out-of-sample")),
             _ => None,
         };
-        let error = in_sample
-            .as_ref()
-            .err()
-            .or(out_of_sample.as_ref().and_then(|r| r.as_ref().err()))
-            .map(ToString::to_string);
-        Ok(SweepRow {
-            set,
-            parameters: sets[set].clone(),
-            in_sample: in_sample.ok(),
-            out_of_sample: out_of_sample.and_then(Result::ok),
-            error,
-        })
-    };
-    let failure = Mutex::new(None);
-    std::thread::scope(|scope| {
-        for _ in 0..cfg.threads.max(1) {
-            scope.spawn(|| {
-                loop {
-                    let set = next.fetch_add(1, Ordering::Relaxed);
-                    if set >= sets.len() {
-                        return;
-                    }
-                    match run_set(set) {
-                        Ok(row) => rows.lock().unwrap_or_else(|p| p.into_inner()).push(row),
-                        Err(e) => {
-                            *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
-                            next.store(sets.len(), Ordering::Relaxed);
-                        }
-                    }
+        members
+            .iter()
+            .map(|&set| {
+                let inside = in_sample.get(set);
+                let outside = out_of_sample
+                    .as_ref()
+                    .filter(|_| inside.is_ok())
+                    .map(|o| o.get(set));
+                let error = inside
+                    .as_ref()
+                    .err()
+                    .or(outside.as_ref().and_then(|r| r.as_ref().err()))
+                    .cloned();
+                SweepRow {
+                    set,
+                    parameters: sets[set].clone(),
+                    in_sample: inside.ok(),
+                    out_of_sample: outside.and_then(Result::ok),
+                    error,
                 }
-            });
-        }
+            })
+            .collect()
+    };
+    let mut rows: Vec<SweepRow> = std::thread::scope(|scope| {
+        let running: Vec<_> = (0..groups)
+            .map(|g| scope.spawn(move || run_group(g)))
+            .collect();
+        running
+            .into_iter()
+            .enumerate()
+            .flat_map(|(g, r)| {
+                r.join().unwrap_or_else(|_| {
+                    group_of(g)
+                        .map(|set| SweepRow {
+                            set,
+                            parameters: sets[set].clone(),
+                            in_sample: None,
+                            out_of_sample: None,
+                            error: Some("the sweep's thread for this set failed".to_string()),
+                        })
+                        .collect()
+                })
+            })
+            .collect()
     });
-    if let Some(e) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
-        return Err(e);
-    }
-    let mut rows = rows.into_inner().unwrap_or_else(|p| p.into_inner());
     rank(&mut rows);
     Ok(SweepReport {
         trades: (before.len(), after.len()),
         split_ms: cfg.split_ms,
         rows,
     })
+}
+
+/// The figures of every set of one group's backtest, or why a set has none.
+enum Scores {
+    /// The backtest ran: the sets that loaded, and those that did not with the reason.
+    Ran(BTreeMap<String, Result<Score, String>>),
+    /// It could not run at all.
+    Failed(String),
+}
+
+impl Scores {
+    /// From a group's backtest.
+    fn of(result: Result<BacktestReport, BacktestError>) -> Scores {
+        let refused = |not_loaded: &[super::report::NotLoaded]| {
+            not_loaded
+                .iter()
+                .map(|n| (file_set_name(&n.file), Err(n.error.clone())))
+                .collect::<Vec<_>>()
+        };
+        match result {
+            Ok(report) => Scores::Ran(
+                report
+                    .plugins
+                    .iter()
+                    .map(|p| (p.plugin.clone(), Ok(Score::of(p))))
+                    .chain(refused(&report.not_loaded))
+                    .collect(),
+            ),
+            // No set of the group could start: each says why.
+            Err(BacktestError::NoPlugins { not_loaded, .. }) if !not_loaded.is_empty() => {
+                Scores::Ran(refused(&not_loaded).into_iter().collect())
+            }
+            Err(e) => Scores::Failed(e.to_string()),
+        }
+    }
+
+    /// The figures of `set`, or why there are none.
+    fn get(&self, set: usize) -> Result<Score, String> {
+        match self {
+            Scores::Ran(all) => all
+                .get(&set_name(set))
+                .cloned()
+                .unwrap_or_else(|| Err("the backtest did not report this set".to_string())),
+            Scores::Failed(why) => Err(why.clone()),
+        }
+    }
+}
+
+/// A set's plugin name (its file's name without `.wasm`).
+fn set_name(set: usize) -> String {
+    format!("set-{set:04}")
+}
+
+/// The plugin name of a set's file.
+fn file_set_name(file: &Path) -> String {
+    file.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// Best in-sample PnL first, then the grid's order; sets that failed last.
@@ -322,19 +402,27 @@ pub fn rank(rows: &mut [SweepRow]) {
     });
 }
 
-/// A set's folder: a copy of the plugin and a `NAME.toml` holding the set's values.
-fn prepare(plugin: &Path, dir: &Path, set: &[(String, String)]) -> Result<PathBuf, SweepError> {
+/// A set's plugin in `dir`: `set-NNNN.wasm` (a link to the plugin, or a copy) and
+/// `set-NNNN.toml` holding the set's values, so `tradehost backtest --plugins` on the file
+/// runs the set alone.
+fn prepare(
+    plugin: &Path,
+    dir: &Path,
+    set: usize,
+    values: &[(String, String)],
+) -> Result<PathBuf, SweepError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| SweepError::Output { path, source }
     };
-    let plugins = dir.join("plugin");
-    std::fs::create_dir_all(&plugins).map_err(io(&plugins))?;
-    let name = plugin.file_name().unwrap_or_default();
-    let copy = plugins.join(name);
-    std::fs::copy(plugin, &copy).map_err(io(&copy))?;
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let file = dir.join(format!("{}.wasm", set_name(set)));
+    let _ = std::fs::remove_file(&file);
+    if std::fs::hard_link(plugin, &file).is_err() {
+        std::fs::copy(plugin, &file).map_err(io(&file))?;
+    }
     let mut toml = String::from("[parameters]\n");
-    for (k, v) in set {
+    for (k, v) in values {
         // Numbers and booleans as they are; anything else as a TOML string.
         let literal = v.parse::<f64>().is_ok() || v == "true" || v == "false";
         if literal {
@@ -343,9 +431,9 @@ fn prepare(plugin: &Path, dir: &Path, set: &[(String, String)]) -> Result<PathBu
             toml.push_str(&format!("{k} = {}\n", toml::Value::String(v.clone())));
         }
     }
-    let settings = copy.with_extension("toml");
+    let settings = file.with_extension("toml");
     std::fs::write(&settings, toml).map_err(io(&settings))?;
-    Ok(copy)
+    Ok(file)
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! the fill price. Fees are subtracted from realised PnL when charged. Unrealised PnL is not
 //! stored: it is computed at query time from the last trade price, so trades cost nothing here.
 
-use crate::types::{Fill, Position, Side, Symbol};
+use crate::types::{Fill, Position, Side, Symbol, SymbolMap};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -55,8 +55,9 @@ pub fn unrealised(pos: &Position, last_price: Option<f64>) -> f64 {
 /// Every plugin's positions.
 #[derive(Debug, Default)]
 pub struct Ledger {
-    /// Per plugin, per symbol; `unrealised_pnl` is left at zero here.
-    plugins: HashMap<Arc<str>, HashMap<Symbol, Position>>,
+    /// Per plugin, per symbol; `unrealised_pnl` is left at zero here. Hashed with foldhash:
+    /// a backtest's equity samples look every plugin up each second of market time.
+    plugins: hashbrown::HashMap<Arc<str>, SymbolMap<Position>>,
 }
 
 impl Ledger {
@@ -72,17 +73,16 @@ impl Ledger {
     }
 
     /// Every plugin's positions by symbol (unrealised PnL left at zero).
-    pub fn map(&self) -> HashMap<Arc<str>, crate::types::SymbolMap<Position>> {
+    pub fn map(&self) -> HashMap<Arc<str>, Arc<SymbolMap<Position>>> {
         self.plugins
             .iter()
-            .map(|(plugin, symbols)| {
-                let by_symbol = symbols
-                    .iter()
-                    .map(|(s, p)| (s.clone(), p.clone()))
-                    .collect();
-                (plugin.clone(), by_symbol)
-            })
+            .map(|(plugin, symbols)| (plugin.clone(), Arc::new(symbols.clone())))
             .collect()
+    }
+
+    /// One plugin's positions by symbol (unrealised PnL left at zero), if it ever had one.
+    pub fn plugin_map(&self, plugin: &str) -> Option<SymbolMap<Position>> {
+        self.plugins.get(plugin).cloned()
     }
 
     /// Signed quantity `plugin` holds in `symbol`.
@@ -114,6 +114,25 @@ impl Ledger {
             .collect();
         out.sort_by(|a, b| (&a.plugin, &a.symbol).cmp(&(&b.plugin, &b.symbol)));
         out
+    }
+
+    /// One plugin's equity (realised plus unrealised PnL of each position, added in symbol
+    /// order as [`entries`](Self::entries) lists them) and whether it holds a position.
+    pub fn equity_of(&self, plugin: &str, last_price: impl Fn(&str) -> Option<f64>) -> (f64, bool) {
+        let Some(symbols) = self.plugins.get(plugin) else {
+            return (0.0, false);
+        };
+        let mut held: Vec<(&Symbol, &Position)> = symbols.iter().collect();
+        if held.len() > 1 {
+            held.sort_by(|a, b| a.0.cmp(b.0));
+        }
+        held.iter()
+            .fold((0.0, false), |(equity, exposed), (symbol, p)| {
+                (
+                    equity + (p.realised_pnl + unrealised(p, last_price(symbol))),
+                    exposed || p.quantity != 0.0,
+                )
+            })
     }
 
     /// Sum of realised and of unrealised PnL over every position.

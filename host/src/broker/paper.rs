@@ -515,8 +515,13 @@ impl PaperBroker {
     }
 
     /// Every plugin's positions by symbol, unrealised PnL left at zero (for snapshots).
-    pub fn position_map(&self) -> HashMap<Arc<str>, crate::types::SymbolMap<Position>> {
+    pub fn position_map(&self) -> HashMap<Arc<str>, Arc<crate::types::SymbolMap<Position>>> {
         self.ledger.map()
+    }
+
+    /// One plugin's positions by symbol (unrealised PnL left at zero), if it ever had one.
+    pub fn plugin_positions(&self, plugin: &str) -> Option<crate::types::SymbolMap<Position>> {
+        self.ledger.plugin_map(plugin)
     }
 
     /// The last trade price of every symbol seen.
@@ -527,6 +532,12 @@ impl PaperBroker {
     /// Every position ever opened, sorted by plugin then symbol.
     pub fn positions(&self) -> Vec<PositionEntry> {
         self.ledger.entries(|s| self.book.last_price(s))
+    }
+
+    /// One plugin's equity at the last prices and whether it holds a position (see
+    /// [`Ledger::equity_of`](super::ledger::Ledger::equity_of)).
+    pub fn equity_of(&self, plugin: &str) -> (f64, bool) {
+        self.ledger.equity_of(plugin, |s| self.book.last_price(s))
     }
 
     /// The position in `trades` of the first trade that would fill one of `plugin`'s resting

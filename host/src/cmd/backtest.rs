@@ -22,9 +22,9 @@ pub struct BacktestArgs {
     /// A plugin file or a folder of plugins.
     #[arg(long, value_name = "DIR|FILE")]
     plugins: PathBuf,
-    /// Trades per batch across the plugin boundary (a speed setting: the journal is the same
-    /// at every size).
-    #[arg(long, default_value_t = 256)]
+    /// Most trades per call across the plugin boundary (a speed setting: the journal is the
+    /// same at every size); calls also end at a plugin's orders and fills and at bar closes.
+    #[arg(long, default_value_t = 65_536)]
     batch: usize,
     /// Run plugins on the backtest's thread (`inline`) or each on a thread of its own
     /// (`threads`); the journal is the same either way.

@@ -26,8 +26,9 @@ pub struct SweepArgs {
     /// Backtests run at once (default: the machine's cores).
     #[arg(long)]
     threads: Option<usize>,
-    /// Trades per batch (a speed setting: results are the same at every size).
-    #[arg(long, default_value_t = 256)]
+    /// Most trades per call across the plugin boundary (a speed setting: results are the
+    /// same at every size); calls also end at a set's orders and fills and at bar closes.
+    #[arg(long, default_value_t = 65_536)]
     batch: usize,
     /// Rows printed (every row is in sweep.json).
     #[arg(long, default_value_t = 20)]
@@ -35,7 +36,7 @@ pub struct SweepArgs {
     /// Parse the trade files instead of using the cached parsed copies (same results).
     #[arg(long)]
     no_cache: bool,
-    /// Output folder: one folder per set, and sweep.json.
+    /// Output folder: sweep.json, each set's plugin and settings in `sets/`, and each group's journals.
     #[arg(long, default_value = "sweep-out")]
     out: PathBuf,
     #[command(flatten)]

@@ -44,6 +44,8 @@ pub struct Stalled {
 struct Lane {
     /// The events it receives.
     filter: EventFilter,
+    /// Lanes of one class receive the same events (equal filters).
+    class: usize,
     /// The first trade of the current run of trades it has not handled.
     pos: usize,
     /// Events it must hear of before trade `pos`, in order.
@@ -82,17 +84,42 @@ impl Lockstep {
     fn sync_lanes(&mut self, core: &mut Core) {
         let running = core.plugins.lanes(core.market.period_secs());
         let names: Vec<Arc<str>> = running.iter().map(|(n, _)| n.clone()).collect();
+        let before = self.lanes.len();
         self.lanes.retain(|name, _| names.contains(name));
+        let mut changed = self.lanes.len() != before;
         for (name, filter) in running {
-            self.lanes
-                .entry(name)
-                .and_modify(|l| l.filter = filter.clone())
-                .or_insert(Lane {
-                    filter,
-                    pos: 0,
-                    queued: Vec::new(),
-                    pending: None,
-                });
+            match self.lanes.get_mut(&name) {
+                Some(lane) if lane.filter == filter => {}
+                Some(lane) => {
+                    lane.filter = filter;
+                    changed = true;
+                }
+                None => {
+                    self.lanes.insert(
+                        name,
+                        Lane {
+                            filter,
+                            class: 0,
+                            pos: 0,
+                            queued: Vec::new(),
+                            pending: None,
+                        },
+                    );
+                    changed = true;
+                }
+            }
+        }
+        if changed {
+            let mut classes: Vec<EventFilter> = Vec::new();
+            for lane in self.lanes.values_mut() {
+                lane.class = match classes.iter().position(|f| *f == lane.filter) {
+                    Some(c) => c,
+                    None => {
+                        classes.push(lane.filter.clone());
+                        classes.len() - 1
+                    }
+                };
+            }
         }
         core.follow_bar_periods();
     }
@@ -147,18 +174,27 @@ impl Lockstep {
             }
             progressed |= self.dispatch(core, &tape, trades, barrier, committed)?;
             progressed |= self.submit_due(core, trades, committed);
-            while committed < barrier.min(n) && self.may_commit(committed) {
+            // Committing moves no lane: the limit holds for the whole stretch.
+            let limit = barrier.min(n).min(self.commit_limit());
+            // Nobody reads the snapshot while trades are committed: it is published once, as
+            // it stood after the last trade that filled (as if published at each).
+            let (mut filled, mut prices) = (Vec::new(), None);
+            while committed < limit {
                 let fills = core.commit_trade(&trades[committed]);
                 core.clock.advance_to(trades[committed].time_ms);
                 if !fills.is_empty() {
-                    for fill in fills {
-                        self.queue(core, StrategyEvent::Fill(fill));
-                    }
-                    core.snapshot.positions_from(&core.broker);
-                    core.snapshot.publish();
+                    prices = Some(core.broker.last_prices());
+                }
+                for fill in fills {
+                    filled.push(fill.clone());
+                    self.queue(core, StrategyEvent::Fill(fill));
                 }
                 committed += 1;
                 progressed = true;
+            }
+            if let Some(prices) = prices {
+                core.snapshot.fills_from(&core.broker, &filled, prices);
+                core.snapshot.publish();
             }
             let settled = self
                 .lanes
@@ -214,11 +250,15 @@ impl Lockstep {
             .all(|l| l.pos == barrier && l.pending.as_ref().is_none_or(|p| p.point >= barrier))
     }
 
-    /// The broker may process trade `c`: every plugin has decided what it does before it.
-    fn may_commit(&self, c: usize) -> bool {
+    /// The broker may process every trade before this one: trade `c` once every plugin has
+    /// decided what it does before it (it is at `c` or past it, and its pending actions are
+    /// not due before `c`).
+    fn commit_limit(&self) -> usize {
         self.lanes
             .values()
-            .all(|l| l.pos >= c && l.pending.as_ref().is_none_or(|p| p.point >= c))
+            .map(|l| l.pending.as_ref().map_or(l.pos, |p| p.point.min(l.pos)))
+            .min()
+            .map_or(usize::MAX, |c| c + 1)
     }
 
     /// Bars closed by the barrier's trade (and forecasts made at them) reach the snapshot and
@@ -248,6 +288,10 @@ impl Lockstep {
         let table = core.plugins.symbols().clone();
         let mut calls: Vec<(Arc<str>, LaneBatch)> = Vec::new();
         let mut moved = false;
+        // Lanes that hear the same events over the same trades share one batch (the sets of
+        // a sweep mostly do): the last one cut, with what it was cut from.
+        let mut last_cut: Option<(std::ops::Range<usize>, usize, Vec<StrategyEvent>, LaneBatch)> =
+            None;
         for (name, lane) in self.lanes.iter_mut() {
             if lane.pending.is_some() || (lane.pos >= n && !trades.is_empty()) {
                 continue;
@@ -272,7 +316,21 @@ impl Lockstep {
             if end == lane.pos && lane.queued.is_empty() {
                 continue;
             }
-            match cut(tape, lane.pos..end, &lane.queued, &lane.filter, &table) {
+            let range = lane.pos..end;
+            let shared = last_cut.as_ref().filter(|(r, class, queued, _)| {
+                *r == range && *class == lane.class && *queued == lane.queued
+            });
+            let batch = match shared {
+                Some((_, _, _, batch)) => Some(batch.clone()),
+                None => {
+                    let batch = cut(tape, range.clone(), &lane.queued, &lane.filter, &table);
+                    if let Some(b) = &batch {
+                        last_cut = Some((range, lane.class, lane.queued.clone(), b.clone()));
+                    }
+                    batch
+                }
+            };
+            match batch {
                 Some(batch) => calls.push((name.clone(), batch)),
                 None => {
                     lane.pos = end;

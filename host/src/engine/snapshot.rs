@@ -24,7 +24,7 @@ pub type BarHistories = Vec<(u32, imbl::Vector<Bar>)>;
 #[derive(Debug, Clone, Default)]
 pub struct EngineSnapshot {
     /// Positions per plugin and symbol (unrealised PnL at `last_prices`).
-    pub positions: Arc<HashMap<Arc<str>, SymbolMap<Position>>>,
+    pub positions: Arc<HashMap<Arc<str>, Arc<SymbolMap<Position>>>>,
     /// Last trade price per symbol, as the broker has seen them.
     pub last_prices: Arc<SymbolMap<f64>>,
     /// Time of the last trade per symbol (live runs; a backtest leaves it empty).
@@ -147,6 +147,27 @@ impl SnapshotWriter {
     pub fn positions_from(&mut self, broker: &PaperBroker) {
         self.next.positions = Arc::new(broker.position_map());
         self.next.last_prices = Arc::new(broker.last_prices());
+        self.dirty = true;
+    }
+
+    /// Take the positions of the plugins that `fills` moved from the broker (the others'
+    /// positions are shared with the previous snapshot, not copied), with `last_prices`.
+    pub fn fills_from(
+        &mut self,
+        broker: &PaperBroker,
+        fills: &[crate::types::Fill],
+        last_prices: SymbolMap<f64>,
+    ) {
+        let positions = Arc::make_mut(&mut self.next.positions);
+        for (i, fill) in fills.iter().enumerate() {
+            if fills[..i].iter().any(|f| f.plugin == fill.plugin) {
+                continue;
+            }
+            if let Some(mine) = broker.plugin_positions(&fill.plugin) {
+                positions.insert(fill.plugin.clone(), Arc::new(mine));
+            }
+        }
+        self.next.last_prices = Arc::new(last_prices);
         self.dirty = true;
     }
 

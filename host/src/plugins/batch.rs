@@ -45,6 +45,15 @@ impl BatchBuilder {
         c.times.push(time_ms);
     }
 
+    /// Appends trades given as columns of equal length (each copied in one go).
+    pub fn trades(&mut self, symbols: &[u32], prices: &[f64], sizes: &[f64], times_ms: &[i64]) {
+        let c = &mut self.batch.trades;
+        c.symbols.extend_from_slice(symbols);
+        c.prices.extend_from_slice(prices);
+        c.sizes.extend_from_slice(sizes);
+        c.times.extend_from_slice(times_ms);
+    }
+
     /// Appends any event after those already in the batch (a trade goes to the columns).
     pub fn event(&mut self, event: wit::Event) {
         match event {

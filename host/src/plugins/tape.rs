@@ -163,19 +163,20 @@ pub fn cut(
     for event in queued {
         builder.event(strategy_event(event, table));
     }
+    // Runs of one symbol are the rule: its set is asked once per run.
+    let symbols = &tape.symbols[range.clone()];
     let all = filter.symbols.is_none()
-        || tape.symbols[range.clone()]
+        || symbols
             .iter()
-            .all(|&s| filter.wants_symbol(s));
+            .enumerate()
+            .all(|(i, &s)| (i > 0 && symbols[i - 1] == s) || filter.wants_symbol(s));
     let kept = if all {
-        for i in range.clone() {
-            builder.trade(
-                tape.symbols[i],
-                tape.prices[i],
-                tape.sizes[i],
-                tape.times[i],
-            );
-        }
+        builder.trades(
+            symbols,
+            &tape.prices[range.clone()],
+            &tape.sizes[range.clone()],
+            &tape.times[range.clone()],
+        );
         None
     } else {
         let mut kept = Vec::new();
