@@ -79,25 +79,29 @@ impl<S: Strategy> Runtime<S> {
         let (s, ctx) = (&mut self.strategy, &mut self.ctx);
         ctx.begin_call();
         let n = batch.trade_count();
+        let others = batch.others();
         // The order of `EventBatch::walk`: each placed event after the trades it names, the
-        // trades between them straight down the columns (most events are trades).
-        let (mut done, mut index) = (0usize, 0usize);
-        let consumed = 'walk: {
-            for placed in batch.others() {
-                let until = (placed.after_trades as usize).clamp(done, n);
-                if let Some(stop) = trades(s, ctx, batch, done..until, index) {
-                    break 'walk stop;
-                }
-                index += until - done;
-                done = until;
-                ctx.at = index as u32;
-                dispatch(s, ctx, &placed.event);
-                index += 1;
-                if ctx.has_actions() {
-                    break 'walk index;
-                }
+        // trades before it straight down the columns (most events are trades). One place
+        // calls `on_trade`, so that the compiler can inline it into the loop.
+        let (mut done, mut index, mut next) = (0usize, 0usize, 0usize);
+        let consumed = loop {
+            let placed = others.get(next);
+            let until = placed.map_or(n, |p| (p.after_trades as usize).clamp(done, n));
+            if let Some(stop) = trades(s, ctx, batch, done..until, index) {
+                break stop;
             }
-            trades(s, ctx, batch, done..n, index).unwrap_or(index + (n - done))
+            index += until - done;
+            done = until;
+            let Some(placed) = placed else {
+                break index;
+            };
+            ctx.at = index as u32;
+            dispatch(s, ctx, &placed.event);
+            index += 1;
+            next += 1;
+            if ctx.has_actions() {
+                break index;
+            }
         };
         ctx.at = 0;
         BatchOutcome {

@@ -513,6 +513,10 @@ struct EquitySampler {
     every_ms: i64,
     next_ms: Option<i64>,
     tracker: EquityTracker,
+    /// Each plugin's latest (equity, exposed), reused between samples.
+    equities: Vec<(f64, bool)>,
+    /// Each plugin's place in the broker's ledger, once it has one.
+    slots: Vec<Option<usize>>,
 }
 
 impl EquitySampler {
@@ -526,6 +530,8 @@ impl EquitySampler {
             every_ms: every_ms.max(1),
             next_ms: None,
             tracker,
+            equities: Vec::with_capacity(names.len()),
+            slots: Vec::new(),
         }
     }
 
@@ -550,8 +556,8 @@ impl EquitySampler {
 
     /// Every plugin's equity at `time`: the tracker's curves are in the order of `names`.
     fn sample(&mut self, broker: &PaperBroker, time: TimestampMs) {
-        for (i, plugin) in self.names.iter().enumerate() {
-            let (equity, exposed) = broker.equity_of(plugin);
+        broker.equities_into(&self.names, &mut self.slots, &mut self.equities);
+        for (i, &(equity, exposed)) in self.equities.iter().enumerate() {
             self.tracker.sample_at(i, time, equity, exposed);
         }
     }

@@ -55,21 +55,37 @@ pub fn unrealised(pos: &Position, last_price: Option<f64>) -> f64 {
 /// Every plugin's positions.
 #[derive(Debug, Default)]
 pub struct Ledger {
-    /// Per plugin, per symbol; `unrealised_pnl` is left at zero here. Hashed with foldhash:
-    /// a backtest's equity samples look every plugin up each second of market time.
-    plugins: hashbrown::HashMap<Arc<str>, SymbolMap<Position>>,
+    /// Each plugin's place in `plugins` (hashed with foldhash).
+    slots: hashbrown::HashMap<Arc<str>, usize>,
+    /// Per plugin, in the order of their first fills, per symbol; `unrealised_pnl` is left at
+    /// zero here. A place never changes: a backtest's equity samples keep them.
+    plugins: Vec<(Arc<str>, SymbolMap<Position>)>,
 }
 
 impl Ledger {
     /// Applies a fill to its plugin's position in its symbol.
     pub fn apply(&mut self, fill: &Fill) {
-        let pos = self
-            .plugins
-            .entry(fill.plugin.clone())
-            .or_default()
-            .entry(fill.symbol.clone())
-            .or_default();
+        let slot = match self.slots.get(&*fill.plugin) {
+            Some(&slot) => slot,
+            None => {
+                self.plugins
+                    .push((fill.plugin.clone(), SymbolMap::default()));
+                self.slots
+                    .insert(fill.plugin.clone(), self.plugins.len() - 1);
+                self.plugins.len() - 1
+            }
+        };
+        let pos = self.plugins[slot].1.entry(fill.symbol.clone()).or_default();
         apply_fill(pos, fill.side, fill.quantity, fill.price, fill.fee);
+    }
+
+    /// `plugin`'s place, for [`equity_at`](Self::equity_at); `None` before its first fill.
+    pub fn slot(&self, plugin: &str) -> Option<usize> {
+        self.slots.get(plugin).copied()
+    }
+
+    fn symbols_of(&self, plugin: &str) -> Option<&SymbolMap<Position>> {
+        self.slot(plugin).map(|slot| &self.plugins[slot].1)
     }
 
     /// Every plugin's positions by symbol (unrealised PnL left at zero).
@@ -82,7 +98,7 @@ impl Ledger {
 
     /// One plugin's positions by symbol (unrealised PnL left at zero), if it ever had one.
     pub fn plugin_map(&self, plugin: &str) -> Option<SymbolMap<Position>> {
-        self.plugins.get(plugin).cloned()
+        self.symbols_of(plugin).cloned()
     }
 
     /// Signed quantity `plugin` holds in `symbol`.
@@ -92,7 +108,7 @@ impl Ledger {
 
     /// The stored position (unrealised PnL not filled in).
     pub fn get(&self, plugin: &str, symbol: &str) -> Option<&Position> {
-        self.plugins.get(plugin)?.get(symbol)
+        self.symbols_of(plugin)?.get(symbol)
     }
 
     /// Every position ever opened, sorted by plugin then symbol, with unrealised PnL at the
@@ -119,27 +135,37 @@ impl Ledger {
     /// One plugin's equity (realised plus unrealised PnL of each position, added in symbol
     /// order as [`entries`](Self::entries) lists them) and whether it holds a position.
     pub fn equity_of(&self, plugin: &str, last_price: impl Fn(&str) -> Option<f64>) -> (f64, bool) {
-        let Some(symbols) = self.plugins.get(plugin) else {
+        match self.slot(plugin) {
+            Some(slot) => self.equity_at(slot, last_price),
+            None => (0.0, false),
+        }
+    }
+
+    /// [`equity_of`](Self::equity_of) the plugin at `slot` ([`slot`](Self::slot)).
+    pub fn equity_at(&self, slot: usize, last_price: impl Fn(&str) -> Option<f64>) -> (f64, bool) {
+        let Some((_, symbols)) = self.plugins.get(slot) else {
             return (0.0, false);
         };
-        let mut held: Vec<(&Symbol, &Position)> = symbols.iter().collect();
-        if held.len() > 1 {
-            held.sort_by(|a, b| a.0.cmp(b.0));
+        let add = |(equity, exposed): (f64, bool), (symbol, p): (&Symbol, &Position)| {
+            (
+                equity + (p.realised_pnl + unrealised(p, last_price(symbol))),
+                exposed || p.quantity != 0.0,
+            )
+        };
+        if symbols.len() <= 1 {
+            // The usual case, sampled for every plugin each second: nothing to order.
+            return symbols.iter().fold((0.0, false), add);
         }
-        held.iter()
-            .fold((0.0, false), |(equity, exposed), (symbol, p)| {
-                (
-                    equity + (p.realised_pnl + unrealised(p, last_price(symbol))),
-                    exposed || p.quantity != 0.0,
-                )
-            })
+        let mut held: Vec<(&Symbol, &Position)> = symbols.iter().collect();
+        held.sort_by(|a, b| a.0.cmp(b.0));
+        held.into_iter().fold((0.0, false), add)
     }
 
     /// Sum of realised and of unrealised PnL over every position.
     pub fn pnl(&self, last_price: impl Fn(&str) -> Option<f64>) -> (f64, f64) {
         self.plugins
-            .values()
-            .flat_map(|s| s.iter())
+            .iter()
+            .flat_map(|(_, s)| s.iter())
             .fold((0.0, 0.0), |(r, u), (symbol, p)| {
                 (r + p.realised_pnl, u + unrealised(p, last_price(symbol)))
             })

@@ -534,10 +534,37 @@ impl PaperBroker {
         self.ledger.entries(|s| self.book.last_price(s))
     }
 
-    /// One plugin's equity at the last prices and whether it holds a position (see
-    /// [`Ledger::equity_of`](super::ledger::Ledger::equity_of)).
-    pub fn equity_of(&self, plugin: &str) -> (f64, bool) {
-        self.ledger.equity_of(plugin, |s| self.book.last_price(s))
+    /// Each of `plugins`' equity at the last prices and whether it holds a position (see
+    /// [`Ledger::equity_of`](super::ledger::Ledger::equity_of)), in order, into `out`; each
+    /// symbol's last price is looked up once (a backtest samples every plugin each second).
+    /// `slots` keeps each plugin's place in this broker's ledger between calls.
+    pub fn equities_into(
+        &self,
+        plugins: &[String],
+        slots: &mut Vec<Option<usize>>,
+        out: &mut Vec<(f64, bool)>,
+    ) {
+        let prices: std::cell::RefCell<Vec<(Symbol, Option<f64>)>> = Default::default();
+        let last_price = |symbol: &str| {
+            if let Some((_, p)) = prices.borrow().iter().find(|(s, _)| &**s == symbol) {
+                return *p;
+            }
+            let p = self.book.last_price(symbol);
+            prices.borrow_mut().push((symbol.into(), p));
+            p
+        };
+        // A plugin's place in the ledger never changes once it has one.
+        slots.resize(plugins.len(), None);
+        out.clear();
+        for (plugin, slot) in plugins.iter().zip(slots.iter_mut()) {
+            if slot.is_none() {
+                *slot = self.ledger.slot(plugin);
+            }
+            out.push(match *slot {
+                Some(s) => self.ledger.equity_at(s, last_price),
+                None => (0.0, false),
+            });
+        }
     }
 
     /// The position in `trades` of the first trade that would fill one of `plugin`'s resting

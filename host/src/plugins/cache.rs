@@ -20,6 +20,14 @@ pub struct ArtifactCache {
     engine_key: String,
 }
 
+/// A SHA-256 digest.
+pub type Digest32 = [u8; 32];
+
+/// The SHA-256 digest of a component's bytes, which names its cached compilation.
+pub fn digest(bytes: &[u8]) -> Digest32 {
+    Sha256::digest(bytes).into()
+}
+
 impl ArtifactCache {
     /// A cache in `dir` (created on first write) for artifacts of `engine`.
     pub fn new(dir: PathBuf, engine: &Engine) -> Self {
@@ -31,15 +39,15 @@ impl ArtifactCache {
         }
     }
 
-    fn path_for(&self, bytes: &[u8]) -> PathBuf {
-        let digest = Sha256::digest(bytes);
+    fn path_for(&self, digest: &Digest32) -> PathBuf {
         let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
         self.dir.join(format!("{hex}-{}.cwasm", self.engine_key))
     }
 
-    /// The cached compilation of `bytes`, if present and loadable.
-    pub fn load(&self, engine: &Engine, bytes: &[u8]) -> Option<Component> {
-        let path = self.path_for(bytes);
+    /// The cached compilation of the bytes with SHA-256 `digest` ([`digest`]), if present
+    /// and loadable.
+    pub fn load(&self, engine: &Engine, digest: &Digest32) -> Option<Component> {
+        let path = self.path_for(digest);
         let artifact = std::fs::read(&path).ok()?;
         // SAFETY: the file name is the hash of the source bytes and of this engine's
         // configuration, and only `store` (below) writes such files, from wasmtime's own
@@ -55,9 +63,10 @@ impl ArtifactCache {
         }
     }
 
-    /// Store the compilation of `bytes`; failures are logged, never fatal.
-    pub fn store(&self, bytes: &[u8], component: &Component) {
-        let path = self.path_for(bytes);
+    /// Store the compilation of the bytes with SHA-256 `digest`; failures are logged, never
+    /// fatal.
+    pub fn store(&self, digest: &Digest32, component: &Component) {
+        let path = self.path_for(digest);
         let result = component
             .serialize()
             .map_err(|e| e.to_string())

@@ -52,7 +52,7 @@ impl Default for PluginCounters {
             quarantined: AtomicBool::new(false),
             last_error: Mutex::new(None),
             health: Mutex::new("running".to_string()),
-            latency_ns: LatencyHistogram::default(),
+            latency_ns: LatencyHistogram::coarse(),
         }
     }
 }

@@ -257,18 +257,44 @@ fn settings_file_is_validated_against_describe() {
 }
 
 #[test]
-fn compiled_artifacts_are_cached() {
-    let h = Harness::new(|_| {});
+fn compiled_artifacts_are_cached_on_disk_and_shared_by_identical_files() {
+    // Without a disk cache, the same bytes under another name (a sweep's sets) are neither
+    // compiled nor loaded again; other bytes are compiled.
+    let h = Harness::new(|c| c.cache_dir = None);
     let path = h.install(guests::SMA_CROSSOVER, "sma");
     let first = h.host.load_file(&path, None).unwrap();
-    h.host.unload("sma");
-    let second = h.host.load_file(&path, None).unwrap();
-    assert!(!first.cached && second.cached);
+    let twin = h.install(guests::SMA_CROSSOVER, "twin");
+    let second = h.host.load_file(&twin, None).unwrap();
+    let other = h.install(guests::COUNTER, "counter");
+    let third = h.host.load_file(&other, None).unwrap();
+    assert!(!first.cached && second.cached && !third.cached);
     assert!(
         second.compile_ms < first.compile_ms,
         "{} vs {}",
         second.compile_ms,
         first.compile_ms
+    );
+    // Each twin is its own instance.
+    let names = h.host.names();
+    assert!(names.contains(&"sma".to_string()) && names.contains(&"twin".to_string()));
+
+    // A host (a process) finds what another compiled in the disk cache.
+    let cache = tempfile::tempdir().unwrap();
+    let with_cache = |c: &mut tradehost::plugins::PluginConfig| {
+        c.cache_dir = Some(cache.path().to_path_buf());
+    };
+    let compiling = Harness::new(with_cache);
+    let path = compiling.install(guests::SMA_CROSSOVER, "sma");
+    let compiled = compiling.host.load_file(&path, None).unwrap();
+    let loading = Harness::new(with_cache);
+    let path = loading.install(guests::SMA_CROSSOVER, "sma");
+    let loaded = loading.host.load_file(&path, None).unwrap();
+    assert!(!compiled.cached && loaded.cached);
+    assert!(
+        loaded.compile_ms < compiled.compile_ms,
+        "{} vs {}",
+        loaded.compile_ms,
+        compiled.compile_ms
     );
 }
 
