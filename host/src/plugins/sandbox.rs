@@ -147,7 +147,17 @@ impl HostState {
         }
         let c = &batch.trades;
         let upto = event_index::trades_through(batch, consumed - 1);
-        // The last price of each run of one symbol is enough (batches are mostly one run).
+        let Some(&first) = c.symbols.first().filter(|_| upto > 0) else {
+            return;
+        };
+        // Batches are mostly one run of one symbol (checked a vector at a time).
+        if c.symbols[..upto].iter().all(|&s| s == first)
+            && let Some(&price) = c.prices.get(upto - 1)
+        {
+            self.marks.insert(first, price);
+            return;
+        }
+        // Else the last price of each run of one symbol is enough.
         for i in 0..upto {
             if i + 1 == upto || c.symbols[i + 1] != c.symbols[i] {
                 self.marks.insert(c.symbols[i], c.prices[i]);
