@@ -110,8 +110,8 @@ impl Strategy for SmaCrossover {
     }
 
     fn on_trade(&mut self, ctx: &mut Context, trade: &Trade) {
-        // Every trade passes here and few complete a bar: this part stays small (the SDK's
-        // loop over a batch's trades can then inline it), the rest is `bar_closed`.
+        // Every trade passes here and few complete a bar: this part stays small, the rest is
+        // `bar_closed`.
         let Some(leg) = self.legs.get_mut(trade.symbol) else {
             return;
         };
