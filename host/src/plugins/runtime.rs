@@ -37,8 +37,9 @@ pub struct PluginRuntime {
     compile_lock: Mutex<()>,
     /// Advances the epoch while guest calls run.
     ticker: Arc<EpochTicker>,
-    /// The last component prepared, with its bytes: the same bytes again (a sweep's sets,
-    /// one plugin in several files) share its validation, compiled code and linking.
+    /// The last component prepared, with the digest of its bytes: the same bytes again (a
+    /// sweep's sets, one plugin in several files) share its validation, compiled code and
+    /// linking.
     last: Mutex<Option<(Digest32, ComponentFacts, StrategyPluginPre<HostState>)>>,
 }
 
@@ -118,6 +119,7 @@ impl PluginRuntime {
         }
         let facts = inspect(path, bytes, self.limits)?;
         let _guard = self.compile_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let started = Instant::now();
         let cached_component = self
             .cache
             .as_ref()
