@@ -25,7 +25,7 @@ use super::core::Core;
 use crate::plugins::PluginOutput;
 use crate::plugins::tape::{EventFilter, LaneBatch, Tape, cut};
 use crate::types::{Bar, PluginAction, StrategyEvent, Trade};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -342,12 +342,12 @@ impl Lockstep {
             return Ok(moved);
         }
         let outputs = self.call_all(core, &calls)?;
-        for (name, batch) in calls {
+        for ((name, batch), output) in calls.into_iter().zip(outputs) {
             let Some(lane) = self.lanes.get_mut(&name) else {
                 continue;
             };
-            let (consumed, actions) = match outputs.get(&name) {
-                Some(o) => (o.consumed, o.actions.clone()),
+            let (consumed, actions) = match output {
+                Some(o) => (o.consumed, o.actions),
                 // Not delivered (the worker is gone): the plugin skips these events.
                 None => (usize::MAX, Vec::new()),
             };
@@ -364,38 +364,43 @@ impl Lockstep {
         Ok(true)
     }
 
-    /// Send every call, then take the answers (in any order) by plugin.
+    /// Send every call, then take the answers (in any order): the answer to each call, in
+    /// the order of `calls`; `None` for a call that could not be delivered.
     fn call_all(
         &mut self,
         core: &Core,
         calls: &[(Arc<str>, LaneBatch)],
-    ) -> Result<HashMap<Arc<str>, PluginOutput>, Stalled> {
-        let mut waiting: HashMap<u64, Arc<str>> = HashMap::new();
+    ) -> Result<Vec<Option<PluginOutput>>, Stalled> {
+        // Call `i` has sequence number `first + i`.
+        let first = self.seq + 1;
+        let mut delivered = Vec::with_capacity(calls.len());
         for (name, batch) in calls {
             self.seq += 1;
-            if core.plugins.call(name, self.seq, batch.batch.clone()) {
-                waiting.insert(self.seq, name.clone());
-            }
+            delivered.push(core.plugins.call(name, self.seq, batch.batch.clone()));
         }
         super::core::EngineStats::add(&core.stats.batches, calls.len() as u64);
-        let mut answers = HashMap::new();
-        while !waiting.is_empty() {
+        let mut answers: Vec<Option<PluginOutput>> = calls.iter().map(|_| None).collect();
+        let mut waiting = delivered.iter().filter(|d| **d).count();
+        while waiting > 0 {
             // Inline plugins have answered already: no clock read for a deadline then.
             let output = core
                 .outputs
                 .try_recv()
                 .or_else(|_| core.outputs.recv_timeout(self.timeout))
                 .map_err(|_| Stalled {
-                    plugin: waiting
-                        .values()
-                        .next()
-                        .map(|n| n.to_string())
+                    plugin: (0..calls.len())
+                        .find(|&i| delivered[i] && answers[i].is_none())
+                        .map(|i| calls[i].0.to_string())
                         .unwrap_or_default(),
                     timeout: self.timeout,
                 })?;
             // Answers to anything else (a command sent before the lockstep) are dropped.
-            if let Some(name) = waiting.remove(&output.seq) {
-                answers.insert(name, output);
+            let call = usize::try_from(output.seq.wrapping_sub(first))
+                .ok()
+                .filter(|&i| i < calls.len() && delivered[i] && answers[i].is_none());
+            if let Some(i) = call {
+                answers[i] = Some(output);
+                waiting -= 1;
             }
         }
         Ok(answers)
