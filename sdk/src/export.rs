@@ -81,8 +81,8 @@ impl<S: Strategy> Runtime<S> {
         let n = batch.trade_count();
         let others = batch.others();
         // The order of `EventBatch::walk`: each placed event after the trades it names, the
-        // trades before it straight down the columns (most events are trades). One place
-        // calls `on_trade`, so that the compiler can inline it into the loop.
+        // trades before it straight down the columns (most events are trades), all through
+        // one loop that calls `on_trade`.
         let (mut done, mut index, mut next) = (0usize, 0usize, 0usize);
         let consumed = loop {
             let placed = others.get(next);
