@@ -274,6 +274,11 @@ fn run_replay(
             .unwrap_or_else(|| PathBuf::from(".")),
         None => bt.plugins.clone(),
     };
+    // Where the plugins were looked for, for messages.
+    let place = match plugins {
+        Plugins::Configured => bt.plugins.clone(),
+        Plugins::Files(_) => plugin_config.dir.clone(),
+    };
     plugin_config.watch = false;
     plugin_config.block_when_full = true;
     // Plugins run on the backtest's thread unless asked otherwise: the lockstep waits for
@@ -334,7 +339,7 @@ fn run_replay(
     }
     if host.names().is_empty() {
         return Err(BacktestError::NoPlugins {
-            path: plugins_place(&bt.plugins, &plugins),
+            path: place,
             not_loaded,
         });
     }
@@ -492,17 +497,6 @@ fn run_replay(
         .map_err(|e| output(html_path.clone(), std::io::Error::other(e)))?;
     std::fs::write(&html_path, html).map_err(|e| output(html_path, e))?;
     Ok(report)
-}
-
-/// Where the plugins of a run were looked for, for messages.
-fn plugins_place(configured: &Path, plugins: &Plugins<'_>) -> PathBuf {
-    match plugins {
-        Plugins::Configured => configured.to_path_buf(),
-        Plugins::Files(files) => files
-            .first()
-            .and_then(|f| f.parent())
-            .map_or_else(|| configured.to_path_buf(), Path::to_path_buf),
-    }
 }
 
 /// Samples every plugin's equity on a fixed grid of market time, whatever the batching:

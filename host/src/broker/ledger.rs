@@ -132,16 +132,9 @@ impl Ledger {
         out
     }
 
-    /// One plugin's equity (realised plus unrealised PnL of each position, added in symbol
-    /// order as [`entries`](Self::entries) lists them) and whether it holds a position.
-    pub fn equity_of(&self, plugin: &str, last_price: impl Fn(&str) -> Option<f64>) -> (f64, bool) {
-        match self.slot(plugin) {
-            Some(slot) => self.equity_at(slot, last_price),
-            None => (0.0, false),
-        }
-    }
-
-    /// [`equity_of`](Self::equity_of) the plugin at `slot` ([`slot`](Self::slot)).
+    /// The equity of the plugin at `slot` ([`slot`](Self::slot)): realised plus unrealised
+    /// PnL of each position, added in symbol order as [`entries`](Self::entries) lists them,
+    /// and whether it holds a position.
     pub fn equity_at(&self, slot: usize, last_price: impl Fn(&str) -> Option<f64>) -> (f64, bool) {
         let Some((_, symbols)) = self.plugins.get(slot) else {
             return (0.0, false);

@@ -535,7 +535,7 @@ impl PaperBroker {
     }
 
     /// Each of `plugins`' equity at the last prices and whether it holds a position (see
-    /// [`Ledger::equity_of`](super::ledger::Ledger::equity_of)), in order, into `out`; each
+    /// [`Ledger::equity_at`](super::ledger::Ledger::equity_at)), in order, into `out`; each
     /// symbol's last price is looked up once (a backtest samples every plugin each second).
     /// `slots` keeps each plugin's place in this broker's ledger between calls.
     pub fn equities_into(

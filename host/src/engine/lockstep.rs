@@ -178,7 +178,7 @@ impl Lockstep {
             let limit = barrier.min(n).min(self.commit_limit());
             // Nobody reads the snapshot while trades are committed: it is published once, as
             // it stood after the last trade that filled (as if published at each).
-            let (mut filled, mut prices) = (Vec::new(), None);
+            let (mut filled, mut prices): (Vec<Arc<str>>, _) = (Vec::new(), None);
             while committed < limit {
                 let fills = core.commit_trade(&trades[committed]);
                 core.clock.advance_to(trades[committed].time_ms);
@@ -186,7 +186,9 @@ impl Lockstep {
                     prices = Some(core.broker.last_prices());
                 }
                 for fill in fills {
-                    filled.push(fill.clone());
+                    if !filled.contains(&fill.plugin) {
+                        filled.push(fill.plugin.clone());
+                    }
                     self.queue(core, StrategyEvent::Fill(fill));
                 }
                 committed += 1;

@@ -150,21 +150,18 @@ impl SnapshotWriter {
         self.dirty = true;
     }
 
-    /// Take the positions of the plugins that `fills` moved from the broker (the others'
+    /// Take the positions of `plugins` (those that just filled) from the broker (the others'
     /// positions are shared with the previous snapshot, not copied), with `last_prices`.
     pub fn fills_from(
         &mut self,
         broker: &PaperBroker,
-        fills: &[crate::types::Fill],
+        plugins: &[Arc<str>],
         last_prices: SymbolMap<f64>,
     ) {
         let positions = Arc::make_mut(&mut self.next.positions);
-        for (i, fill) in fills.iter().enumerate() {
-            if fills[..i].iter().any(|f| f.plugin == fill.plugin) {
-                continue;
-            }
-            if let Some(mine) = broker.plugin_positions(&fill.plugin) {
-                positions.insert(fill.plugin.clone(), Arc::new(mine));
+        for plugin in plugins {
+            if let Some(mine) = broker.plugin_positions(plugin) {
+                positions.insert(plugin.clone(), Arc::new(mine));
             }
         }
         self.next.last_prices = Arc::new(last_prices);
