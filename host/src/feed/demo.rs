@@ -129,6 +129,9 @@ async fn accept_loop(
             _ = stopped.changed() => break,
             accepted = listener.accept() => match accepted {
                 Ok((tcp, peer)) => {
+                    // A frame leaves when written, not batched by Nagle's algorithm with the
+                    // client's delayed acknowledgements (bursts of up to 40 ms).
+                    let _ = tcp.set_nodelay(true);
                     let conn = serve(tcp, peer, tape.clone(), config.clone(), stopped.clone());
                     connections.push(tokio::spawn(conn));
                     connections.retain(|c: &JoinHandle<()>| !c.is_finished());
