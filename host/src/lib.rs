@@ -4,7 +4,8 @@
 //! The path of a tick, from socket to fill:
 //! 1. [`feed`]: `FinnhubClient` reads a WebSocket frame and sends `FeedEvent::Trades`
 //!    (the demo server and the paced replay produce the same events from files that [`data`]
-//!    reads).
+//!    reads). Live, its task runs on the engine thread itself (`engine::feed_runtime`),
+//!    whose other inputs ring its [`doorbell`].
 //! 2. [`engine`]: the engine thread (`engine::daemon::run`) hands each batch to
 //!    `engine::pipeline::Pipeline::on_trades`, which drives the engine's `engine::core::Core`
 //!    (the state the engine thread owns, without locks; backtests drive the same `Core`
@@ -41,6 +42,7 @@ pub mod config;
 pub mod dashboard;
 pub mod data;
 pub mod diebold_mariano;
+pub mod doorbell;
 pub mod engine;
 pub mod feed;
 pub mod human;

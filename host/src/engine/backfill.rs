@@ -29,7 +29,7 @@ pub fn resolution_for(period_secs: u32) -> Option<Resolution> {
 pub fn spawn_at_start(
     config: &Config,
     symbols: Vec<String>,
-    engine: crossbeam_channel::Sender<EngineCommand>,
+    engine: super::control::CommandSender,
     trainer: Arc<TrainerHandle>,
 ) {
     let feed = config.feed.clone();

@@ -4,10 +4,10 @@
 //! reports the snapshots include are acknowledged.
 
 use super::bus_checkpoint::BusCheckpoint;
+use super::control::CommandSender;
 use super::control::EngineCommand;
 use super::order_route::RouteCounters;
 use super::state_store::StateStore;
-use crossbeam_channel::Sender;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -35,7 +35,7 @@ impl Checkpointer {
     /// Returns whether the position moved on; when a plugin did not answer or an order is
     /// not yet on the bus, the snapshots that came are saved but the position stays, so a
     /// restart sees some events twice rather than none once.
-    pub fn take(&self, commands: &Sender<EngineCommand>, state: &StateStore) -> bool {
+    pub fn take(&self, commands: &CommandSender, state: &StateStore) -> bool {
         let (tx, rx) = crossbeam_channel::bounded(1);
         if commands
             .send(EngineCommand::Checkpoint { reply: tx })
@@ -105,7 +105,7 @@ impl Checkpointer {
     }
 
     /// Waits until every order the plugins made so far is stored on the bus.
-    fn orders_published(&self, commands: &Sender<EngineCommand>) -> bool {
+    fn orders_published(&self, commands: &CommandSender) -> bool {
         let (tx, rx) = crossbeam_channel::bounded(1);
         if commands.send(EngineCommand::Barrier { reply: tx }).is_err() {
             return false;
@@ -144,7 +144,7 @@ mod tests {
         let (commands, unanswered) = crossbeam_channel::bounded(16);
         let state = StateStore::new(dir.path().to_path_buf());
         let started = Instant::now();
-        assert!(!checkpointer.take(&commands, &state));
+        assert!(!checkpointer.take(&commands.into(), &state));
         assert!(started.elapsed() < CHECKPOINT_WAIT * 2);
         assert_eq!(unanswered.len(), 1, "the command was queued, not answered");
         assert!(!dir.path().join("bus.checkpoint").exists());

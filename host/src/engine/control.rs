@@ -14,7 +14,6 @@ use crate::status::{
     Actor, Answer, Control, ControlError, FlattenOutcome, KillSwitchChange, KillSwitchError,
     PluginChange, PluginCommand,
 };
-use crossbeam_channel::Sender;
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
@@ -80,17 +79,20 @@ pub enum EngineCommand {
     },
 }
 
+/// The sending side of the engine's command channel: it rings the engine's doorbell.
+pub type CommandSender = crate::doorbell::RingingSender<EngineCommand>;
+
 /// The sending side of the engine's command channel, and the engine's counters.
 #[derive(Clone)]
 pub struct EngineControl {
-    tx: Sender<EngineCommand>,
+    tx: CommandSender,
     stats: Arc<PipelineStats>,
     plugins: Option<PluginControl>,
 }
 
 impl EngineControl {
     /// A control that sends to `tx` and resets `stats`.
-    pub fn new(tx: Sender<EngineCommand>, stats: Arc<PipelineStats>) -> Self {
+    pub fn new(tx: CommandSender, stats: Arc<PipelineStats>) -> Self {
         EngineControl {
             tx,
             stats,

@@ -12,6 +12,7 @@ use super::control::{EngineCommand, EngineControl};
 use super::core::{Core, Forecasts};
 use super::engine_error::EngineError;
 use super::event_loop::Inputs;
+use super::feed_runtime::FeedRuntime;
 use super::pipeline::Pipeline;
 use super::plugin_control::PluginControl;
 use super::plugin_startup;
@@ -25,9 +26,10 @@ use super::subscription_follower::SubscriptionFollower;
 use crate::broker::{JournalRecord, PaperBroker};
 use crate::bus::Bus;
 use crate::config::{Config, Mode};
+use crate::doorbell::{Doorbell, RingingSender};
 use crate::feed::{DemoServer, FinnhubClient};
 use crate::market::MarketState;
-use crate::plugins::{PluginError, PluginHost, PluginOutput, watcher};
+use crate::plugins::{PluginHost, PluginOutput, watcher};
 use crate::trainer::PredictionBoard;
 use std::collections::HashSet;
 use std::future::Future;
@@ -102,13 +104,19 @@ pub async fn run_with(
         .map(|t| t.predictions())
         .unwrap_or_else(crossbeam_channel::never);
 
+    // Whoever sends to the engine thread rings its bell: it may be waiting in its own
+    // runtime, reading the feed, rather than on its channels.
+    let bell = Doorbell::new();
+    if let Some(trainer) = &trainer {
+        trainer.ring_on_prediction(bell.clone());
+    }
     let view = Arc::new(snapshot.reader(Clock::Wall));
     let (out_tx, out_rx) = crossbeam_channel::unbounded::<PluginOutput>();
     let plugins = Arc::new(PluginHost::new(
         config.plugins.clone(),
         view,
         state.load_symbols(),
-        out_tx,
+        RingingSender::new(out_tx, bell.clone()),
     )?);
     // A strategy host starts its plugins from its checkpoint's states, which match the
     // stream position it reads on from.
@@ -170,11 +178,20 @@ pub async fn run_with(
         }
         _ => None,
     };
-    // The client sends straight into the engine thread's channel (no relay task: one hop
-    // less between socket and strategy); a full channel makes it wait, then drop and count.
-    let (event_tx, event_rx) = crate::feed::thread_channel(FEED_QUEUE);
-    let feed =
-        (config.real_time && link.is_none()).then(|| FinnhubClient::spawn(feed_config, event_tx));
+    // The client runs on the engine thread itself, in a runtime the engine drives while it
+    // has nothing else to do: a frame is read, parsed and handled without a hand-off
+    // between threads (`feed_runtime.rs`).
+    let (event_tx, event_rx) = crate::feed::thread_channel(FEED_QUEUE, bell.clone());
+    let mut feed_runtime = None;
+    let feed = match config.real_time && link.is_none() {
+        true => {
+            let runtime = FeedRuntime::new(bell.clone()).map_err(EngineError::Thread)?;
+            let feed = FinnhubClient::spawn_on(runtime.handle(), feed_config, event_tx);
+            feed_runtime = Some(runtime);
+            Some(feed)
+        }
+        false => None,
+    };
     let feed_stats = feed.as_ref().map(|f| f.stats_handle()).unwrap_or_default();
 
     let feed_state = Arc::new(Mutex::new(FeedState::new(config.real_time)));
@@ -194,6 +211,7 @@ pub async fn run_with(
     let broker_board = BrokerBoard::default();
     pipeline.publish_broker_to(broker_board.clone());
     let (command_tx, command_rx) = crossbeam_channel::bounded::<EngineCommand>(16);
+    let command_tx = RingingSender::new(command_tx, bell.clone());
     let trainer_status = trainer.clone().map(|handle| {
         Box::new(move || handle.status())
             as Box<dyn Fn() -> crate::trainer::TrainerStatus + Send + Sync>
@@ -260,6 +278,7 @@ pub async fn run_with(
     };
 
     let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(1);
+    let stop_tx = RingingSender::new(stop_tx, bell);
     let bus_symbols = link
         .as_ref()
         .map(|l| Box::new(l.symbols_handle()) as Box<dyn Fn(Vec<crate::types::Symbol>) + Send>);
@@ -281,6 +300,7 @@ pub async fn run_with(
                     commands: &command_rx,
                     stop: &stop_rx,
                     link: link_inputs,
+                    feed_runtime,
                 },
                 &feed_state,
                 flush_lag,
@@ -291,7 +311,7 @@ pub async fn run_with(
             );
             pipeline
         })
-        .map_err(|e| PluginError::Runtime(format!("cannot start the engine thread: {e}")))?;
+        .map_err(EngineError::Thread)?;
 
     // Periodic saves of plugin state, off the engine thread; a strategy host's are
     // checkpoints taken through the engine thread.

@@ -32,4 +32,10 @@ pub enum EngineError {
     /// A strategy host's checkpoint could not be read.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
+    /// The engine thread, or its runtime, could not start (the system is out of threads or
+    /// file descriptors).
+    #[error(
+        "cannot start the engine thread: {0}; check the process's thread and open-file limits (ulimit -u, ulimit -n)"
+    )]
+    Thread(std::io::Error),
 }

@@ -7,6 +7,7 @@
 //! plugins' snapshots.
 
 use super::control::EngineCommand;
+use super::feed_runtime::FeedRuntime;
 use super::pipeline::Pipeline;
 use crate::bus::{BusNotice, MarketEvent, OrderReport, ReportDelivery};
 use crate::feed::{FeedEvent, FeedReceiver, FeedStatus};
@@ -14,10 +15,13 @@ use crate::plugins::SnapshotRequests;
 use crate::status::feed::FeedState;
 use crate::trainer::PredictionBoard;
 use crate::types::Prediction;
-use crossbeam_channel::{Receiver, select, tick};
+use crossbeam_channel::{Receiver, Select, select, tick};
 use std::collections::HashSet;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// How often the loop flushes bars, follows subscriptions and publishes the broker's figures.
+const TICK: Duration = Duration::from_secs(1);
 
 /// The channels the engine thread reads.
 pub struct Inputs<'a> {
@@ -31,6 +35,9 @@ pub struct Inputs<'a> {
     pub stop: &'a Receiver<()>,
     /// A strategy host's bus inputs.
     pub link: Option<LinkInputs>,
+    /// The runtime the feed client runs in, when it runs on the engine thread: the loop
+    /// drives it while it waits, and the senders of the other inputs ring its bell.
+    pub feed_runtime: Option<FeedRuntime>,
 }
 
 /// One market event from the bus and the stream position it leaves the reader at.
@@ -102,7 +109,9 @@ pub fn run(
     flush_lag: Duration,
     on_tick: &mut dyn FnMut(&mut Pipeline),
 ) -> u64 {
-    let ticker = tick(Duration::from_secs(1));
+    let ticker = tick(TICK);
+    let mut next_tick = Instant::now() + TICK;
+    let mut feed_runtime = inputs.feed_runtime;
     // A channel whose sender is gone is always ready in `select!`; swap it for one that
     // never is, so that a stopped feed (history-only mode, or a terminal error) or a
     // stopped trainer leaves the rest running instead of spinning or stopping the engine.
@@ -124,6 +133,9 @@ pub fn run(
         None => (crossbeam_channel::never(), crossbeam_channel::never()),
     };
     loop {
+        if let Some(runtime) = feed_runtime.as_mut() {
+            runtime.drive_if_due();
+        }
         select! {
             recv(feed) -> e => match e {
                 Ok(event) => {
@@ -162,11 +174,28 @@ pub fn run(
                 Err(_) => commands = crossbeam_channel::never(),
             },
             recv(ticker) -> _ => {
+                next_tick = Instant::now() + TICK;
                 pipeline.flush_bars(pipeline.core.clock.now_ms() - flush_lag.as_millis() as i64);
                 on_tick(pipeline);
                 pipeline.publish_broker();
             },
             recv(inputs.stop) -> _ => break,
+            // Nothing is ready: wait without taking anything, then look again.
+            default => match feed_runtime.as_mut() {
+                Some(runtime) => runtime.idle(next_tick),
+                None => {
+                    let mut ready = Select::new();
+                    ready.recv(&feed);
+                    ready.recv(&market);
+                    ready.recv(&reports);
+                    ready.recv(&outs);
+                    ready.recv(&preds);
+                    ready.recv(&commands);
+                    ready.recv(&ticker);
+                    ready.recv(inputs.stop);
+                    ready.ready();
+                }
+            },
         }
     }
     // Drain: events already received are processed, and plugin answers to them handled.

@@ -22,6 +22,7 @@ pub mod engine_error;
 pub mod event_loop;
 pub mod feed_desk;
 pub mod feed_host;
+pub mod feed_runtime;
 pub mod flatten;
 pub mod host_status;
 pub mod latency;

@@ -4,7 +4,7 @@
 //! one market stream position.
 
 use super::checkpointer::Checkpointer;
-use super::control::EngineCommand;
+use super::control::CommandSender;
 use super::plugin_control::PluginControl;
 use super::plugin_startup;
 use super::quarantine_list::QuarantineList;
@@ -26,7 +26,7 @@ pub struct SaverParts {
     /// The quarantine list on disk.
     pub quarantine: QuarantineList,
     /// A strategy host's checkpoints, and the engine thread's commands to take them.
-    pub checkpoints: Option<(Checkpointer, Sender<EngineCommand>)>,
+    pub checkpoints: Option<(Checkpointer, CommandSender)>,
 }
 
 /// The running saver; [`StateSaver::stop`] ends it.

@@ -121,11 +121,21 @@ pub struct FinnhubClient;
 impl FinnhubClient {
     /// Start the client task on the current tokio runtime; events go to `events`.
     pub fn spawn(config: FeedConfig, events: impl Into<FeedSender>) -> FeedHandle {
+        FinnhubClient::spawn_on(&tokio::runtime::Handle::current(), config, events)
+    }
+
+    /// Start the client task on `runtime` (the engine thread's own, so that a frame is read
+    /// and handled on one thread); events go to `events`.
+    pub fn spawn_on(
+        runtime: &tokio::runtime::Handle,
+        config: FeedConfig,
+        events: impl Into<FeedSender>,
+    ) -> FeedHandle {
         let events = events.into();
         let (commands_tx, commands) = mpsc::unbounded_channel();
         let stats = Arc::new(FeedStats::default());
         let client = Client::new(config, events, commands, stats.clone());
-        let task = tokio::spawn(client.run());
+        let task = runtime.spawn(client.run());
         FeedHandle {
             commands: commands_tx,
             stats,
@@ -313,8 +323,11 @@ impl Client {
     ) -> Result<Result<WebSocketStream<MaybeTlsStream<TcpStream>>, FeedError>, Stop> {
         tracing::debug!(url = %self.url_shown, "connecting");
         let timeout = self.config.connect_timeout;
-        let attempt =
-            tokio::time::timeout(timeout, tokio_tungstenite::connect_async(self.url.clone()));
+        // Nagle off: a pong or a subscription leaves at once rather than with the next write.
+        let attempt = tokio::time::timeout(
+            timeout,
+            tokio_tungstenite::connect_async_with_config(self.url.clone(), None, true),
+        );
         tokio::pin!(attempt);
         loop {
             tokio::select! {

@@ -10,6 +10,7 @@
 //! client waiting for room at once, without polling.
 
 use super::event::FeedEvent;
+use crate::doorbell::{Doorbell, RingingSender};
 use crossbeam_channel::Receiver;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,8 +29,9 @@ pub struct Closed;
 pub enum FeedSender {
     /// A tokio channel, for async consumers.
     Tokio(mpsc::Sender<FeedEvent>),
-    /// A crossbeam channel, for a consumer thread, with the wake-up it sends on taking.
-    Thread(crossbeam_channel::Sender<FeedEvent>, Arc<Notify>),
+    /// A crossbeam channel, for a consumer thread (rung on each send), with the wake-up the
+    /// consumer sends on taking.
+    Thread(RingingSender<FeedEvent>, Arc<Notify>),
 }
 
 /// The consumer thread's end of a [`thread_channel`].
@@ -51,12 +53,13 @@ impl FeedReceiver {
     }
 }
 
-/// A channel of `capacity` events from the feed client to a consumer thread.
-pub fn thread_channel(capacity: usize) -> (FeedSender, FeedReceiver) {
+/// A channel of `capacity` events from the feed client to a consumer thread, which each
+/// event wakes through `bell` (when it waits in a runtime, not in a channel select).
+pub fn thread_channel(capacity: usize, bell: Doorbell) -> (FeedSender, FeedReceiver) {
     let (tx, rx) = crossbeam_channel::bounded(capacity);
     let room = Arc::new(Notify::new());
     (
-        FeedSender::Thread(tx, room.clone()),
+        FeedSender::Thread(RingingSender::new(tx, bell), room.clone()),
         FeedReceiver { rx, room },
     )
 }
@@ -149,7 +152,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_full_thread_channel_waits_for_room_then_gives_up_after_the_grace() {
-        let (sender, rx) = thread_channel(1);
+        let (sender, rx) = thread_channel(1, Doorbell::new());
         sender.try_send(event()).unwrap();
         assert!(matches!(sender.try_send(event()), Err(TrySend::Full(_))));
         assert_eq!(
@@ -170,7 +173,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_client_waiting_for_room_wakes_when_the_consumer_takes_an_event() {
-        let (sender, rx) = thread_channel(1);
+        let (sender, rx) = thread_channel(1, Doorbell::new());
         sender.try_send(event()).unwrap();
         let started = tokio::time::Instant::now();
         let waiting = tokio::spawn(async move { sender.send(event()).await });

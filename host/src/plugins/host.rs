@@ -20,7 +20,7 @@ use super::symbols::SymbolTable;
 use super::tape::EventFilter;
 use super::view::MarketView;
 use super::worker::{Loaded, PluginOutput, Worker, WorkerCommand, WorkerSettings};
-use crossbeam_channel::Sender;
+use crate::doorbell::RingingSender;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -104,7 +104,7 @@ pub struct PluginHost {
     config: PluginConfig,
     view: Arc<dyn MarketView>,
     symbols: SymbolTable,
-    out: Sender<PluginOutput>,
+    out: RingingSender<PluginOutput>,
     slots: RwLock<BTreeMap<Arc<str>, Slot>>,
     /// Set once shutdown begins (see [`PluginHost::begin_shutdown`]).
     stopping: Arc<std::sync::atomic::AtomicBool>,
@@ -119,14 +119,14 @@ impl PluginHost {
         config: PluginConfig,
         view: Arc<dyn MarketView>,
         symbols: SymbolTable,
-        out: Sender<PluginOutput>,
+        out: impl Into<RingingSender<PluginOutput>>,
     ) -> Result<Self, PluginError> {
         Ok(PluginHost {
             runtime: PluginRuntime::new(&config)?,
             config,
             view,
             symbols,
-            out,
+            out: out.into(),
             slots: RwLock::new(BTreeMap::new()),
             stopping: Arc::default(),
             seq: AtomicU64::new(0),

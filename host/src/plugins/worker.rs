@@ -23,6 +23,7 @@ use super::sandbox::HostState;
 use super::symbols::SymbolIds;
 use super::symbols::SymbolTable;
 use super::view::MarketView;
+use crate::doorbell::RingingSender;
 use crate::types::PluginAction;
 use crossbeam_channel::{Receiver, Sender};
 use std::collections::VecDeque;
@@ -133,7 +134,7 @@ pub struct Worker {
     symbols: SymbolTable,
     settings: WorkerSettings,
     counters: Arc<PluginCounters>,
-    out: Sender<PluginOutput>,
+    out: RingingSender<PluginOutput>,
     current: Loaded,
     alive: bool,
     last_snapshot: Option<Vec<u8>>,
@@ -153,7 +154,7 @@ impl Worker {
         symbols: SymbolTable,
         settings: WorkerSettings,
         counters: Arc<PluginCounters>,
-        out: Sender<PluginOutput>,
+        out: RingingSender<PluginOutput>,
         loaded: Loaded,
         initial_snapshot: Option<Vec<u8>>,
     ) -> Self {

@@ -19,12 +19,13 @@ use super::error::TrainerError;
 use super::predictor::{Compatibility, DeployedModel};
 use super::status::{CycleOutcome, TrainerStatus};
 use super::store::ModelStore;
+use crate::doorbell::Doorbell;
 use crate::types::{Bar, Prediction, Symbol};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded, unbounded};
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -62,6 +63,8 @@ struct Shared {
     board: PredictionBoard,
     /// Set when the handle stops, so a round ends after its current symbol.
     stopping: AtomicBool,
+    /// Rung after each prediction sent, when the engine waits on a doorbell.
+    doorbell: OnceLock<Doorbell>,
 }
 
 /// Starts the trainer threads.
@@ -103,6 +106,7 @@ impl Trainer {
             status: RwLock::new(status),
             board: PredictionBoard::new(),
             stopping: AtomicBool::new(false),
+            doorbell: OnceLock::new(),
         });
         let (serve_tx, serve_rx) = unbounded();
         let (train_tx, train_rx) = unbounded();
@@ -173,6 +177,11 @@ impl TrainerHandle {
     /// counted, the board still has the latest).
     pub fn predictions(&self) -> Receiver<Prediction> {
         self.predictions.clone()
+    }
+
+    /// Ring `bell` after each prediction sent (the engine waits on it). Set once.
+    pub fn ring_on_prediction(&self, bell: Doorbell) {
+        let _ = self.shared.doorbell.set(bell);
     }
 
     /// The latest prediction per symbol, for plugin host functions.
@@ -325,8 +334,13 @@ fn predict(shared: &Shared, symbol: &Symbol, predictions: &Sender<Prediction>) {
         .status
         .write()
         .unwrap_or_else(PoisonError::into_inner);
-    if predictions.try_send(prediction).is_err() {
-        status.predictions_dropped += 1;
+    match predictions.try_send(prediction) {
+        Ok(()) => {
+            if let Some(bell) = shared.doorbell.get() {
+                bell.ring();
+            }
+        }
+        Err(_) => status.predictions_dropped += 1,
     }
     status
         .symbols
