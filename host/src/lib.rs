@@ -6,7 +6,8 @@
 //!    (the demo server and the paced replay produce the same events from files that [`data`]
 //!    reads). Live, its task runs on the engine thread itself (`engine::feed_runtime`),
 //!    whose other inputs ring its [`doorbell`].
-//! 2. [`engine`]: the engine thread (`engine::daemon::run`) hands each batch to
+//! 2. [`engine`]: the engine thread (`engine::engine_thread`, which `engine::daemon::run`
+//!    starts with the rest) hands each batch to
 //!    `engine::pipeline::Pipeline::on_trades`, which drives the engine's `engine::core::Core`
 //!    (the state the engine thread owns, without locks; backtests drive the same `Core`
 //!    with `engine::lockstep::Lockstep`):
