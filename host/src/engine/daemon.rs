@@ -24,7 +24,7 @@ use super::state_saver::{SaverParts, StateSaver};
 use super::state_store::StateStore;
 use super::status_server::StatusServer;
 use super::status_source::{EngineStatus, FeedState};
-use super::strategy_link::StrategyLink;
+use super::strategy_link::{LinkParts, StrategyLink};
 use super::subscription_follower::SubscriptionFollower;
 use crate::broker::{JournalRecord, PaperBroker};
 use crate::bus::Bus;
@@ -33,6 +33,8 @@ use crate::doorbell::{Doorbell, RingingSender};
 use crate::market::MarketState;
 use crate::plugins::{PluginHost, PluginOutput, watcher};
 use crate::trainer::{PredictionBoard, TrainerHandle};
+use crate::types::Prediction;
+use crossbeam_channel::Receiver;
 use std::collections::HashSet;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -113,18 +115,11 @@ impl Daemon {
         // it publishes (plugins' host imports, the status API).
         let market = MarketState::new(&config.market);
         let snapshot = SnapshotWriter::new(config.market.history_bars, market.period_secs());
-        let trainer = match bus {
-            Some(_) => None,
-            None => Some(Arc::new(super::demo_history::spawn_trainer(&config)?)),
-        };
-        let board = trainer
-            .as_ref()
-            .map(|t| t.board())
-            .unwrap_or_else(PredictionBoard::new);
-        let predictions = trainer
-            .as_ref()
-            .map(|t| t.predictions())
-            .unwrap_or_else(crossbeam_channel::never);
+        let Forecasting {
+            trainer,
+            board,
+            predictions,
+        } = start_trainer(&config, bus.is_none())?;
         // Whoever sends to the engine thread rings its bell: it may be waiting in its own
         // runtime, reading the feed, rather than on its channels.
         let bell = Doorbell::new();
@@ -150,18 +145,17 @@ impl Daemon {
         )?;
         let (link, link_parts) = match bus {
             Some(bus) => {
-                let mut checkpoint = checkpoint.unwrap_or_default();
-                checkpoint.retain_started_from_snapshots(|name| state.load_plugin(name).is_some());
-                let wanted = plugins
-                    .host
-                    .wanted_symbols()
-                    .into_iter()
-                    .map(Into::into)
-                    .collect();
-                let dir = config.state_dir.clone();
-                let (link, parts) =
-                    StrategyLink::start(bus, dir, checkpoint, wanted, board.clone(), mirrored)
-                        .await?;
+                let checkpoint = checkpoint.unwrap_or_default();
+                let started = start_link(
+                    bus,
+                    &config,
+                    checkpoint,
+                    &state,
+                    &plugins.host,
+                    &board,
+                    mirrored,
+                );
+                let (link, parts) = started.await?;
                 (Some(link), Some(parts))
             }
             None => (None, None),
@@ -190,18 +184,8 @@ impl Daemon {
             pipeline.route_orders_to(parts.route);
             parts.inputs
         });
-        if let Some(trainer) = trainer.clone()
-            && config.mode == Mode::Live
-            && config.real_time
-            && config.feed.api_key.is_some()
-        {
-            let wanted: Vec<String> = plugins
-                .host
-                .wanted_symbols()
-                .union(&config.symbols.iter().cloned().collect())
-                .cloned()
-                .collect();
-            super::backfill::spawn_at_start(&config, wanted, commands.clone(), trainer);
+        if let Some(trainer) = &trainer {
+            backfill_if_live(&config, trainer, &plugins.host, &commands);
         }
         let trainer_status = trainer.clone().map(|handle| {
             Box::new(move || handle.status())
@@ -267,17 +251,9 @@ impl Daemon {
                 checkpoints: checkpointer.clone().map(|c| (c, commands.clone())),
             },
         );
-        let summary = config.console_summary.map(|every| {
-            let (stop, stopped) = oneshot::channel::<()>();
-            let task = tokio::spawn(super::console_summary::run(
-                every,
-                status.pipeline.clone(),
-                status.broker.clone(),
-                status.plugins.clone(),
-                stopped,
-            ));
-            (stop, task)
-        });
+        let summary = config
+            .console_summary
+            .map(|every| start_summary(every, &status));
         Ok(Daemon {
             state,
             plugins,
@@ -350,6 +326,89 @@ impl Daemon {
         }
         tracing::info!("tradehost stopped cleanly");
     }
+}
+
+/// The trainer and what the engine reads from it.
+struct Forecasting {
+    /// None on a strategy host, whose forecasts come from the bus.
+    trainer: Option<Arc<TrainerHandle>>,
+    /// The latest forecast per symbol (empty without a trainer).
+    board: PredictionBoard,
+    /// Forecasts as they come.
+    predictions: Receiver<Prediction>,
+}
+
+/// Start the trainer when `local` (not a strategy host).
+fn start_trainer(config: &Config, local: bool) -> Result<Forecasting, EngineError> {
+    if !local {
+        return Ok(Forecasting {
+            trainer: None,
+            board: PredictionBoard::new(),
+            predictions: crossbeam_channel::never(),
+        });
+    }
+    let trainer = super::demo_history::spawn_trainer(config)?;
+    Ok(Forecasting {
+        board: trainer.board(),
+        predictions: trainer.predictions(),
+        trainer: Some(Arc::new(trainer)),
+    })
+}
+
+/// A strategy host's bus link: market data of its plugins' symbols from the checkpoint's
+/// position, its reports, its orders' route.
+async fn start_link(
+    bus: Bus,
+    config: &Config,
+    mut checkpoint: BusCheckpoint,
+    state: &StateStore,
+    plugins: &PluginHost,
+    board: &PredictionBoard,
+    mirrored: HashSet<u64>,
+) -> Result<(StrategyLink, LinkParts), EngineError> {
+    checkpoint.retain_started_from_snapshots(|name| state.load_plugin(name).is_some());
+    let wanted = plugins
+        .wanted_symbols()
+        .into_iter()
+        .map(Into::into)
+        .collect();
+    let dir = config.state_dir.clone();
+    Ok(StrategyLink::start(bus, dir, checkpoint, wanted, board.clone(), mirrored).await?)
+}
+
+/// Live, with a key: fetch recent bars of every wanted symbol in the background, for the
+/// trainer and the engine's history.
+fn backfill_if_live(
+    config: &Config,
+    trainer: &Arc<TrainerHandle>,
+    plugins: &PluginHost,
+    commands: &CommandSender,
+) {
+    if config.mode != Mode::Live || !config.real_time || config.feed.api_key.is_none() {
+        return;
+    }
+    let wanted: Vec<String> = plugins
+        .wanted_symbols()
+        .union(&config.symbols.iter().cloned().collect())
+        .cloned()
+        .collect();
+    super::backfill::spawn_at_start(config, wanted, commands.clone(), trainer.clone());
+}
+
+/// The console summary every `every`, until told to stop.
+fn start_summary(
+    every: std::time::Duration,
+    status: &EngineStatus,
+) -> (oneshot::Sender<()>, JoinHandle<()>) {
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(super::console_summary::run(
+        every,
+        status.pipeline.clone(),
+        status.broker.clone(),
+        status.plugins.clone(),
+        stopped,
+    ));
+    (stop, task)
 }
 
 /// Open the journal. The broker logs what it recovered (and any torn tail) itself. On a
