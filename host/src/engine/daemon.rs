@@ -1,5 +1,5 @@
 //! `run`: start every subsystem, wire them, run until the shutdown future completes, then
-//! stop them in an explicit order ([`Daemon::stop`]: saves, feed, engine drain, plugin
+//! stop them in an explicit order (`Daemon::stop`: saves, feed, engine drain, plugin
 //! state, journal, status API, bus link, trainer).
 //!
 //! [`run_with`] with [`Wiring::Strategies`] runs the same engine as a strategy host of a
