@@ -13,7 +13,8 @@ use super::checkpointer::Checkpointer;
 use super::control::{CommandSender, EngineCommand, EngineControl};
 use super::core::{Core, Forecasts};
 use super::engine_error::EngineError;
-use super::engine_thread::{EngineThread, EngineWires};
+use super::engine_thread::EngineThread;
+use super::event_loop::Inputs;
 use super::local_feed::LocalFeed;
 use super::pipeline::Pipeline;
 use super::plugin_control::PluginControl;
@@ -229,14 +230,14 @@ impl Daemon {
             bus_symbols,
             config.symbols.iter().cloned().collect(),
         );
-        let wires = EngineWires {
+        let inputs = Inputs {
             events: feed_wires.events,
             feed_runtime: feed_wires.runtime,
             predictions,
             commands: command_rx,
             link: link_inputs,
         };
-        let engine = EngineThread::spawn(pipeline, wires, follower, feed_state, bell)?;
+        let engine = EngineThread::spawn(pipeline, inputs, follower, feed_state, bell)?;
 
         // Periodic saves of plugin state, off the engine thread; a strategy host's are
         // checkpoints taken through the engine thread.

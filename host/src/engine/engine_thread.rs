@@ -2,37 +2,18 @@
 //! journal) and runs [`super::event_loop`] on its inputs until told to stop, then hands the
 //! pipeline back so the journal can be flushed.
 
-use super::control::EngineCommand;
 use super::engine_error::EngineError;
-use super::event_loop::{Inputs, LinkInputs};
-use super::feed_runtime::FeedRuntime;
+use super::event_loop::Inputs;
 use super::pipeline::Pipeline;
 use super::status_source::FeedState;
 use super::subscription_follower::SubscriptionFollower;
 use crate::doorbell::{Doorbell, RingingSender};
-use crate::feed::FeedReceiver;
-use crate::types::Prediction;
-use crossbeam_channel::Receiver;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// Bars of quiet symbols are closed this long after their period ends (late trades).
 const FLUSH_LAG: Duration = Duration::from_secs(2);
-
-/// The channels the engine thread reads, owned (the loop borrows them).
-pub struct EngineWires {
-    /// Feed events.
-    pub events: FeedReceiver,
-    /// The runtime the feed client runs in, if any.
-    pub feed_runtime: Option<FeedRuntime>,
-    /// Model forecasts.
-    pub predictions: Receiver<Prediction>,
-    /// Operator commands and checkpoints.
-    pub commands: Receiver<EngineCommand>,
-    /// A strategy host's bus inputs.
-    pub link: Option<LinkInputs>,
-}
 
 /// The running engine thread.
 pub struct EngineThread {
@@ -45,7 +26,7 @@ impl EngineThread {
     /// (`follower`) and cancels the orders of plugins that stopped running.
     pub fn spawn(
         mut pipeline: Pipeline,
-        wires: EngineWires,
+        inputs: Inputs,
         mut follower: SubscriptionFollower,
         feed_state: Arc<Mutex<FeedState>>,
         bell: Doorbell,
@@ -57,14 +38,8 @@ impl EngineThread {
                 follower.follow(pipeline.plugins(), &feed_state);
                 super::event_loop::run(
                     &mut pipeline,
-                    Inputs {
-                        events: &wires.events,
-                        predictions: &wires.predictions,
-                        commands: &wires.commands,
-                        stop: &stop_rx,
-                        link: wires.link,
-                        feed_runtime: wires.feed_runtime,
-                    },
+                    inputs,
+                    &stop_rx,
                     &feed_state,
                     FLUSH_LAG,
                     &mut |p| {

@@ -23,16 +23,14 @@ use std::time::{Duration, Instant};
 /// How often the loop flushes bars, follows subscriptions and publishes the broker's figures.
 const TICK: Duration = Duration::from_secs(1);
 
-/// The channels the engine thread reads.
-pub struct Inputs<'a> {
+/// The channels the engine thread reads (besides its stop signal).
+pub struct Inputs {
     /// Feed events.
-    pub events: &'a FeedReceiver,
+    pub events: FeedReceiver,
     /// Model forecasts.
-    pub predictions: &'a Receiver<Prediction>,
+    pub predictions: Receiver<Prediction>,
     /// Operator commands (status API) and checkpoints.
-    pub commands: &'a Receiver<EngineCommand>,
-    /// Shutdown.
-    pub stop: &'a Receiver<()>,
+    pub commands: Receiver<EngineCommand>,
     /// A strategy host's bus inputs.
     pub link: Option<LinkInputs>,
     /// The runtime the feed client runs in, when it runs on the engine thread: the loop
@@ -100,11 +98,12 @@ struct Link {
 }
 
 /// The engine thread: handle feed events, plugin orders, predictions and operator commands
-/// until stopped, then drain what is already queued. Returns the last market stream
+/// until `stop`, then drain what is already queued. Returns the last market stream
 /// position handled (0 without a bus link).
 pub fn run(
     pipeline: &mut Pipeline,
-    inputs: Inputs<'_>,
+    inputs: Inputs,
+    stop: &Receiver<()>,
     feed_state: &Mutex<FeedState>,
     flush_lag: Duration,
     on_tick: &mut dyn FnMut(&mut Pipeline),
@@ -115,7 +114,7 @@ pub fn run(
     // A channel whose sender is gone is always ready in `select!`; swap it for one that
     // never is, so that a stopped feed (history-only mode, or a terminal error) or a
     // stopped trainer leaves the rest running instead of spinning or stopping the engine.
-    let events = inputs.events;
+    let events = &inputs.events;
     let (mut feed, mut outs, mut preds, mut commands) = (
         events.receiver().clone(),
         pipeline.core.outputs.clone(),
@@ -179,7 +178,7 @@ pub fn run(
                 on_tick(pipeline);
                 pipeline.publish_broker();
             },
-            recv(inputs.stop) -> _ => break,
+            recv(stop) -> _ => break,
             // Nothing is ready: wait without taking anything, then look again.
             default => match feed_runtime.as_mut() {
                 Some(runtime) => runtime.idle(next_tick),
@@ -192,7 +191,7 @@ pub fn run(
                     ready.recv(&preds);
                     ready.recv(&commands);
                     ready.recv(&ticker);
-                    ready.recv(inputs.stop);
+                    ready.recv(stop);
                     ready.ready();
                 }
             },
