@@ -20,8 +20,11 @@
 //!    forecasts) and dispatches one batch of events to every plugin
 //!    (`plugins::PluginHost::dispatch_seq`); each plugin's worker calls its component's
 //!    `on-events` in a sandbox ([`plugins`]), whose host imports read that snapshot.
-//! 6. Their orders come back as `PluginOutput`s; `Pipeline::on_output` submits them to the
-//!    broker (risk checks, journal); fills reach the plugins with the next trades.
+//! 6. Their orders come back as `PluginOutput`s, each naming the trade that caused it (a
+//!    `broker::TradePoint`); `Pipeline::on_output` submits them to the broker (risk checks,
+//!    journal), which fills them at the first trade after their cause, even one it processed
+//!    before they arrived (`broker::recent_trades`); fills reach the plugins with the next
+//!    batch.
 //!
 //! Around it: [`data`] (trade and bar files, read the same by feed, market, trainer and
 //! backtest), [`config`] and [`settings`] (every setting, validated), [`logging`], the

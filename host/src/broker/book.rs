@@ -11,11 +11,12 @@
 //!   never gets a better price than a market order would, and never a worse one than its limit.
 //! - Volume is not modelled: the whole order fills on one trade whatever that trade's size.
 //!   Orders of one symbol fill in the order they were placed (ascending order id).
-//! - On a scale-out broker host, trades come from the market stream with their positions. An
-//!   order placed after the strategy host (or the broker) had handled position *p* fills only
-//!   at trades of later positions, so a broker that reads the stream again after a restart
-//!   never fills an order at a trade that came before it.
+//! - Every trade has a [`TradePoint`]. An order fills only at trades of points after the one
+//!   it was placed after (its cause), so a broker host that reads the stream again after a
+//!   restart never fills an order at a trade that came before it, and an order that reached
+//!   the broker late fills as of its cause (`super::recent_trades`).
 
+use super::trade_point::TradePoint;
 use crate::types::{OrderKind, Side, Symbol, SymbolKey, SymbolMap, TimestampMs};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -41,15 +42,14 @@ pub struct RestingOrder {
     pub placed_ms: TimestampMs,
     /// The earliest trade time that can fill it: `placed_ms` plus the broker's latency.
     pub active_ms: TimestampMs,
-    /// The market stream position it was placed after (0: not on a stream); only trades at
-    /// later positions fill it.
-    pub after_position: u64,
+    /// The point of the trade it was placed after; only trades at later points fill it.
+    pub after: TradePoint,
 }
 
 impl RestingOrder {
-    /// True when a trade at `time_ms` and stream `position` may fill it (the price aside).
-    fn may_fill_at(&self, time_ms: TimestampMs, position: u64) -> bool {
-        time_ms >= self.active_ms && (self.after_position == 0 || position > self.after_position)
+    /// True when a trade at `time_ms` and `point` may fill it (the price aside).
+    pub fn may_fill_at(&self, time_ms: TimestampMs, point: TradePoint) -> bool {
+        time_ms >= self.active_ms && point > self.after
     }
 }
 
@@ -189,14 +189,20 @@ impl OrderBook {
     pub fn forget_positions(&mut self) {
         for book in self.symbols.values_mut() {
             for order in &mut book.orders {
-                order.after_position = 0;
+                order.after = TradePoint::START;
             }
         }
     }
 
     /// Records a trade's price without filling anything.
     pub fn record_price(&mut self, symbol: &Symbol, price: f64) {
-        self.match_trade(symbol, price, (TimestampMs::MIN, 0), 0.0, |_, _| None);
+        self.match_trade(
+            symbol,
+            price,
+            (TimestampMs::MIN, TradePoint::START),
+            0.0,
+            |_, _| None,
+        );
     }
 
     /// The position in `trades` of the first trade that would fill one of `plugin`'s resting
@@ -229,7 +235,7 @@ impl OrderBook {
     /// Records a trade's price and offers each of the symbol's resting orders that this trade
     /// fills to `on_fill` (with its fill price), in placement order; an order for which
     /// `on_fill` returns `true` leaves the book, and a `None` from it stops the walk. The trade
-    /// is at `(time_ms, position)`: its market time and stream position (0 off a stream).
+    /// is at `(time_ms, point)`: its market time and its place in the stream.
     ///
     /// Costs one hash lookup when no order rests in the symbol; allocates only the first time a
     /// symbol is seen.
@@ -237,7 +243,7 @@ impl OrderBook {
         &mut self,
         symbol: &Symbol,
         price: f64,
-        (time_ms, position): (TimestampMs, u64),
+        (time_ms, point): (TimestampMs, TradePoint),
         slippage_bps: f64,
         mut on_fill: impl FnMut(&RestingOrder, f64) -> Option<bool>,
     ) {
@@ -254,7 +260,7 @@ impl OrderBook {
         let mut i = 0;
         while i < book.orders.len() {
             let o = &book.orders[i];
-            let fills = if o.may_fill_at(time_ms, position) {
+            let fills = if o.may_fill_at(time_ms, point) {
                 fill_price(o.side, o.kind, price, slippage_bps)
             } else {
                 None
@@ -306,7 +312,7 @@ mod tests {
             kind,
             placed_ms: 0,
             active_ms: 0,
-            after_position: 0,
+            after: TradePoint::START,
         }
     }
 
@@ -354,10 +360,16 @@ mod tests {
         assert_eq!(book.resting_quantity("a", "SPY", Side::Buy), 5.0);
 
         let mut seen = Vec::new();
-        book.match_trade(&"SPY".into(), 100.0, (0, 0), 0.0, |o, p| {
-            seen.push((o.order_id, p));
-            Some(true)
-        });
+        book.match_trade(
+            &"SPY".into(),
+            100.0,
+            (0, TradePoint::new(0, 1)),
+            0.0,
+            |o, p| {
+                seen.push((o.order_id, p));
+                Some(true)
+            },
+        );
         assert_eq!(seen, [(2, 100.0), (3, 100.0)]);
         assert_eq!(book.last_price("SPY"), Some(100.0));
         assert_eq!(book.all_ids(), [1]);
@@ -366,11 +378,21 @@ mod tests {
 
         // An order the callback declines stays; `None` stops the walk.
         book.insert(order(4, "a", 9, Side::Buy, 1.0, OrderKind::Market));
-        book.match_trade(&"SPY".into(), 98.0, (0, 0), 0.0, |_, _| None);
+        book.match_trade(
+            &"SPY".into(),
+            98.0,
+            (0, TradePoint::new(0, 2)),
+            0.0,
+            |_, _| None,
+        );
         assert_eq!(book.all_ids(), [1, 4]);
-        book.match_trade(&"SPY".into(), 98.0, (0, 0), 0.0, |o, _| {
-            Some(o.order_id == 4)
-        });
+        book.match_trade(
+            &"SPY".into(),
+            98.0,
+            (0, TradePoint::new(0, 3)),
+            0.0,
+            |o, _| Some(o.order_id == 4),
+        );
         assert_eq!(book.all_ids(), [1]);
     }
 

@@ -7,6 +7,9 @@
 //! - [`error`]: [`BrokerError`], what stops the journal from keeping its promise.
 //! - [`risk`]: the checks every order passes before it is accepted, and the order-rate window.
 //! - [`book`]: resting orders and last prices per symbol, and the fill rule.
+//! - [`trade_point`]: [`TradePoint`], a trade's place in the stream, which orders are
+//!   placed after.
+//! - [`recent_trades`]: the last trades processed, so a late order fills as of its cause.
 //! - [`ledger`]: positions, average prices, realised and unrealised PnL.
 //! - [`record`]: [`JournalRecord`], the entries of the journal.
 //! - [`refusal_log`]: refusals in the log, summarised per reason.
@@ -19,7 +22,9 @@
 //! The engine owns one `PaperBroker` and calls it from one task or thread: `open` at start-up
 //! (it logs the [`RecoveryReport`]), `on_trade` for every trade *before* the plugins see that
 //! trade (fills go back to their plugins), `submit` with each plugin's actions (outcomes go
-//! back to that plugin), and `flush` at shutdown.
+//! back to that plugin), and `flush` at shutdown. Live, where plugins answer after the broker
+//! went on, `submit_caused` names the trade that caused the actions, and `take_late_fills`
+//! returns what such orders filled at on arrival (after `keep_recent_trades`).
 
 pub mod book;
 pub mod config;
@@ -28,11 +33,13 @@ pub mod frame;
 pub mod journal;
 pub mod ledger;
 pub mod paper;
+pub mod recent_trades;
 pub mod record;
 pub mod refusal_budget;
 pub mod refusal_log;
 pub mod report;
 pub mod risk;
+pub mod trade_point;
 
 #[cfg(test)]
 mod tests;
@@ -46,3 +53,4 @@ pub use ledger::PositionEntry;
 pub use paper::{BrokerOutcome, PaperBroker};
 pub use record::{CancelReason, JournalRecord};
 pub use report::{BrokerTotals, KillSwitchState, RecoveryReport};
+pub use trade_point::TradePoint;

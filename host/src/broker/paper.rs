@@ -6,16 +6,18 @@
 //! calls strategies and owns no channel or thread. Time only enters through `now_ms` and trade
 //! times, so the same inputs give the same outputs and a byte-identical journal.
 
-use super::book::{OrderBook, RestingOrder};
+use super::book::{OrderBook, RestingOrder, fill_price};
 use super::config::BrokerConfig;
 use super::error::BrokerError;
 use super::journal::Journal;
 use super::ledger::{Ledger, PositionEntry, unrealised};
+use super::recent_trades::{PastTrade, RecentTrades};
 use super::record::{CancelReason, JournalRecord};
 use super::refusal_budget::RefusalBudget;
 use super::refusal_log::RefusalLog;
 use super::report::{BrokerTotals, KillSwitchState, RecoveryReport};
 use super::risk::{self, OrderContext, RateWindow, RiskLimits};
+use super::trade_point::TradePoint;
 use crate::types::{
     Fill, OrderRequest, PluginAction, Position, Rejection, Symbol, TimestampMs, Trade,
 };
@@ -110,6 +112,16 @@ pub struct PaperBroker {
     market_position: u64,
     /// The market stream position of the journal's latest order or fill that has one.
     journaled_position: u64,
+    /// The point the next trade given to [`on_trade`](Self::on_trade) gets.
+    next_point: TradePoint,
+    /// The point of the last trade processed: orders without a cause are placed after it.
+    last_point: TradePoint,
+    /// The last trades processed, for orders that arrive after later trades.
+    recent: RecentTrades,
+    /// Fills of late orders made on arrival, for the caller to take.
+    late_fills: Vec<Fill>,
+    /// Orders later than the trades kept (see the module `recent_trades`).
+    beyond_history: u64,
 }
 
 impl PaperBroker {
@@ -156,7 +168,7 @@ impl PaperBroker {
                         plugin,
                         request,
                         (time_ms, config.latency_ms),
-                        after,
+                        TradePoint::after_message(after),
                     ));
                 }
                 JournalRecord::Rejected { .. } => totals.refusals += 1,
@@ -236,6 +248,12 @@ impl PaperBroker {
             refusal_budget,
             market_position: 0,
             journaled_position,
+            // Off a stream, trades count from 1: `START` is before them all.
+            next_point: TradePoint::new(0, 1),
+            last_point: TradePoint::START,
+            recent: RecentTrades::default(),
+            late_fills: Vec::new(),
+            beyond_history: 0,
         };
         Ok((broker, report))
     }
@@ -249,29 +267,74 @@ impl PaperBroker {
         actions: Vec<PluginAction>,
         now_ms: TimestampMs,
     ) -> Vec<BrokerOutcome> {
-        self.submit_inner(plugin, actions, now_ms, None)
+        self.submit_inner(plugin, actions, now_ms, None, None)
+    }
+
+    /// Like [`submit`](Self::submit) for actions caused at trade `cause`: their orders fill
+    /// only at trades after it, including trades the broker processed before they arrived
+    /// (those fills are made at once; take them with [`take_late_fills`](Self::take_late_fills)).
+    pub fn submit_caused(
+        &mut self,
+        plugin: &str,
+        actions: Vec<PluginAction>,
+        now_ms: TimestampMs,
+        cause: TradePoint,
+    ) -> Vec<BrokerOutcome> {
+        self.submit_inner(plugin, actions, now_ms, None, Some(cause))
+    }
+
+    /// Keep the last `trades` trades processed (none by default), so that an order caused
+    /// before them fills as of its cause: the live engine's plugins answer after the broker
+    /// has gone on, a backtest's never do.
+    pub fn keep_recent_trades(&mut self, trades: usize) {
+        self.recent = RecentTrades::with_capacity(trades);
+    }
+
+    /// The point the next trade given to [`on_trade`](Self::on_trade) gets.
+    pub fn next_point(&self) -> TradePoint {
+        self.next_point
+    }
+
+    /// The point of the last trade processed.
+    pub fn last_point(&self) -> TradePoint {
+        self.last_point
+    }
+
+    /// The fills late orders got on arrival (journaled and applied already), for their
+    /// plugins to hear of.
+    pub fn take_late_fills(&mut self) -> Vec<Fill> {
+        std::mem::take(&mut self.late_fills)
+    }
+
+    /// Orders that reached the broker after the trades it keeps (they filled from the oldest
+    /// kept trade on).
+    pub fn orders_beyond_history(&self) -> u64 {
+        self.beyond_history
     }
 
     /// Like [`submit`](Self::submit) for one action that came over the message bus: `origin`,
     /// its bus order id, is journaled with the order or refusal it becomes, so a restarted
-    /// broker knows it handled it ([`open_with`](Self::open_with)). `cause` is the market
-    /// stream position its strategy host had handled when it sent it: the order fills only
-    /// at trades after it (and after the broker's own position).
+    /// broker knows it handled it ([`open_with`](Self::open_with)). `cause` is the trade its
+    /// strategy host had handled when the plugin placed it: the order fills only at trades
+    /// after it, as [`submit_caused`](Self::submit_caused).
     pub fn submit_from(
         &mut self,
         origin: &Arc<str>,
-        cause: Option<u64>,
+        cause: Option<TradePoint>,
         plugin: &str,
         action: PluginAction,
         now_ms: TimestampMs,
     ) -> Vec<BrokerOutcome> {
-        self.submit_inner(plugin, vec![action], now_ms, Some((origin, cause)))
+        self.submit_inner(plugin, vec![action], now_ms, Some(origin), cause)
     }
 
-    /// The market stream position of the trades given to [`on_trade`](Self::on_trade) from
-    /// now on (a broker host's market task, before each message).
+    /// The trades given to [`on_trade`](Self::on_trade) from now on are those of the message
+    /// at market stream `position`, in order (a broker host's market task, before each
+    /// message; at start-up, the position read before it starts).
     pub fn at_market_position(&mut self, position: u64) {
         self.market_position = position;
+        self.next_point = TradePoint::new(position, 0);
+        self.last_point = self.last_point.max(TradePoint::new(position, 0));
     }
 
     /// Forget the stream positions resting orders were placed after (the stream they refer
@@ -280,6 +343,8 @@ impl PaperBroker {
         self.book.forget_positions();
         self.journaled_position = 0;
         self.market_position = 0;
+        self.next_point = TradePoint::START;
+        self.last_point = TradePoint::START;
     }
 
     /// The latest market stream position the journal holds (0 when none): a restarted broker
@@ -289,20 +354,21 @@ impl PaperBroker {
         self.journaled_position
     }
 
-    /// `submit`, with the bus origin of the actions and their cause position, if any.
+    /// `submit`, with the bus origin of the actions and their cause, if any.
     fn submit_inner(
         &mut self,
         plugin: &str,
         actions: Vec<PluginAction>,
         now_ms: TimestampMs,
-        origin: Option<(&Arc<str>, Option<u64>)>,
+        origin: Option<&Arc<str>>,
+        cause: Option<TradePoint>,
     ) -> Vec<BrokerOutcome> {
         let plugin = self.intern(plugin);
         let mut out = Vec::with_capacity(actions.len());
         for action in actions {
             match action {
                 PluginAction::Place(request) => {
-                    out.push(self.place(&plugin, request, now_ms, origin))
+                    out.push(self.place(&plugin, request, now_ms, origin, cause))
                 }
                 PluginAction::Cancel(tag) => {
                     let ids = self.book.ids_of(&plugin, Some(tag));
@@ -325,61 +391,94 @@ impl PaperBroker {
     /// Does not allocate when nothing fills. A trade with a non-finite or non-positive price
     /// is ignored.
     pub fn on_trade(&mut self, trade: &Trade) -> Vec<Fill> {
+        // Every trade takes a point, as the strategy hosts count them.
+        let point = self.next_point;
+        self.next_point = point.plus(1);
+        self.last_point = point;
         if !(trade.price.is_finite() && trade.price > 0.0) {
             return Vec::new();
         }
+        self.recent.push(PastTrade {
+            point,
+            symbol: trade.symbol.clone(),
+            price: trade.price,
+            time_ms: trade.time_ms,
+        });
         if self.journal.poisoned().is_some() {
             // Fills could not be journaled: keep prices current, fill nothing, log nothing more.
             self.book.record_price(&trade.symbol, trade.price);
             return Vec::new();
         }
         let mut fills = Vec::new();
-        let (journal, ledger, totals, config) = (
-            &mut self.journal,
-            &mut self.ledger,
-            &mut self.totals,
-            &self.config,
-        );
         let position = self.market_position;
-        let market_position = (position > 0).then_some(position);
+        let (book, mut sink) = self.book_and_sink();
         let mut journaled = false;
-        self.book
-            .match_trade(&trade.symbol, trade.price, (trade.time_ms, position), config.slippage_bps, |order, price| {
-                let fill = Fill {
-                    plugin: order.plugin.clone(),
-                    order_id: order.order_id,
-                    tag: order.tag,
-                    symbol: order.symbol.clone(),
-                    side: order.side,
-                    quantity: order.quantity,
-                    price,
-                    fee: order.quantity * (price * config.fee_bps / 10_000.0 + config.fee_per_share),
-                    time_ms: trade.time_ms,
-                };
-                let record = JournalRecord::Fill { fill: fill.clone(), market_position };
-                if let Err(e) = journal.append(&record) {
-                    // Not journaled, so not acknowledged: the order keeps resting and the next
-                    // trade tries again. Stop this walk: the other fills would fail alike.
-                    totals.journal_errors += 1;
-                    tracing::error!(target: "tradehost::broker", "fill of order {} not recorded, order kept: {e}", order.order_id);
-                    return None;
-                }
+        book.match_trade(
+            &trade.symbol,
+            trade.price,
+            (trade.time_ms, point),
+            sink.config.slippage_bps,
+            |order, price| {
+                let fill = sink.record(order, price, trade.time_ms)?;
                 journaled = true;
-                ledger.apply(&fill);
-                totals.fills += 1;
-                tracing::info!(
-                    target: "tradehost::broker",
-                    plugin = %fill.plugin, order_id = fill.order_id, tag = fill.tag, symbol = %fill.symbol,
-                    side = ?fill.side, quantity = fill.quantity, price = fill.price, fee = fill.fee,
-                    "paper fill"
-                );
                 fills.push(fill);
                 Some(true)
-            });
+            },
+        );
         if journaled {
             self.journaled_position = position;
         }
         fills
+    }
+
+    /// Fills the just-accepted order `order_id`, caused at `cause` before the last trade
+    /// processed, at the first kept trade after its cause that fills it (a late order fills
+    /// as if it had been there in time); the fill goes to `late_fills`.
+    fn catch_up(&mut self, order_id: u64, cause: TradePoint) {
+        let Some(order) = self.book.get(order_id).cloned() else {
+            return;
+        };
+        let (trades, complete) = self.recent.after(cause);
+        if !complete {
+            self.beyond_history += 1;
+            if self.beyond_history.is_power_of_two() {
+                tracing::warn!(target: "tradehost::broker", plugin = %order.plugin, "order {order_id} reached the broker after more than {} trades had passed since its cause; it fills from the oldest kept trade on ({} such orders so far)", super::recent_trades::KEPT_TRADES, self.beyond_history);
+            }
+        }
+        let slippage = self.config.slippage_bps;
+        let Some((price, time_ms)) = trades
+            .filter(|t| t.symbol == order.symbol && order.may_fill_at(t.time_ms, t.point))
+            .find_map(|t| {
+                Some((
+                    fill_price(order.side, order.kind, t.price, slippage)?,
+                    t.time_ms,
+                ))
+            })
+        else {
+            return;
+        };
+        let position = self.market_position;
+        let (book, mut sink) = self.book_and_sink();
+        if let Some(fill) = sink.record(&order, price, time_ms) {
+            book.remove(order_id);
+            if position > 0 {
+                self.journaled_position = position;
+            }
+            self.late_fills.push(fill);
+        }
+    }
+
+    /// The book, and where its fills go, borrowed apart.
+    fn book_and_sink(&mut self) -> (&mut OrderBook, FillSink<'_>) {
+        let position = self.market_position;
+        let sink = FillSink {
+            journal: &mut self.journal,
+            ledger: &mut self.ledger,
+            totals: &mut self.totals,
+            config: &self.config,
+            market_position: (position > 0).then_some(position),
+        };
+        (&mut self.book, sink)
     }
 
     /// Records a fill made by another broker (a strategy host's copy of its plugins' fills,
@@ -634,13 +733,17 @@ impl PaperBroker {
         plugin: &Arc<str>,
         request: OrderRequest,
         now_ms: TimestampMs,
-        from_bus: Option<(&Arc<str>, Option<u64>)>,
+        origin: Option<&Arc<str>>,
+        cause: Option<TradePoint>,
     ) -> BrokerOutcome {
-        let origin = from_bus.map(|(o, _)| o);
-        // Placed after the broker's own position and the strategy host's (its cause).
         let read = self.market_position;
-        let cause = from_bus.and_then(|(_, c)| c).filter(|&c| c > read);
-        let after = cause.unwrap_or(read);
+        // Placed after its cause, or, without one, after the last trade processed.
+        let after = cause.unwrap_or(self.last_point);
+        let late = after < self.last_point;
+        // Its latency counts from its cause's market time, when that trade is kept.
+        let placed_ms = cause.and_then(|c| self.recent.time_of(c)).unwrap_or(now_ms);
+        // Journaled when later than what the broker had read: restarted, it is placed after it.
+        let journaled_cause = cause.map(|c| c.position).filter(|&c| c > read);
         if let Err(reason) = risk::well_formed(&self.limits, &request) {
             return self.refuse_malformed(plugin, request, reason, now_ms);
         }
@@ -667,8 +770,8 @@ impl PaperBroker {
             origin: origin.cloned(),
             // Only beside an origin (see the record); an operator's order is recovered as
             // placed after the position journaled before it.
-            market_position: origin.and((after > 0).then_some(read)),
-            cause,
+            market_position: origin.and((read > 0 || journaled_cause.is_some()).then_some(read)),
+            cause: journaled_cause,
         };
         if let Err(e) = self.journal.append(&record) {
             self.totals.journal_errors += 1;
@@ -698,11 +801,14 @@ impl PaperBroker {
             order_id,
             plugin.clone(),
             request,
-            (now_ms, self.config.latency_ms),
+            (placed_ms, self.config.latency_ms),
             after,
         ));
-        if origin.is_some() && after > 0 {
+        if origin.is_some() && (read > 0 || journaled_cause.is_some()) {
             self.journaled_position = read;
+        }
+        if late {
+            self.catch_up(order_id, after);
         }
         outcome
     }
@@ -817,13 +923,13 @@ impl PaperBroker {
 }
 
 /// A resting order from an accepted request, placed at `placed_ms` with the broker's
-/// latency, after market stream position `after_position`.
+/// latency, after the trade at `after`.
 fn resting(
     order_id: u64,
     plugin: Arc<str>,
     request: OrderRequest,
     (placed_ms, latency_ms): (TimestampMs, TimestampMs),
-    after_position: u64,
+    after: TradePoint,
 ) -> RestingOrder {
     RestingOrder {
         order_id,
@@ -835,6 +941,56 @@ fn resting(
         kind: request.kind,
         placed_ms,
         active_ms: placed_ms.saturating_add(latency_ms),
-        after_position,
+        after,
+    }
+}
+
+/// Where a fill goes: the journal first, then the position; the parts of the broker a fill
+/// touches, borrowed apart from the book that is being walked.
+struct FillSink<'a> {
+    journal: &'a mut Journal,
+    ledger: &'a mut Ledger,
+    totals: &'a mut BrokerTotals,
+    config: &'a BrokerConfig,
+    /// The stream position journaled with the fill (a broker host's).
+    market_position: Option<u64>,
+}
+
+impl FillSink<'_> {
+    /// Journals and applies the fill of `order` at `price` and market time `time_ms`; `None`
+    /// (the order kept, the error counted and logged) when the journal refused it.
+    fn record(&mut self, order: &RestingOrder, price: f64, time_ms: TimestampMs) -> Option<Fill> {
+        let config = self.config;
+        let fill = Fill {
+            plugin: order.plugin.clone(),
+            order_id: order.order_id,
+            tag: order.tag,
+            symbol: order.symbol.clone(),
+            side: order.side,
+            quantity: order.quantity,
+            price,
+            fee: order.quantity * (price * config.fee_bps / 10_000.0 + config.fee_per_share),
+            time_ms,
+        };
+        let record = JournalRecord::Fill {
+            fill: fill.clone(),
+            market_position: self.market_position,
+        };
+        if let Err(e) = self.journal.append(&record) {
+            // Not journaled, so not acknowledged: the order keeps resting and the next
+            // trade tries again.
+            self.totals.journal_errors += 1;
+            tracing::error!(target: "tradehost::broker", "fill of order {} not recorded, order kept: {e}", order.order_id);
+            return None;
+        }
+        self.ledger.apply(&fill);
+        self.totals.fills += 1;
+        tracing::info!(
+            target: "tradehost::broker",
+            plugin = %fill.plugin, order_id = fill.order_id, tag = fill.tag, symbol = %fill.symbol,
+            side = ?fill.side, quantity = fill.quantity, price = fill.price, fee = fill.fee,
+            "paper fill"
+        );
+        Some(fill)
     }
 }

@@ -21,7 +21,7 @@ pub fn apply_to_broker(
     let origin: Arc<str> = order.id.to_string().into();
     let outcomes = broker.submit_from(
         &origin,
-        order.market_position,
+        order.cause,
         &order.id.plugin.name,
         order.action.clone(),
         now_ms,

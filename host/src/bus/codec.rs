@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 /// The format version this build writes and reads.
-pub const WIRE_VERSION: u8 = 1;
+pub const WIRE_VERSION: u8 = 2;
 
 /// A message that could not be encoded or decoded.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -123,10 +123,13 @@ mod tests {
         // TC: (payload, words the error must contain)
         let cases: Vec<(Vec<u8>, &str)> = vec![
             (vec![], "empty order message"),
-            (other_version, "bus format v9, this build reads v1"),
+            (other_version, "bus format v9, this build reads v2"),
             (good[..good.len() - 3].to_vec(), "malformed order message"),
             (trailing, "1 bytes left"),
-            (b"\x01{\"json\":1}".to_vec(), "malformed order message"),
+            (
+                [&[WIRE_VERSION][..], b"{\"json\":1}"].concat(),
+                "malformed order message",
+            ),
         ];
         for (payload, words) in cases {
             let e = decode::<PluginAction>("order", &payload).unwrap_err();

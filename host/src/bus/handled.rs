@@ -140,7 +140,7 @@ mod tests {
             id: OrderId::new(&host, &plugin, &action),
             action,
             sent_ms: 0,
-            market_position: None,
+            cause: None,
         }
     }
 

@@ -4,6 +4,7 @@
 //! cancel never shares a fate with the order before it.
 
 use super::order_id::OrderId;
+use crate::broker::TradePoint;
 use crate::types::{PluginAction, TimestampMs};
 use serde::{Deserialize, Serialize};
 
@@ -16,12 +17,11 @@ pub struct OrderMessage {
     pub action: PluginAction,
     /// The strategy host's wall clock when it sent it (the broker may refuse stale orders).
     pub sent_ms: TimestampMs,
-    /// The market stream position the strategy host's engine had handled when the order
-    /// reached it: the broker fills it only at trades after that position (as the single
-    /// process fills an order at the trades it processes after the order). Absent from
-    /// older hosts.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub market_position: Option<u64>,
+    /// The trade that caused it (its market stream position and index in that message): the
+    /// broker fills it only at trades after that one, as the single process does, however
+    /// late it arrives. Absent for an order with no market cause.
+    #[serde(default)]
+    pub cause: Option<TradePoint>,
 }
 
 #[cfg(test)]
@@ -54,7 +54,7 @@ mod tests {
                 id: OrderId::new(&host, &plugin, &action),
                 action,
                 sent_ms: 1_381_498_200_000,
-                market_position: Some(41),
+                cause: Some(TradePoint::new(41, 3)),
             };
             let bytes = encode("order", &m).unwrap();
             assert_eq!(decode::<OrderMessage>("order", &bytes).unwrap(), m);

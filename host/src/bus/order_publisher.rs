@@ -10,6 +10,7 @@ use super::order_id::{OrderId, PluginInstance};
 use super::order_message::OrderMessage;
 use super::seam::OrderSink;
 use super::subject::orders;
+use crate::broker::TradePoint;
 use crate::types::PluginAction;
 use async_trait::async_trait;
 
@@ -26,13 +27,13 @@ impl OrderPublisher {
         OrderPublisher { bus: bus.clone() }
     }
 
-    /// Publishes one action, made after market stream position `market_position`; returns
+    /// Publishes one action, caused at the trade at `cause`; returns
     /// whether the server already had it (a resend).
     pub async fn send(
         &self,
         plugin: &PluginInstance,
         action: PluginAction,
-        market_position: Option<u64>,
+        cause: Option<TradePoint>,
     ) -> Result<bool, BusError> {
         let id = OrderId::new(self.bus.host(), plugin, &action);
         let subject = orders(self.bus.host(), &plugin.name);
@@ -40,7 +41,7 @@ impl OrderPublisher {
             id,
             action,
             sent_ms: chrono::Utc::now().timestamp_millis(),
-            market_position,
+            cause,
         };
         let payload = encode("order", &message)?;
         let confirmed =
@@ -58,10 +59,10 @@ impl OrderSink for OrderPublisher {
         &mut self,
         plugin: &PluginInstance,
         actions: Vec<PluginAction>,
-        market_position: Option<u64>,
+        cause: Option<TradePoint>,
     ) -> Result<(), BusError> {
         for action in actions {
-            self.send(plugin, action, market_position).await?;
+            self.send(plugin, action, cause).await?;
         }
         Ok(())
     }

@@ -68,14 +68,14 @@ impl MarketSource for tokio::sync::mpsc::Receiver<MarketEvent> {
 /// Where a strategy host's engine sends each plugin call's actions.
 #[async_trait]
 pub trait OrderSink: Send {
-    /// Sends `actions` of `plugin`, made after market stream position `market_position`, in
+    /// Sends `actions` of `plugin`, caused at the trade at `cause`, in
     /// order; returns once the bus has stored every one (each exactly once, whatever is
     /// retried). Outcomes come back separately, to the host that owns the plugin.
     async fn submit(
         &mut self,
         plugin: &PluginInstance,
         actions: Vec<PluginAction>,
-        market_position: Option<u64>,
+        cause: Option<crate::broker::TradePoint>,
     ) -> Result<(), BusError>;
 }
 

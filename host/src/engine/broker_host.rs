@@ -29,7 +29,7 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 /// Fills of the journal's tail published again at start-up.
 const REPUBLISHED_FILLS: usize = 256;
@@ -45,6 +45,8 @@ const BOARD_EVERY: Duration = Duration::from_secs(1);
 struct Applier {
     broker: Arc<Mutex<PaperBroker>>,
     board: BrokerBoard,
+    /// Fills that late orders got on arrival (journaled), for the market task to publish.
+    late_fills: mpsc::UnboundedSender<Vec<Fill>>,
 }
 
 #[async_trait]
@@ -54,6 +56,12 @@ impl OrderApplier for Applier {
         tokio::task::block_in_place(|| {
             let mut broker = self.broker.lock().unwrap_or_else(PoisonError::into_inner);
             let outcomes = apply_to_broker(&mut broker, order, now);
+            let fills = broker.take_late_fills();
+            if !fills.is_empty() {
+                // The market task outlives the consumer; if it is gone the host is stopping,
+                // and the restart publishes the journal's last fills again.
+                let _ = self.late_fills.send(fills);
+            }
             self.board.publish(&broker);
             outcomes
         })
@@ -75,7 +83,7 @@ pub async fn run(
     let started = std::time::Instant::now();
     let mut handled = HandledOrders::new();
     let mut tail: VecDeque<Fill> = VecDeque::with_capacity(REPUBLISHED_FILLS);
-    let (broker, _recovery) = PaperBroker::open_with(config.broker.clone(), |r| {
+    let (mut broker, _recovery) = PaperBroker::open_with(config.broker.clone(), |r| {
         handled.observe(r);
         if let JournalRecord::Fill { fill, .. } = r {
             if tail.len() == REPUBLISHED_FILLS {
@@ -84,15 +92,19 @@ pub async fn run(
             tail.push_back(fill.clone());
         }
     })?;
+    // Orders arrive after the market task went on: they fill as of their causes.
+    broker.keep_recent_trades(crate::broker::recent_trades::KEPT_TRADES);
     let board = BrokerBoard::default();
     board.publish(&broker);
     let broker = Arc::new(Mutex::new(broker));
+    let (late_tx, late_rx) = mpsc::unbounded_channel();
     let consumer = OrderConsumer::start(
         &bus,
         handled,
         Applier {
             broker: broker.clone(),
             board: board.clone(),
+            late_fills: late_tx,
         },
     )
     .await?;
@@ -146,6 +158,7 @@ pub async fn run(
     let intake = tokio::spawn(consumer.run(stopped(stop_rx.clone())));
     let fills = tokio::spawn(fill_resting_orders(
         subscriber,
+        late_rx,
         broker.clone(),
         board,
         outcomes,
@@ -222,9 +235,19 @@ async fn market_start(
     Ok((StartAt::After(journaled - 1), journaled - 1))
 }
 
-/// Fills resting orders against every trade on the stream and publishes the fills.
+/// What the market task handles next.
+enum Next {
+    /// Fills late orders got on arrival, to publish.
+    LateFills(Vec<Fill>),
+    /// A market event (`None`: the subscription ended).
+    Market(Option<MarketEvent>),
+}
+
+/// Fills resting orders against every trade on the stream and publishes the fills, and those
+/// that late orders got on arrival.
 async fn fill_resting_orders(
     mut subscriber: MarketSubscriber,
+    mut late_fills: mpsc::UnboundedReceiver<Vec<Fill>>,
     broker: Arc<Mutex<PaperBroker>>,
     board: BrokerBoard,
     outcomes: OutcomePublisher,
@@ -235,7 +258,17 @@ async fn fill_resting_orders(
     loop {
         let event = tokio::select! {
             _ = stop.wait_for(|s| *s) => break,
-            event = subscriber.next() => event,
+            Some(fills) = late_fills.recv() => Next::LateFills(fills),
+            event = subscriber.next() => Next::Market(event),
+        };
+        let event = match event {
+            Next::Market(event) => event,
+            Next::LateFills(fills) => {
+                if !publish_fills(&outcomes, fills, &stop).await {
+                    return;
+                }
+                continue;
+            }
         };
         let Some(event) = event else { break };
         status.send_modify(|s| s.lag = Some(subscriber.lag()));
@@ -254,16 +287,27 @@ async fn fill_resting_orders(
             }
             fills
         });
-        for fill in fills {
-            // Journaled already: publishing is retried until stored (or the host stops, and
-            // then the restart publishes the journal's last fills again).
-            while let Err(e) = outcomes.publish_fill(&fill).await {
-                tracing::warn!(target: "tradehost::bus", "fill of order {} not published yet: {e}; retrying", fill.order_id);
-                if *stop.borrow() {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
+        if !publish_fills(&outcomes, fills, &stop).await {
+            return;
         }
     }
+}
+
+/// Publishes journaled fills to their plugins' hosts, each retried until stored; false when
+/// the host stopped first (the restart publishes the journal's last fills again).
+async fn publish_fills(
+    outcomes: &OutcomePublisher,
+    fills: Vec<Fill>,
+    stop: &watch::Receiver<bool>,
+) -> bool {
+    for fill in fills {
+        while let Err(e) = outcomes.publish_fill(&fill).await {
+            tracing::warn!(target: "tradehost::bus", "fill of order {} not published yet: {e}; retrying", fill.order_id);
+            if *stop.borrow() {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+    true
 }

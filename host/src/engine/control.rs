@@ -126,7 +126,7 @@ pub fn flatten(
     let cancelled_orders = pipeline.notify_cancellations(&plan.cancelled, now);
     tracing::warn!(target: "tradehost::control", plugin, "flatten asked by {actor}: {cancelled_orders} resting orders cancelled, {} closing orders", plan.actions.len());
     // Only orders are submitted, so the broker answers each with one outcome, in order.
-    let outcomes = pipeline.submit(&plan.plugin, plan.actions.clone());
+    let outcomes = pipeline.submit(&plan.plugin, plan.actions.clone(), None);
     Ok(super::flatten::report(
         plugin,
         cancelled_orders,

@@ -7,7 +7,7 @@
 
 use super::latency::LatencyHistogram;
 use super::snapshot::{Clock, SnapshotWriter};
-use crate::broker::{BrokerOutcome, PaperBroker};
+use crate::broker::{BrokerOutcome, PaperBroker, TradePoint};
 use crate::market::MarketState;
 use crate::plugins::{PluginHost, PluginOutput};
 use crate::trainer::TrainerHandle;
@@ -164,21 +164,27 @@ impl Core {
         actions: Vec<crate::types::PluginAction>,
         now_ms: TimestampMs,
     ) -> Vec<Rejection> {
-        self.submit_outcomes(plugin, actions, now_ms)
+        self.submit_outcomes(plugin, actions, now_ms, None)
             .iter()
             .filter_map(BrokerOutcome::rejection)
             .cloned()
             .collect()
     }
 
-    /// [`submit`](Self::submit), returning every outcome (one per action, in order).
+    /// [`submit`](Self::submit), returning every outcome (one per action, in order); with a
+    /// `cause`, the orders fill only at trades after it, even those processed already (take
+    /// those fills with [`take_late_fills`](Self::take_late_fills)).
     pub fn submit_outcomes(
         &mut self,
         plugin: &str,
         actions: Vec<crate::types::PluginAction>,
         now_ms: TimestampMs,
+        cause: Option<TradePoint>,
     ) -> Vec<BrokerOutcome> {
-        let outcomes = self.broker.submit(plugin, actions, now_ms);
+        let outcomes = match cause {
+            Some(cause) => self.broker.submit_caused(plugin, actions, now_ms, cause),
+            None => self.broker.submit(plugin, actions, now_ms),
+        };
         if let Some(kept) = &mut self.kept_refusals {
             kept.extend(
                 outcomes
@@ -188,6 +194,16 @@ impl Core {
             );
         }
         outcomes
+    }
+
+    /// The fills that orders caused before trades already processed got when they arrived
+    /// (journaled already), kept for a report when asked.
+    pub fn take_late_fills(&mut self) -> Vec<Fill> {
+        let fills = self.broker.take_late_fills();
+        if let Some(kept) = &mut self.kept_fills {
+            kept.extend(fills.iter().cloned());
+        }
+        fills
     }
 
     /// Build bars of exactly the periods the loaded plugins ask for in

@@ -417,13 +417,17 @@ fn start_summary(
 /// order ids come back too.
 fn open_broker(config: &Config, mirror: bool) -> Result<(PaperBroker, HashSet<u64>), EngineError> {
     let mut mirrored = HashSet::new();
-    let (broker, _recovery) = PaperBroker::open_with(config.broker.clone(), |r| {
+    let (mut broker, _recovery) = PaperBroker::open_with(config.broker.clone(), |r| {
         if let JournalRecord::Fill { fill, .. } = r
             && mirror
         {
             mirrored.insert(fill.order_id);
         }
     })?;
+    if !mirror {
+        // Plugins answer after the engine went on: their orders fill as of their causes.
+        broker.keep_recent_trades(crate::broker::recent_trades::KEPT_TRADES);
+    }
     Ok((broker, mirrored))
 }
 

@@ -2,6 +2,7 @@
 //! to a bounded queue that the bus task publishes from, and both sides count, so that a
 //! checkpoint can wait until every order made before its snapshots is on the bus.
 
+use crate::broker::TradePoint;
 use crate::types::PluginAction;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,8 +18,8 @@ pub struct RoutedOrder {
     pub plugin: Arc<str>,
     /// Its actions, in the order it made them.
     pub actions: Vec<PluginAction>,
-    /// The market stream position the engine had handled when they reached it.
-    pub market_position: Option<u64>,
+    /// The trade that caused them (stream position and index in its message).
+    pub cause: Option<TradePoint>,
 }
 
 /// Orders handed over and orders published, since start.
@@ -98,7 +99,7 @@ mod tests {
         let order = || RoutedOrder {
             plugin: "p".into(),
             actions: Vec::new(),
-            market_position: None,
+            cause: None,
         };
         for _ in 0..ROUTE_CAPACITY {
             route.send(order()).unwrap();

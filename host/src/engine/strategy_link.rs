@@ -353,10 +353,7 @@ async fn publish_orders(
         };
         for action in order.actions {
             // An order is never dropped here: the bus may be down for a while.
-            while let Err(e) = publisher
-                .send(&plugin, action.clone(), order.market_position)
-                .await
-            {
+            while let Err(e) = publisher.send(&plugin, action.clone(), order.cause).await {
                 tracing::warn!(target: "tradehost::bus", "order of plugin {} not stored yet: {e}; retrying", plugin.name);
                 tokio::select! {
                     _ = until_set(&mut stop) => return,

@@ -2,7 +2,8 @@
 //!
 //! Demo mode starts this server and points the real [`FinnhubClient`](super::FinnhubClient) at
 //! it, so demo exercises the live code path: handshake, subscriptions, batches, pings,
-//! reconnection. Each connection replays the file from its start, paced by the trades'
+//! reconnection. Each connection replays the file from its start (from its first
+//! subscription, so a client sees the first trades of what it asked for), paced by the trades'
 //! timestamps divided by `speed`, looping if asked, only for the symbols that connection
 //! subscribed. Trade times are rebased so they read as "now". Trades closer together than
 //! `batch_window` (in wall time) go out in one message, as Finnhub batches them; the server
@@ -176,10 +177,17 @@ async fn serve(
     let mut lap_start = Instant::now();
     let mut lap_wall_ms = now_ms();
     let mut finished = false;
+    // The replay starts with the first subscription: until then nothing could be sent.
+    let mut started = false;
     let mut frame = String::with_capacity(4096);
 
     loop {
-        let due = if finished {
+        if !started && !subscribed.is_empty() {
+            started = true;
+            lap_start = Instant::now();
+            lap_wall_ms = now_ms();
+        }
+        let due = if finished || !started {
             Instant::now() + Duration::from_secs(3600)
         } else {
             let offset = (tape.trades[next].time_ms - t0) as f64 / speed / 1000.0;

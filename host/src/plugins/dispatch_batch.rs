@@ -7,12 +7,15 @@
 use super::batch::BatchBuilder;
 use super::bindings::{bar_event, fill_event, prediction_event, rejection_event, wit};
 use super::symbols::{SymbolMemo, SymbolTable};
+use crate::broker::TradePoint;
 use crate::types::{Bar, Fill, Prediction, Rejection, TimestampMs, Trade};
 
 /// Events in the order they happened, for one `on-events` call.
 #[derive(Debug)]
 pub struct DispatchBatch {
     builder: BatchBuilder,
+    /// Where the batch stands in the market stream.
+    points: BatchPoints,
     table: SymbolTable,
     /// The id of the symbol of the previous trade (trades of one symbol come in runs).
     memo: SymbolMemo,
@@ -23,6 +26,7 @@ impl DispatchBatch {
     pub fn new(table: &SymbolTable, trades: usize) -> Self {
         DispatchBatch {
             builder: BatchBuilder::with_capacity(trades),
+            points: BatchPoints::default(),
             table: table.clone(),
             memo: SymbolMemo::default(),
         }
@@ -54,6 +58,17 @@ impl DispatchBatch {
         self.builder.event(prediction_event(p, &self.table, now_ms));
     }
 
+    /// The batch's trades start at `points.first`, and `points.last` was the last trade
+    /// processed when it was sent: what the actions it causes are placed after.
+    pub fn follows(&mut self, points: BatchPoints) {
+        self.points = points;
+    }
+
+    /// Where the batch stands in the market stream.
+    pub fn points(&self) -> BatchPoints {
+        self.points
+    }
+
     /// True when the batch holds no event.
     pub fn is_empty(&self) -> bool {
         self.builder.is_empty()
@@ -62,6 +77,29 @@ impl DispatchBatch {
     /// The batch as it crosses the boundary.
     pub(crate) fn finish(self) -> wit::EventBatch {
         self.builder.finish()
+    }
+}
+
+/// Where a batch of events stands in the market stream, so that the actions a plugin places
+/// while handling it name the trade that caused them (the broker fills them only at later
+/// trades, however late they reach it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchPoints {
+    /// The point of the batch's first trade.
+    pub first: TradePoint,
+    /// The last trade processed when the batch was sent (after every trade of it).
+    pub last: TradePoint,
+}
+
+impl BatchPoints {
+    /// The cause of actions placed at trade `trade` of the batch (an event placed before a
+    /// trade counts as that trade's: the broker had processed it), or, with `None`, after
+    /// every trade of the batch.
+    pub fn cause(&self, trade: Option<usize>) -> TradePoint {
+        match trade {
+            Some(i) => self.first.plus(i as u64),
+            None => self.last,
+        }
     }
 }
 

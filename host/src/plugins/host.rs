@@ -8,7 +8,7 @@
 use super::PluginConfig;
 use super::bindings::wit;
 use super::counters::{PluginCounters, PluginStats};
-use super::dispatch_batch::DispatchBatch;
+use super::dispatch_batch::{BatchPoints, DispatchBatch};
 use super::error::PluginError;
 use super::instance::{CallLimits, Fault, PluginInstance};
 use super::mailbox::{Mailbox, Undelivered};
@@ -264,12 +264,12 @@ impl PluginHost {
     /// Send a batch of market events to every plugin; returns how many plugins got it
     /// (each answers with one [`PluginOutput`]).
     pub fn dispatch(&self, batch: Arc<wit::EventBatch>) -> usize {
-        self.dispatch_seq(batch).1
+        self.dispatch_seq(batch, BatchPoints::default()).1
     }
 
     /// [`dispatch`](Self::dispatch), also returning the batch's sequence number, which the
     /// plugins' answers carry back.
-    pub fn dispatch_seq(&self, batch: Arc<wit::EventBatch>) -> (u64, usize) {
+    pub fn dispatch_seq(&self, batch: Arc<wit::EventBatch>, points: BatchPoints) -> (u64, usize) {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         let sent = self
             .read_slots()
@@ -279,6 +279,7 @@ impl PluginHost {
                     seq,
                     batch: batch.clone(),
                     shared: true,
+                    points,
                 };
                 self.send(name, slot, command)
             })
@@ -297,22 +298,30 @@ impl PluginHost {
         if batch.is_empty() {
             return (0, 0);
         }
-        self.dispatch_seq(Arc::new(batch.finish()))
+        let points = batch.points();
+        self.dispatch_seq(Arc::new(batch.finish()), points)
     }
 
     /// Send `batch` to one plugin; true when it will answer. An empty batch goes nowhere.
     pub fn send_to(&self, plugin: &str, batch: DispatchBatch) -> bool {
-        !batch.is_empty() && self.deliver(plugin, batch.finish())
+        let points = batch.points();
+        !batch.is_empty() && self.deliver_at(plugin, batch.finish(), points)
     }
 
     /// Send events (fills, rejections) to one plugin; true when it will answer.
     pub fn deliver(&self, plugin: &str, events: wit::EventBatch) -> bool {
+        self.deliver_at(plugin, events, BatchPoints::default())
+    }
+
+    /// [`deliver`](Self::deliver) of events that stand at `points` in the market stream.
+    fn deliver_at(&self, plugin: &str, events: wit::EventBatch, points: BatchPoints) -> bool {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         let slots = self.read_slots();
         let command = WorkerCommand::Events {
             seq,
             batch: Arc::new(events),
             shared: false,
+            points,
         };
         match slots.get_key_value(plugin) {
             Some((name, slot)) => self.send(name, slot, command),

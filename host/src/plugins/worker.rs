@@ -15,6 +15,7 @@
 use super::batch;
 use super::bindings::{action_from_wit, wit};
 use super::counters::PluginCounters;
+use super::dispatch_batch::BatchPoints;
 use super::event_index;
 use super::instance::{CallLimits, Fault, FaultKind, PluginInstance};
 use super::refusal_watch::{OverLimit, RefusalWatch};
@@ -23,6 +24,7 @@ use super::sandbox::HostState;
 use super::symbols::SymbolIds;
 use super::symbols::SymbolTable;
 use super::view::MarketView;
+use crate::broker::TradePoint;
 use crate::doorbell::RingingSender;
 use crate::types::PluginAction;
 use crossbeam_channel::{Receiver, Sender};
@@ -42,6 +44,8 @@ pub enum WorkerCommand {
         batch: Arc<wit::EventBatch>,
         /// True for a batch sent to every plugin (to be filtered), false for this plugin's own.
         shared: bool,
+        /// Where the batch stands in the market stream (the causes of the actions).
+        points: BatchPoints,
     },
     /// One call with events already chosen for this plugin; the one output says how many it
     /// handled (the lockstep engine of backtests).
@@ -81,8 +85,20 @@ pub struct PluginOutput {
     pub consumed: usize,
     /// Orders and cancellations, in the order the guest returned them.
     pub actions: Vec<PluginAction>,
+    /// The trade that caused them (see [`BatchPoints::cause`]).
+    pub cause: TradePoint,
     /// The last output for this command: it is fully handled.
     pub done: bool,
+}
+
+/// The command a call belongs to, to name its actions' cause.
+struct CallSite {
+    /// The command's sequence number.
+    seq: u64,
+    /// Where its batch stands in the market stream.
+    points: BatchPoints,
+    /// The batch as sent to every plugin, when this plugin gets it filtered to its symbols.
+    filtered: Option<Arc<wit::EventBatch>>,
 }
 
 /// A started plugin version: instance plus what is needed to rebuild it.
@@ -198,13 +214,23 @@ impl Worker {
             {
                 PluginCounters::bump(&self.counters.events_skipped, batch::len(&batch) as u64);
             }
-            WorkerCommand::Events { seq, batch, shared } => {
+            WorkerCommand::Events {
+                seq,
+                batch,
+                shared,
+                points,
+            } => {
+                let call = CallSite {
+                    seq,
+                    points,
+                    filtered: shared.then(|| batch.clone()),
+                };
                 let batch = if shared { self.filtered(batch) } else { batch };
-                self.handle_all(seq, batch);
+                self.handle_all(&call, batch);
             }
             WorkerCommand::Call { seq, batch } => {
                 let (consumed, actions) = self.deliver(&batch);
-                self.emit(seq, consumed, actions, true);
+                self.emit(seq, consumed, actions, true, TradePoint::START);
             }
             WorkerCommand::Swap { next, reply } => {
                 let _ = reply.send(self.swap(*next));
@@ -224,7 +250,14 @@ impl Worker {
         true
     }
 
-    fn emit(&self, seq: u64, consumed: usize, actions: Vec<PluginAction>, done: bool) {
+    fn emit(
+        &self,
+        seq: u64,
+        consumed: usize,
+        actions: Vec<PluginAction>,
+        done: bool,
+        cause: TradePoint,
+    ) {
         // The receiver only goes away when the engine shuts down; nothing to do then.
         let _ = self.out.send(PluginOutput {
             plugin: self.name.clone(),
@@ -232,22 +265,71 @@ impl Worker {
             consumed,
             actions,
             done,
+            cause,
         });
     }
 
     /// Handle `batch` to its end: call, send the orders, call again with the rest.
-    fn handle_all(&mut self, seq: u64, mut batch: Arc<wit::EventBatch>) {
+    fn handle_all(&mut self, call: &CallSite, mut batch: Arc<wit::EventBatch>) {
+        // Trades of the (filtered) batch handled by the calls before this one.
+        let mut handled = 0;
         loop {
             let (consumed, actions) = self.deliver(&batch);
             let done = consumed >= batch::len(&batch);
             if done || !actions.is_empty() {
-                self.emit(seq, consumed, actions, done);
+                let cause = match actions.is_empty() {
+                    true => TradePoint::START,
+                    false => self.cause(call, &batch, consumed, handled),
+                };
+                self.emit(call.seq, consumed, actions, done, cause);
             }
             if done {
                 return;
             }
+            // `consumed` ≥ 1 here: a guest that handled nothing broke the interface and was
+            // answered as done.
+            handled += event_index::trades_through(&batch, consumed.saturating_sub(1));
             batch = Arc::new(event_index::rest(&batch, consumed));
         }
+    }
+
+    /// The trade that caused the actions of a call that handled the first `consumed` events
+    /// of `batch`, after `handled` trades of the command's batch in earlier calls: the last
+    /// event handled is that trade, or is placed before it.
+    fn cause(
+        &self,
+        call: &CallSite,
+        batch: &wit::EventBatch,
+        consumed: usize,
+        handled: usize,
+    ) -> TradePoint {
+        let n = batch.trades.symbols.len();
+        let at = match consumed
+            .checked_sub(1)
+            .and_then(|c| event_index::locate(batch, c))
+        {
+            Some(event_index::Located::Trade(i)) => Some(i),
+            Some(event_index::Located::Other { trades_before, .. }) if trades_before < n => {
+                Some(trades_before)
+            }
+            _ => None,
+        };
+        let Some(i) = at.map(|i| handled + i) else {
+            return call.points.cause(None);
+        };
+        // In a filtered batch, the i-th trade kept is a later one of the batch sent.
+        let index = match (&call.filtered, &self.current.symbols) {
+            (Some(shared), Some(wanted)) => shared
+                .trades
+                .symbols
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| wanted.contains(*s))
+                .nth(i)
+                .map(|(j, _)| j),
+            _ => Some(i),
+        };
+        call.points.cause(index)
     }
 
     /// A shared batch filtered to this plugin's symbols, without copying when every event

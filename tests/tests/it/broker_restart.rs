@@ -6,6 +6,7 @@
 use super::bus::{connect, limit_buy, next_report, plugin, within};
 use tokio::sync::oneshot;
 use tradehost::broker::BrokerOutcome;
+use tradehost::broker::TradePoint;
 use tradehost::bus::{
     Bus, FeedPublisher, MarketEvent, MarketSubscriber, OrderPublisher, OrderReport,
     OutcomeSubscriber, StartAt, SymbolFilter,
@@ -82,7 +83,11 @@ async fn a_restarted_broker_fills_resting_orders_at_the_trades_it_missed() {
     // The strategy host had handled the first trade when its plugin bid 99.
     let cause = watch.position();
     OrderPublisher::new(&strategies)
-        .send(&plugin("sma"), limit_buy(1, 99.0), Some(cause))
+        .send(
+            &plugin("sma"),
+            limit_buy(1, 99.0),
+            Some(TradePoint::new(cause, 0)),
+        )
         .await
         .unwrap();
     let accepted = next_report(&mut inbox).await;

@@ -14,6 +14,7 @@ mod exactness;
 mod feed;
 mod hostile;
 mod hostile_describe;
+mod live_fills;
 mod operator;
 mod pipeline;
 mod plugins;

@@ -19,24 +19,32 @@ use tradehost_tests::guests;
 use tradehost_tests::nats_server::NatsServer;
 
 /// How long each stage may take on a loaded 2-core machine.
-const STAGE: Duration = Duration::from_secs(120);
+pub(super) const STAGE: Duration = Duration::from_secs(120);
 
 /// A host's folder and its environment.
-struct Host {
-    dir: PathBuf,
-    env: Vec<(String, String)>,
+pub(super) struct Host {
+    pub(super) dir: PathBuf,
+    pub(super) env: Vec<(String, String)>,
 }
 
 impl Host {
-    fn new(root: &Path, name: &str, server: &NatsServer) -> Host {
+    pub(super) fn new(root: &Path, name: &str, server: &NatsServer) -> Host {
+        let mut host = Host::alone(root, name);
+        host.env.extend([
+            ("BUS_URL".to_string(), server.url()),
+            ("BUS_HOST".to_string(), name.to_string()),
+            ("BUS_HEALTH_INTERVAL_SECS".to_string(), "1".to_string()),
+        ]);
+        host
+    }
+
+    /// A host without the bus settings (a single process).
+    pub(super) fn alone(root: &Path, name: &str) -> Host {
         let dir = root.join(name);
         std::fs::create_dir_all(dir.join("plugins")).unwrap();
         let env = vec![
-            ("BUS_URL".to_string(), server.url()),
-            ("BUS_HOST".to_string(), name.to_string()),
             // Checkpoints often, so that a kill lands between two of them.
             ("STATE_SAVE_INTERVAL".to_string(), "1".to_string()),
-            ("BUS_HEALTH_INTERVAL_SECS".to_string(), "1".to_string()),
             ("CONSOLE_SUMMARY_SECS".to_string(), "off".to_string()),
             ("RISK_MAX_POSITION".to_string(), "1000000".to_string()),
             ("RISK_MAX_ORDERS_PER_SEC".to_string(), "1000".to_string()),
@@ -45,7 +53,7 @@ impl Host {
         Host { dir, env }
     }
 
-    fn counter(self, name: &str, every: u32) -> Host {
+    pub(super) fn counter(self, name: &str, every: u32) -> Host {
         std::fs::copy(
             guests::COUNTER,
             self.dir.join("plugins").join(format!("{name}.wasm")),
@@ -59,7 +67,7 @@ impl Host {
         self
     }
 
-    fn start(&self, role: &str) -> DaemonProcess {
+    pub(super) fn start(&self, role: &str) -> DaemonProcess {
         let env: Vec<(&str, &str)> = self
             .env
             .iter()
@@ -68,7 +76,7 @@ impl Host {
         DaemonProcess::start_role(&self.dir, role, &env).unwrap()
     }
 
-    fn journal(&self) -> Vec<JournalRecord> {
+    pub(super) fn journal(&self) -> Vec<JournalRecord> {
         journal_records(&self.dir.join("journal/journal.bin"))
     }
 

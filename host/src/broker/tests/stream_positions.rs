@@ -3,6 +3,7 @@
 //! again from the journal's last position without filling anything twice or early.
 
 use super::*;
+use crate::broker::TradePoint;
 use crate::broker::journal::Journal;
 use crate::broker::record::JournalRecord;
 use crate::types::{Fill, OrderKind, Side};
@@ -35,7 +36,7 @@ fn an_order_fills_only_after_its_cause_and_the_brokers_position() {
     assert!(trades_at(&mut b, 1..=5, 100.0).is_empty());
     // The strategy host had handled position 8; the broker is at 5.
     let buy = place(Side::Buy, "SPY", 1.0, OrderKind::Market, 1);
-    b.submit_from(&origin(1), Some(8), "p", buy, T0);
+    b.submit_from(&origin(1), Some(TradePoint::new(8, 0)), "p", buy, T0);
     assert!(
         trades_at(&mut b, 6..=8, 100.0).is_empty(),
         "filled before its cause"
@@ -43,9 +44,11 @@ fn an_order_fills_only_after_its_cause_and_the_brokers_position() {
     let fills = trades_at(&mut b, 9..=9, 101.0);
     assert_eq!(fills.len(), 1);
     assert_eq!(fills[0].price, 101.0);
-    // The broker ahead of the cause: it fills after the broker's position.
+    // The broker ahead of the cause, without the trades since: it fills at the next trade.
     let sell = place(Side::Sell, "SPY", 1.0, OrderKind::Market, 2);
-    b.submit_from(&origin(2), Some(3), "p", sell, T0);
+    b.submit_from(&origin(2), Some(TradePoint::new(3, 0)), "p", sell, T0);
+    assert!(b.take_late_fills().is_empty());
+    assert_eq!(b.orders_beyond_history(), 1);
     assert_eq!(trades_at(&mut b, 10..=10, 102.0).len(), 1);
     assert_eq!(b.journaled_market_position(), 10);
     let records = Journal::read_all(&cfg.journal_path).unwrap().records;
@@ -82,11 +85,11 @@ fn a_restart_reads_again_from_the_brokers_own_position_not_a_later_cause() {
     let (mut b, _) = open(&cfg);
     assert!(trades_at(&mut b, 49..=50, 100.0).is_empty());
     let bid = place(Side::Buy, "SPY", 1.0, OrderKind::Limit(99.0), 1);
-    b.submit_from(&origin(1), Some(50), "p", bid, T0);
+    b.submit_from(&origin(1), Some(TradePoint::new(50, 0)), "p", bid, T0);
     assert!(trades_at(&mut b, 51..=100, 100.0).is_empty());
     // A strategy host ahead of the broker: its order waits for position 121.
     let buy = place(Side::Buy, "SPY", 1.0, OrderKind::Market, 2);
-    b.submit_from(&origin(2), Some(120), "p", buy, T0);
+    b.submit_from(&origin(2), Some(TradePoint::new(120, 0)), "p", buy, T0);
     drop(b);
 
     let (mut b, _) = open(&cfg);
@@ -106,11 +109,11 @@ fn a_reopened_broker_reads_the_stream_again_without_double_or_early_fills() {
     assert!(trades_at(&mut b, 1..=4, 100.0).is_empty());
     // Two buy limits at 99, placed after positions 4 and 7.
     let limit = |tag| place(Side::Buy, "SPY", 1.0, OrderKind::Limit(99.0), tag);
-    b.submit_from(&origin(1), Some(4), "p", limit(1), T0);
+    b.submit_from(&origin(1), Some(TradePoint::new(4, 0)), "p", limit(1), T0);
     assert!(trades_at(&mut b, 5..=6, 100.0).is_empty());
     let first = trades_at(&mut b, 7..=7, 98.0);
     assert_eq!(first.iter().map(|f| f.tag).collect::<Vec<_>>(), [1]);
-    b.submit_from(&origin(2), Some(7), "p", limit(2), T0);
+    b.submit_from(&origin(2), Some(TradePoint::new(7, 0)), "p", limit(2), T0);
     // The broker then reads positions 8..=9 (no fill) and is killed.
     assert!(trades_at(&mut b, 8..=9, 100.0).is_empty());
     drop(b);
@@ -137,7 +140,7 @@ fn an_operators_order_is_recovered_as_placed_after_the_positions_before_it() {
     let (mut b, _) = open(&cfg);
     assert!(trades_at(&mut b, 1..=5, 100.0).is_empty());
     let buy = place(Side::Buy, "SPY", 1.0, OrderKind::Market, 1);
-    b.submit_from(&origin(1), Some(5), "p", buy, T0);
+    b.submit_from(&origin(1), Some(TradePoint::new(5, 0)), "p", buy, T0);
     assert_eq!(trades_at(&mut b, 6..=6, 100.0).len(), 1);
     // A flatten on the broker host: no origin, journaled without a position.
     b.at_market_position(20);
@@ -157,7 +160,7 @@ fn forgetting_positions_lets_orders_fill_on_a_new_stream() {
     let (mut b, _) = open(&cfg);
     assert!(trades_at(&mut b, 499..=500, 100.0).is_empty());
     let buy = place(Side::Buy, "SPY", 1.0, OrderKind::Market, 1);
-    b.submit_from(&origin(1), Some(500), "p", buy, T0);
+    b.submit_from(&origin(1), Some(TradePoint::new(500, 0)), "p", buy, T0);
     // The stream is recreated: its positions start again from 1.
     b.forget_market_positions();
     assert_eq!(b.journaled_market_position(), 0);
@@ -166,4 +169,34 @@ fn forgetting_positions_lets_orders_fill_on_a_new_stream() {
     // The journal's latest position is the new stream's, not the old stream's largest.
     let (b, _) = open(&cfg);
     assert_eq!(b.journaled_market_position(), 1);
+}
+
+#[test]
+fn a_late_order_fills_as_of_its_cause_at_the_trades_the_broker_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let (mut b, _) = open(&cfg);
+    b.keep_recent_trades(16);
+    // Positions 1..=5, prices 100, 101, ..., 104; the broker is at 5.
+    for p in 1..=5u64 {
+        trades_at(&mut b, p..=p, 99.0 + p as f64);
+    }
+    // Caused at position 2: it fills at position 3's trade, the first after its cause.
+    let buy = place(Side::Buy, "SPY", 1.0, OrderKind::Market, 1);
+    b.submit_from(&origin(1), Some(TradePoint::new(2, 0)), "p", buy, T0);
+    let late = b.take_late_fills();
+    assert_eq!(late.len(), 1);
+    assert_eq!((late[0].price, late[0].time_ms), (102.0, T0 + 3));
+    assert!(b.take_late_fills().is_empty(), "taken once");
+    // A limit the kept trades do not reach rests, and fills at a later trade that does.
+    let bid = place(Side::Buy, "SPY", 1.0, OrderKind::Limit(100.5), 2);
+    b.submit_from(&origin(2), Some(TradePoint::new(2, 0)), "p", bid, T0);
+    assert!(b.take_late_fills().is_empty());
+    assert!(trades_at(&mut b, 6..=6, 101.0).is_empty());
+    assert_eq!(trades_at(&mut b, 7..=7, 100.0).len(), 1);
+    assert_eq!(b.orders_beyond_history(), 0);
+    // The journal holds the late fill like any other: a reopened broker has the position.
+    drop(b);
+    let (b, _) = open(&cfg);
+    assert_eq!(b.position("p", "SPY").quantity, 2.0);
 }

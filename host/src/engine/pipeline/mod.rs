@@ -16,6 +16,7 @@ use super::order_route::OrderRoute;
 use crate::broker::PaperBroker;
 use crate::dashboard::EventHub;
 use crate::feed::TradeBatch;
+use crate::plugins::dispatch_batch::BatchPoints;
 use crate::plugins::{DispatchBatch, PluginHost};
 use crate::types::{Bar, Fill, Trade};
 use std::collections::BTreeMap;
@@ -46,8 +47,6 @@ pub struct Pipeline {
     /// On a strategy host, where orders go instead of the local broker (which then only
     /// mirrors the fills the broker host reports).
     remote: Option<OrderRoute>,
-    /// On a strategy host, the market stream position of the event being handled.
-    market_position: Option<u64>,
 }
 
 impl Pipeline {
@@ -64,7 +63,6 @@ impl Pipeline {
             events: None,
             frames: FrameTimes::default(),
             remote: None,
-            market_position: None,
         }
     }
 
@@ -122,6 +120,7 @@ impl Pipeline {
         }
         self.core.follow_bar_periods();
         let mut batch = self.core.plugins.batch(trades.len());
+        let first = self.core.broker.next_point();
         let mut bars: Vec<Bar> = Vec::new();
         let mut fills: Vec<Fill> = Vec::new();
         let mut latest = i64::MIN;
@@ -136,6 +135,10 @@ impl Pipeline {
             fills.extend(self.core.commit_trade(trade));
         }
         self.core.clock.advance_to(latest);
+        batch.follows(BatchPoints {
+            first,
+            last: self.core.broker.last_point(),
+        });
         self.core.snapshot.trades(trades);
         if !fills.is_empty() {
             self.core.snapshot.positions_from(&self.core.broker);
@@ -164,6 +167,7 @@ impl Pipeline {
             return;
         }
         let mut batch = self.core.plugins.batch(0);
+        batch.follows(self.points_now());
         for bar in &bars {
             batch.bar(bar);
         }
@@ -194,6 +198,7 @@ impl Pipeline {
         self.core.snapshot.add_prediction(p);
         self.core.snapshot.publish();
         let mut batch = self.core.plugins.batch(0);
+        batch.follows(self.points_now());
         batch.prediction(p, self.core.clock.now_ms());
         PipelineStats::add(&self.core.stats.predictions, 1);
         self.dispatch(batch);
@@ -240,8 +245,15 @@ impl Pipeline {
         }
     }
 
-    /// Send `events` to one plugin, counting the answer it owes.
-    fn deliver(&mut self, plugin: &str, events: DispatchBatch) {
+    /// Where events without trades stand: after the last trade the broker processed.
+    fn points_now(&self) -> BatchPoints {
+        let last = self.core.broker.last_point();
+        BatchPoints { first: last, last }
+    }
+
+    /// Send `events` (no trades: fills, refusals) to one plugin, counting the answer it owes.
+    fn deliver(&mut self, plugin: &str, mut events: DispatchBatch) {
+        events.follows(self.points_now());
         if self.core.plugins.send_to(plugin, events) {
             self.outstanding += 1;
         }

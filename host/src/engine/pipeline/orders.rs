@@ -3,7 +3,7 @@
 //! cancellations the broker makes on its own (kill switch, removed plugins, flatten).
 
 use super::Pipeline;
-use crate::broker::{BrokerOutcome, CancelReason};
+use crate::broker::{BrokerOutcome, CancelReason, TradePoint};
 use crate::plugins::{DispatchBatch, PluginOutput};
 use crate::status::{KillSwitchChange, KillSwitchError};
 use crate::types::Rejection;
@@ -26,15 +26,18 @@ impl Pipeline {
                 .tick_to_order
                 .record(u64::try_from(ns).unwrap_or(u64::MAX));
         }
-        self.submit(&output.plugin, output.actions);
+        self.submit(&output.plugin, output.actions, Some(output.cause));
     }
 
-    /// Submit a plugin's actions to the broker; refusals go back to the plugin. Returns
-    /// the broker's outcomes (an operator's flatten reads them).
+    /// Submit a plugin's actions, caused at trade `cause` (`None`: now, an operator's), to the
+    /// broker; refusals go back to the plugin, and so do the fills of orders that reached the
+    /// broker after trades that fill them. Returns the broker's outcomes (an operator's
+    /// flatten reads them).
     pub(crate) fn submit(
         &mut self,
         plugin: &Arc<str>,
         actions: Vec<crate::types::PluginAction>,
+        cause: Option<TradePoint>,
     ) -> Vec<BrokerOutcome> {
         // Dashboard hook: the orders, to show accepted ones with their details.
         let requests: Vec<crate::types::OrderRequest> = match &self.events {
@@ -50,14 +53,22 @@ impl Pipeline {
         let now = self.core.clock.now_ms();
         if self.remote.is_some() {
             // Outcomes come back from the broker host (`on_remote_outcome`).
-            self.send_to_broker_host(plugin, actions, now);
+            self.send_to_broker_host(plugin, actions, now, cause);
             return Vec::new();
         }
-        let outcomes = self.core.submit_outcomes(plugin, actions, now);
-        self.publish_broker();
+        let outcomes = self.core.submit_outcomes(plugin, actions, now, cause);
+        let late_fills = self.core.take_late_fills();
+        if late_fills.is_empty() {
+            self.publish_broker();
+        } else {
+            self.positions_changed();
+        }
         if let Some(hub) = &self.events {
             hub.outcomes(&requests, &outcomes, now);
+            hub.fills(&late_fills);
         }
+        // Before the refusals: an order's fill and a refusal of a later one keep their order.
+        self.deliver_fills(late_fills);
         let mut refusals = self.core.plugins.batch(0);
         // The broker has logged each refusal; the plugin hears of it as an event.
         for r in outcomes.iter().filter_map(BrokerOutcome::rejection) {

@@ -21,9 +21,10 @@ impl Pipeline {
     }
 
     /// The market stream position of the event being handled (a strategy host's engine,
-    /// before each market event): orders made from now on fill only at trades after it.
+    /// before each market event): its trades are numbered from there, as the broker host
+    /// numbers them, so that orders name the trade that caused them.
     pub fn at_market_position(&mut self, position: u64) {
-        self.market_position = Some(position);
+        self.core.broker.at_market_position(position);
     }
 
     /// True when orders leave for a broker host.
@@ -90,6 +91,7 @@ impl Pipeline {
         plugin: &Arc<str>,
         actions: Vec<crate::types::PluginAction>,
         now: i64,
+        cause: Option<crate::broker::TradePoint>,
     ) {
         let Some(route) = &self.remote else { return };
         let places: Vec<(u32, crate::types::Symbol)> = actions
@@ -102,7 +104,7 @@ impl Pipeline {
         let order = RoutedOrder {
             plugin: plugin.clone(),
             actions,
-            market_position: self.market_position,
+            cause,
         };
         if let Err(refusal) = route.send(order) {
             tracing::warn!(target: "tradehost::bus", "orders of plugin {plugin} {refusal}");
