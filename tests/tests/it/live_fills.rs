@@ -14,9 +14,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use tradehost::broker::JournalRecord;
 use tradehost_tests::daemon_process::DaemonProcess;
+use tradehost_tests::guests;
 use tradehost_tests::nats_server::NatsServer;
 
-/// The plugins: `counter`s ordering every 3rd and every 4th SPY trade.
+/// The plugins: a `counter` ordering 1 share every 3rd SPY trade, and a `counter-v2`
+/// ordering 2 every 4th.
 const PLUGINS: [&str; 2] = ["every_3", "every_4"];
 
 /// Fills compared per plugin (the first this many; each run makes more).
@@ -69,7 +71,7 @@ fn tuned(mut host: Host) -> Host {
 fn one_process(root: &Path, name: &str, execution: &str) -> Vec<JournalRecord> {
     let mut single = tuned(Host::alone(root, name))
         .counter("every_3", 3)
-        .counter("every_4", 4);
+        .counter_build(guests::COUNTER_V2, "every_4", 4);
     single
         .env
         .push(("PLUGIN_EXECUTION".into(), execution.into()));
@@ -103,7 +105,11 @@ fn the_deployment_journals_the_fills_one_process_journals_on_the_same_replay() {
     // The deployment: one plugin per strategy host.
     let broker = tuned(Host::new(root.path(), "broker", &server));
     let s1 = tuned(Host::new(root.path(), "strategies-1", &server)).counter("every_3", 3);
-    let s2 = tuned(Host::new(root.path(), "strategies-2", &server)).counter("every_4", 4);
+    let s2 = tuned(Host::new(root.path(), "strategies-2", &server)).counter_build(
+        guests::COUNTER_V2,
+        "every_4",
+        4,
+    );
     let feed = tuned(Host::new(root.path(), "feed", &server));
     let mut broker_process = broker.start("broker");
     let mut hosts = [s1.start("strategies"), s2.start("strategies")];

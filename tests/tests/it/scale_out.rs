@@ -54,11 +54,13 @@ impl Host {
     }
 
     pub(super) fn counter(self, name: &str, every: u32) -> Host {
-        std::fs::copy(
-            guests::COUNTER,
-            self.dir.join("plugins").join(format!("{name}.wasm")),
-        )
-        .unwrap();
+        self.counter_build(guests::COUNTER, name, every)
+    }
+
+    /// A `counter` plugin from the build at `wasm` (`counter`, or `counter-v2`, which orders
+    /// twice the quantity).
+    pub(super) fn counter_build(self, wasm: &str, name: &str, every: u32) -> Host {
+        std::fs::copy(wasm, self.dir.join("plugins").join(format!("{name}.wasm"))).unwrap();
         std::fs::write(
             self.dir.join("plugins").join(format!("{name}.toml")),
             format!("symbols = [\"SPY\"]\n[parameters]\nevery = {every}\n"),
