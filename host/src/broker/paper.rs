@@ -744,6 +744,8 @@ impl PaperBroker {
         let placed_ms = cause.and_then(|c| self.recent.time_of(c)).unwrap_or(now_ms);
         // Journaled when later than what the broker had read: restarted, it is placed after it.
         let journaled_cause = cause.map(|c| c.position).filter(|&c| c > read);
+        // A broker host's order: its positions are journaled (one process has none).
+        let on_stream = read > 0 || journaled_cause.is_some();
         if let Err(reason) = risk::well_formed(&self.limits, &request) {
             return self.refuse_malformed(plugin, request, reason, now_ms);
         }
@@ -770,7 +772,7 @@ impl PaperBroker {
             origin: origin.cloned(),
             // Only beside an origin (see the record); an operator's order is recovered as
             // placed after the position journaled before it.
-            market_position: origin.and((read > 0 || journaled_cause.is_some()).then_some(read)),
+            market_position: origin.and(on_stream.then_some(read)),
             cause: journaled_cause,
         };
         if let Err(e) = self.journal.append(&record) {
@@ -804,7 +806,7 @@ impl PaperBroker {
             (placed_ms, self.config.latency_ms),
             after,
         ));
-        if origin.is_some() && (read > 0 || journaled_cause.is_some()) {
+        if origin.is_some() && on_stream {
             self.journaled_position = read;
         }
         if late {

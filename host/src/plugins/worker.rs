@@ -223,7 +223,8 @@ impl Worker {
                 let call = CallSite {
                     seq,
                     points,
-                    filtered: shared.then(|| batch.clone()),
+                    // Kept only when the plugin gets it filtered to its symbols.
+                    filtered: (shared && self.current.symbols.is_some()).then(|| batch.clone()),
                 };
                 let batch = if shared { self.filtered(batch) } else { batch };
                 self.handle_all(&call, batch);
