@@ -21,8 +21,9 @@
 //!    (`plugins::PluginHost::dispatch_seq`); each plugin's worker calls its component's
 //!    `on-events` in a sandbox ([`plugins`]), whose host imports read that snapshot.
 //! 6. Their orders come back as `PluginOutput`s, each naming the trade that caused it (a
-//!    `broker::TradePoint`); `Pipeline::on_output` submits them to the broker (risk checks,
-//!    journal), which fills them at the first trade after their cause, even one it processed
+//!    `broker::TradePoint`); `Pipeline::on_outputs` submits those queued as one turn to the
+//!    broker (risk checks; one journal write for the turn, before anyone hears of its
+//!    orders), which fills them at the first trade after their cause, even one it processed
 //!    before they arrived (`broker::recent_trades`); fills reach the plugins with the next
 //!    batch.
 //!

@@ -13,7 +13,8 @@ use std::path::PathBuf;
 /// of the process loses nothing; fsync protects against a crash of the machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FsyncPolicy {
-    /// fsync after every record (`always`): nothing acknowledged is ever lost.
+    /// fsync after every record, or every group of orders the live engine journals together
+    /// (`always`): nothing acknowledged is ever lost.
     Always,
     /// fsync after every n-th record (`every_n:N`): at most n-1 records lost on power failure.
     EveryN(u32),

@@ -53,8 +53,12 @@ pub struct Journal {
     len: u64,
     /// Length of the valid part of the file (`len` minus the pending records).
     written: u64,
-    /// Records appended but not yet written (deferred policy only).
+    /// Records appended but not yet written (deferred policy, or held).
     pending: Vec<u8>,
+    /// Records appended are collected until [`release`](Self::release) (group commit).
+    held: bool,
+    /// Records in the held group.
+    group_records: u32,
     /// When to fsync.
     fsync: FsyncPolicy,
     /// Records written since the last fsync.
@@ -106,6 +110,8 @@ impl Journal {
             len: scan.valid_len,
             written: scan.valid_len,
             pending: Vec::new(),
+            held: false,
+            group_records: 0,
             fsync,
             unsynced: 0,
             buf: Vec::with_capacity(256),
@@ -161,8 +167,25 @@ impl Journal {
     }
 
     /// Appends one record, handing it to the operating system before returning, and fsyncs
-    /// according to the policy.
+    /// according to the policy. While [held](Self::hold), the record is only collected; an
+    /// append from outside the group first writes the group (poisoning the journal if that
+    /// fails, as its records may already have had effects).
     pub fn append(&mut self, record: &JournalRecord) -> Result<(), BrokerError> {
+        if self.held {
+            self.held = false;
+            self.group_records = 0;
+            self.write_pending()?;
+        }
+        self.append_inner(record)
+    }
+
+    /// Appends one record of the held group (written by [`release`](Self::release)), or,
+    /// when nothing is held, as [`append`](Self::append).
+    pub fn append_to_group(&mut self, record: &JournalRecord) -> Result<(), BrokerError> {
+        self.append_inner(record)
+    }
+
+    fn append_inner(&mut self, record: &JournalRecord) -> Result<(), BrokerError> {
         if let Some(cause) = &self.poisoned {
             return Err(BrokerError::Poisoned {
                 path: self.path.clone(),
@@ -173,11 +196,12 @@ impl Journal {
             path: self.path.clone(),
             message,
         })?;
-        if self.fsync == FsyncPolicy::Deferred {
+        if self.held || self.fsync == FsyncPolicy::Deferred {
             self.pending.extend_from_slice(&self.buf);
             self.len += self.buf.len() as u64;
             self.unsynced += 1;
-            return if self.pending.len() >= DEFERRED_BLOCK {
+            self.group_records += u32::from(self.held);
+            return if !self.held && self.pending.len() >= DEFERRED_BLOCK {
                 self.write_pending()
             } else {
                 Ok(())
@@ -189,6 +213,47 @@ impl Journal {
         self.len += self.buf.len() as u64;
         self.written = self.len;
         self.unsynced += 1;
+        self.sync_if_due()
+    }
+
+    /// Collect the records appended to the group from now on ([`append_to_group`](Self::append_to_group)),
+    /// to write them with one call and fsync them once, at [`release`](Self::release): a
+    /// group commit. (A deferred journal collects anyway.)
+    pub fn hold(&mut self) {
+        if self.fsync != FsyncPolicy::Deferred && self.poisoned.is_none() {
+            self.held = true;
+        }
+    }
+
+    /// Write the held records and fsync according to the policy. On failure the group's
+    /// records are cut off (the journal is as before [`hold`](Self::hold)) and the error
+    /// returned: none of them was acknowledged, the caller takes them back.
+    pub fn release(&mut self) -> Result<(), BrokerError> {
+        if !self.held {
+            return Ok(());
+        }
+        self.held = false;
+        let records = std::mem::take(&mut self.group_records);
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let written = self.file.write_all(&self.pending);
+        self.pending.clear();
+        if let Err(e) = written {
+            self.len = self.written;
+            self.unsynced = self.unsynced.saturating_sub(records);
+            return Err(self.roll_back("append", e));
+        }
+        self.written = self.len;
+        self.sync_if_due()
+    }
+
+    /// True while records are collected for a group commit.
+    pub fn is_held(&self) -> bool {
+        self.held
+    }
+
+    fn sync_if_due(&mut self) -> Result<(), BrokerError> {
         let due = match self.fsync {
             FsyncPolicy::Always => true,
             FsyncPolicy::EveryN(n) => self.unsynced >= n,
@@ -672,6 +737,75 @@ mod tests {
             "{e}"
         );
         assert_eq!(j.len(), len);
+        drop(j);
+        let contents = Journal::read_all(&path).unwrap();
+        assert_eq!(
+            (contents.records, contents.torn_tail),
+            (vec![order(1)], None)
+        );
+    }
+
+    #[test]
+    fn a_held_group_is_written_at_release_as_the_same_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (plain, grouped) = (dir.path().join("plain.bin"), dir.path().join("grouped.bin"));
+        let records: Vec<JournalRecord> = (1..=20).map(order).collect();
+        write(&plain, &records);
+        let on_disk = |path: &Path| std::fs::metadata(path).unwrap().len();
+        let (mut j, _) = Journal::open(&grouped, FsyncPolicy::Always, |_| {}).unwrap();
+        j.append(&records[0]).unwrap();
+        let before = on_disk(&grouped);
+        j.hold();
+        assert!(j.is_held());
+        for r in &records[1..10] {
+            j.append_to_group(r).unwrap();
+        }
+        assert_eq!(on_disk(&grouped), before, "the group waits in memory");
+        assert!(j.len() > before, "its length counts the group");
+        j.release().unwrap();
+        assert!(!j.is_held());
+        assert_eq!(on_disk(&grouped), j.len());
+        // An append from outside a group writes the group first.
+        j.hold();
+        j.append_to_group(&records[10]).unwrap();
+        j.append(&records[11]).unwrap();
+        assert!(!j.is_held());
+        assert_eq!(on_disk(&grouped), j.len());
+        for r in &records[12..] {
+            j.append_to_group(r).unwrap(); // nothing held: written at once
+            assert_eq!(on_disk(&grouped), j.len());
+        }
+        j.release().unwrap();
+        drop(j);
+        assert_eq!(
+            std::fs::read(&grouped).unwrap(),
+            std::fs::read(&plain).unwrap()
+        );
+    }
+
+    #[test]
+    fn a_group_that_cannot_be_written_leaves_the_records_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.bin");
+        let (mut j, _) = Journal::open(&path, FsyncPolicy::Never, |_| {}).unwrap();
+        j.append(&order(1)).unwrap();
+        let len = j.len();
+        j.hold();
+        j.append_to_group(&order(2)).unwrap();
+        j.append_to_group(&order(3)).unwrap();
+        j.break_writes();
+        let e = j.release().unwrap_err();
+        assert!(
+            matches!(
+                e,
+                BrokerError::Io {
+                    action: "append",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert_eq!(j.len(), len, "the group is forgotten");
         drop(j);
         let contents = Journal::read_all(&path).unwrap();
         assert_eq!(

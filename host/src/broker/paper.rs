@@ -122,6 +122,11 @@ pub struct PaperBroker {
     late_fills: Vec<Fill>,
     /// Orders later than the trades kept (see the module `recent_trades`).
     beyond_history: u64,
+    /// Orders accepted into the journal's held group, with when (see
+    /// [`hold_journal`](PaperBroker::hold_journal)).
+    group_orders: Vec<(u64, TimestampMs)>,
+    /// Orders taken back because their group could not be journaled, for the caller.
+    taken_back: Vec<(u64, Rejection)>,
 }
 
 impl PaperBroker {
@@ -253,6 +258,8 @@ impl PaperBroker {
             last_point: TradePoint::START,
             recent: RecentTrades::default(),
             late_fills: Vec::new(),
+            group_orders: Vec::new(),
+            taken_back: Vec::new(),
             beyond_history: 0,
         };
         Ok((broker, report))
@@ -304,6 +311,63 @@ impl PaperBroker {
     /// plugins to hear of.
     pub fn take_late_fills(&mut self) -> Vec<Fill> {
         std::mem::take(&mut self.late_fills)
+    }
+
+    /// Journal the orders submitted from now on as one group: their records are written with
+    /// one call and fsynced once, at [`release_journal`](Self::release_journal), instead of one
+    /// each. Until then nothing may learn of them: the caller releases before it tells anyone
+    /// (a plugin, the status API) about the orders. Late orders, cancellations and fills are
+    /// journaled on their own, after the group so far.
+    pub fn hold_journal(&mut self) {
+        self.journal.hold();
+    }
+
+    /// Write the held group (see [`hold_journal`](Self::hold_journal)); returns the orders
+    /// taken back because it could not be written, each with the refusal its plugin gets.
+    pub fn release_journal(&mut self) -> Vec<(u64, Rejection)> {
+        self.release_group();
+        std::mem::take(&mut self.taken_back)
+    }
+
+    /// Writes the held group, if any; when that fails, its orders leave the book and are
+    /// counted as refusals (its refusals stay refusals, unjournaled).
+    fn release_group(&mut self) {
+        let orders = std::mem::take(&mut self.group_orders);
+        let Err(e) = self.journal.release() else {
+            return;
+        };
+        self.totals.journal_errors += 1;
+        tracing::error!(target: "tradehost::broker", "a group of {} orders could not be journaled, so they were not placed: {e}", orders.len());
+        for (order_id, time_ms) in orders {
+            if let Some(order) = self.book.remove(order_id) {
+                self.totals.orders -= 1;
+                self.totals.refusals += 1;
+                self.taken_back.push((
+                    order_id,
+                    Rejection {
+                        plugin: order.plugin,
+                        tag: order.tag,
+                        symbol: order.symbol,
+                        reason: format!(
+                            "the order could not be journaled, so it was not placed: {e}"
+                        ),
+                        time_ms,
+                    },
+                ));
+            }
+        }
+    }
+
+    /// Runs `f` with the held group written first and journaling one record at a time, then
+    /// holds again if the journal was held.
+    fn outside_group<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> T {
+        let held = self.journal.is_held();
+        self.release_group();
+        let out = f(self);
+        if held {
+            self.journal.hold();
+        }
+        out
     }
 
     /// Orders that reached the broker after the trades it keeps (they filled from the oldest
@@ -378,7 +442,9 @@ impl PaperBroker {
                             tag,
                         });
                     }
-                    self.cancel(&ids, CancelReason::Requested, now_ms, &mut out);
+                    self.outside_group(|b| {
+                        b.cancel(&ids, CancelReason::Requested, now_ms, &mut out)
+                    });
                 }
             }
         }
@@ -392,6 +458,7 @@ impl PaperBroker {
     /// is ignored.
     pub fn on_trade(&mut self, trade: &Trade) -> Vec<Fill> {
         // Every trade takes a point, as the strategy hosts count them.
+        self.release_group();
         let point = self.next_point;
         self.next_point = point.plus(1);
         self.last_point = point;
@@ -489,6 +556,7 @@ impl PaperBroker {
         if !(sane(fill.quantity) && sane(fill.price) && fill.fee.is_finite()) {
             return Ok(false);
         }
+        self.release_group();
         self.journal.append(&JournalRecord::Fill {
             fill: fill.clone(),
             market_position: None,
@@ -514,6 +582,7 @@ impl PaperBroker {
         if engaged == self.kill_switch.engaged {
             return Ok(Vec::new());
         }
+        self.release_group();
         let record = JournalRecord::KillSwitch {
             engaged,
             reason: reason.to_string(),
@@ -584,6 +653,7 @@ impl PaperBroker {
 
     /// Forces every journaled record to stable storage (call at shutdown).
     pub fn flush(&mut self) -> Result<(), BrokerError> {
+        self.release_group();
         self.journal.flush()
     }
 
@@ -775,7 +845,13 @@ impl PaperBroker {
             market_position: origin.and(on_stream.then_some(read)),
             cause: journaled_cause,
         };
-        if let Err(e) = self.journal.append(&record) {
+        // A late order fills on arrival, and its fill is journaled after it: it goes alone.
+        let grouped = self.journal.is_held() && !late;
+        let journaled = match grouped {
+            true => self.journal.append_to_group(&record),
+            false => self.outside_group(|b| b.journal.append(&record)),
+        };
+        if let Err(e) = journaled {
             self.totals.journal_errors += 1;
             self.totals.refusals += 1;
             tracing::error!(target: "tradehost::broker", "order of {plugin} not recorded, refused: {e}");
@@ -786,6 +862,9 @@ impl PaperBroker {
                 reason: format!("the order could not be journaled, so it was not placed: {e}"),
                 time_ms: now_ms,
             });
+        }
+        if grouped {
+            self.group_orders.push((order_id, now_ms));
         }
         self.next_order_id += 1;
         self.totals.orders += 1;
@@ -810,7 +889,7 @@ impl PaperBroker {
             self.journaled_position = read;
         }
         if late {
-            self.catch_up(order_id, after);
+            self.outside_group(|b| b.catch_up(order_id, after));
         }
         outcome
     }
@@ -847,7 +926,7 @@ impl PaperBroker {
             rejection: rejection.clone(),
             origin: origin.cloned(),
         };
-        if let Err(e) = self.journal.append(&record) {
+        if let Err(e) = self.journal.append_to_group(&record) {
             // A refusal changes no state; it is still returned so the plugin knows.
             self.totals.journal_errors += 1;
             tracing::error!(target: "tradehost::broker", "refusal for {plugin} not recorded: {e}");

@@ -11,7 +11,7 @@ use super::feed_runtime::FeedRuntime;
 use super::pipeline::Pipeline;
 use crate::bus::{BusNotice, MarketEvent, OrderReport, ReportDelivery};
 use crate::feed::{FeedEvent, FeedReceiver, FeedStatus};
-use crate::plugins::SnapshotRequests;
+use crate::plugins::{PluginOutput, SnapshotRequests};
 use crate::status::feed::FeedState;
 use crate::trainer::PredictionBoard;
 use crate::types::Prediction;
@@ -22,6 +22,10 @@ use std::time::{Duration, Instant};
 
 /// How often the loop flushes bars, follows subscriptions and publishes the broker's figures.
 const TICK: Duration = Duration::from_secs(1);
+
+/// At most this many plugin answers are handled in one turn of the loop, so that a stream of
+/// them cannot keep feed frames waiting.
+const TURN: usize = 64;
 
 /// The channels the engine thread reads (besides its stop signal).
 pub struct Inputs {
@@ -155,7 +159,7 @@ pub fn run(
                 _ => reports = crossbeam_channel::never(),
             },
             recv(outs) -> o => match o {
-                Ok(output) => pipeline.on_output(output),
+                Ok(output) => pipeline.on_outputs(turn(output, &outs)),
                 Err(_) => outs = crossbeam_channel::never(),
             },
             recv(preds) -> p => match p {
@@ -164,9 +168,7 @@ pub fn run(
             },
             recv(commands) -> c => match c {
                 Ok(EngineCommand::Barrier { reply }) => {
-                    while let Ok(output) = outs.try_recv() {
-                        pipeline.on_output(output);
-                    }
+                    pipeline.on_outputs(outs.try_iter().collect());
                     let _ = reply.send(pipeline.routed());
                 }
                 Ok(command) => handle_command(pipeline, command, link.as_mut()),
@@ -211,6 +213,15 @@ pub fn run(
     // for an answer hears "stopped" now rather than never.
     while inputs.commands.try_recv().is_ok() {}
     link.map(|l| l.inputs.position).unwrap_or(0)
+}
+
+/// `first` and the plugin answers queued behind it, up to [`TURN`]: handled as one turn, their
+/// orders reach the broker one after the other before any of what follows from them is done.
+fn turn(first: PluginOutput, outs: &Receiver<PluginOutput>) -> Vec<PluginOutput> {
+    let mut turn = Vec::with_capacity(8);
+    turn.push(first);
+    turn.extend(outs.try_iter().take(TURN - 1));
+    turn
 }
 
 impl Link {

@@ -8,6 +8,7 @@
 //! - [`real_day`]: a day of real trades from `host/data`, checked against cash flows; the
 //!   hot-path measurement.
 
+mod group_commit;
 mod real_day;
 mod scenarios;
 mod stream_positions;

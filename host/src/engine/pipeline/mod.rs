@@ -222,9 +222,7 @@ impl Pipeline {
                 }
             }
             round.sort_by(|a, b| (a.seq, &a.plugin).cmp(&(b.seq, &b.plugin)));
-            for output in round {
-                self.on_output(output);
-            }
+            self.on_outputs(round);
         }
         true
     }

@@ -6,27 +6,61 @@ use super::Pipeline;
 use crate::broker::{BrokerOutcome, CancelReason, TradePoint};
 use crate::plugins::{DispatchBatch, PluginOutput};
 use crate::status::{KillSwitchChange, KillSwitchError};
-use crate::types::Rejection;
+use crate::types::{Fill, OrderRequest, PluginAction, Rejection};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+
+/// What a turn's submissions owe the rest of the system once they have all reached the broker:
+/// the dashboard's events, and each plugin's fills and refusals, in the order they happened.
+#[derive(Default)]
+struct TurnEffects {
+    /// Per submission: the orders placed (the dashboard matches them to their outcomes), the
+    /// outcomes, and when.
+    outcomes: Vec<(Vec<OrderRequest>, Vec<BrokerOutcome>, i64)>,
+    /// Fills of orders that reached the broker after trades that fill them.
+    late_fills: Vec<Fill>,
+    /// Each plugin's fills and refusals, in order.
+    events: BTreeMap<Arc<str>, DispatchBatch>,
+}
 
 impl Pipeline {
     /// Hand a plugin's orders to the broker; refusals go back to the plugin.
     pub fn on_output(&mut self, output: PluginOutput) {
-        if output.done {
-            self.outstanding = self.outstanding.saturating_sub(1);
+        self.on_outputs(vec![output]);
+    }
+
+    /// Hand the orders of several plugin answers to the broker as one turn, in order. Each
+    /// order is timed as it reaches the broker; what the others wait on (the broker's figures
+    /// for the status API, the dashboard's events, the plugins' fills and refusals) is done
+    /// once, after the last.
+    pub fn on_outputs(&mut self, outputs: Vec<PluginOutput>) {
+        let mut effects = TurnEffects::default();
+        // One journal write (and fsync) for the turn's orders, before anyone hears of them.
+        if self.remote.is_none() {
+            self.core.broker.hold_journal();
         }
-        if output.actions.is_empty() {
-            return;
+        for output in outputs {
+            if output.done {
+                self.outstanding = self.outstanding.saturating_sub(1);
+            }
+            if output.actions.is_empty() {
+                continue;
+            }
+            if let Some(received) = self.frames.received(output.seq) {
+                let ns = received.elapsed().as_nanos();
+                self.core
+                    .stats
+                    .tick_to_order
+                    .record(u64::try_from(ns).unwrap_or(u64::MAX));
+            }
+            self.submit_in_turn(
+                &output.plugin,
+                output.actions,
+                Some(output.cause),
+                &mut effects,
+            );
         }
-        if let Some(received) = self.frames.received(output.seq) {
-            let ns = received.elapsed().as_nanos();
-            self.core
-                .stats
-                .tick_to_order
-                .record(u64::try_from(ns).unwrap_or(u64::MAX));
-        }
-        self.submit(&output.plugin, output.actions, Some(output.cause));
+        self.finish_turn(effects);
     }
 
     /// Submit a plugin's actions, caused at trade `cause` (`None`: now, an operator's), to the
@@ -39,12 +73,25 @@ impl Pipeline {
         actions: Vec<crate::types::PluginAction>,
         cause: Option<TradePoint>,
     ) -> Vec<BrokerOutcome> {
+        let mut effects = TurnEffects::default();
+        self.submit_in_turn(plugin, actions, cause, &mut effects);
+        self.finish_turn(effects).pop().unwrap_or_default()
+    }
+
+    /// The broker's part of [`submit`](Self::submit); what follows from it goes to `effects`.
+    fn submit_in_turn(
+        &mut self,
+        plugin: &Arc<str>,
+        actions: Vec<crate::types::PluginAction>,
+        cause: Option<TradePoint>,
+        effects: &mut TurnEffects,
+    ) {
         // Dashboard hook: the orders, to show accepted ones with their details.
-        let requests: Vec<crate::types::OrderRequest> = match &self.events {
+        let requests: Vec<OrderRequest> = match &self.events {
             Some(_) => actions
                 .iter()
                 .filter_map(|a| match a {
-                    crate::types::PluginAction::Place(r) => Some(r.clone()),
+                    PluginAction::Place(r) => Some(r.clone()),
                     _ => None,
                 })
                 .collect(),
@@ -54,28 +101,75 @@ impl Pipeline {
         if self.remote.is_some() {
             // Outcomes come back from the broker host (`on_remote_outcome`).
             self.send_to_broker_host(plugin, actions, now, cause);
-            return Vec::new();
+            return;
         }
         let outcomes = self.core.submit_outcomes(plugin, actions, now, cause);
-        let late_fills = self.core.take_late_fills();
-        if late_fills.is_empty() {
-            self.publish_broker();
-        } else {
-            self.positions_changed();
-        }
-        if let Some(hub) = &self.events {
-            hub.outcomes(&requests, &outcomes, now);
-            hub.fills(&late_fills);
-        }
         // Before the refusals: an order's fill and a refusal of a later one keep their order.
-        self.deliver_fills(late_fills);
-        let mut refusals = self.core.plugins.batch(0);
+        for fill in self.core.take_late_fills() {
+            self.plugin_events(&mut effects.events, &fill.plugin)
+                .fill(&fill);
+            effects.late_fills.push(fill);
+        }
         // The broker has logged each refusal; the plugin hears of it as an event.
         for r in outcomes.iter().filter_map(BrokerOutcome::rejection) {
-            refusals.rejection(r);
+            self.plugin_events(&mut effects.events, plugin).rejection(r);
         }
-        self.deliver(plugin, refusals);
-        outcomes
+        effects.outcomes.push((requests, outcomes, now));
+    }
+
+    /// `plugin`'s events of this turn.
+    fn plugin_events<'a>(
+        &self,
+        events: &'a mut BTreeMap<Arc<str>, DispatchBatch>,
+        plugin: &Arc<str>,
+    ) -> &'a mut DispatchBatch {
+        events
+            .entry(plugin.clone())
+            .or_insert_with(|| self.core.plugins.batch(0))
+    }
+
+    /// An order of the turn that the broker took back (its group could not be journaled):
+    /// a refusal, in its outcome and to its plugin.
+    fn take_back(&self, effects: &mut TurnEffects, order_id: u64, refusal: Rejection) {
+        for (_, outcomes, _) in &mut effects.outcomes {
+            for outcome in outcomes.iter_mut() {
+                if matches!(outcome, BrokerOutcome::Accepted { order_id: id, .. } if *id == order_id)
+                {
+                    *outcome = BrokerOutcome::Rejected(refusal.clone());
+                }
+            }
+        }
+        self.plugin_events(&mut effects.events, &refusal.plugin)
+            .rejection(&refusal);
+    }
+
+    /// After a turn's submissions: the held journal written, the broker's figures published
+    /// once, the dashboard's events, then each plugin's fills and refusals; returns the
+    /// outcomes, per submission.
+    fn finish_turn(&mut self, mut effects: TurnEffects) -> Vec<Vec<BrokerOutcome>> {
+        for (order_id, refusal) in self.core.broker.release_journal() {
+            self.take_back(&mut effects, order_id, refusal);
+        }
+        if effects.outcomes.is_empty() {
+            return Vec::new();
+        }
+        if self.remote.is_none() {
+            if effects.late_fills.is_empty() {
+                self.publish_broker();
+            } else {
+                self.positions_changed();
+            }
+        }
+        if let Some(hub) = &self.events {
+            for (requests, outcomes, now) in &effects.outcomes {
+                hub.outcomes(requests, outcomes, *now);
+            }
+            hub.fills(&effects.late_fills);
+        }
+        for (plugin, events) in effects.events {
+            self.deliver(&plugin, events);
+        }
+        effects.outcomes.into_iter().map(|(_, o, _)| o).collect()
     }
 
     /// Engage or release the kill switch (journaled); the plugins whose resting orders it
