@@ -230,6 +230,7 @@ async fn measure(a: &Args, rate: u32, execution: &str) {
     println!("| --- | ---: | ---: | ---: | ---: | ---: |");
     for (stage, key) in [
         ("frame read → order at the broker", "tick_to_order"),
+        ("frame read → order journaled", "tick_to_journaled"),
         ("frame read → engine thread", "feed_to_engine"),
     ] {
         let l = &status["engine"][key];

@@ -154,6 +154,7 @@ impl Control for EngineControl {
 
     fn reset_latency(&self) {
         self.stats.tick_to_order.reset();
+        self.stats.tick_to_journaled.reset();
         self.stats.feed_to_engine.reset();
     }
 

@@ -45,6 +45,9 @@ pub struct EngineStats {
     pub batches: AtomicU64,
     /// Frame read to order at the broker, for answers with orders (live only).
     pub tick_to_order: LatencyHistogram,
+    /// Frame read to that order journaled (accepted or refused, written and synced as
+    /// `JOURNAL_FSYNC` says), before anyone hears of it (live only).
+    pub tick_to_journaled: LatencyHistogram,
     /// Frame read to the engine thread taking the batch up (the feed's share of the above).
     pub feed_to_engine: LatencyHistogram,
 }

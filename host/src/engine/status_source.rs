@@ -113,6 +113,7 @@ impl StatusSource for EngineStatus {
                 predictions: self.pipeline.predictions.load(Ordering::Relaxed),
                 batches: self.pipeline.batches.load(Ordering::Relaxed),
                 tick_to_order: self.pipeline.tick_to_order.report(),
+                tick_to_journaled: self.pipeline.tick_to_journaled.report(),
                 feed_to_engine: self.pipeline.feed_to_engine.report(),
             },
             broker,

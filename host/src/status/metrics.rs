@@ -5,7 +5,7 @@
 //! their histograms), so each scrape encodes them as constant metrics through a
 //! [`Collector`] rather than mirroring every counter into a second set of atomics.
 
-use super::report::StatusReport;
+use super::report::{LatencyReport, StatusReport};
 use crate::plugins::{PluginRunState, PluginStatus};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
@@ -48,10 +48,11 @@ fn per_plugin(r: &StatusReport, f: fn(&PluginStatus) -> f64) -> Vec<(Labels, f64
         .collect()
 }
 
-fn quantiles(values: [(&str, f64); 3]) -> Vec<(Labels, f64)> {
-    values
+/// A latency's quantiles, in seconds.
+fn latency(l: &LatencyReport) -> Vec<(Labels, f64)> {
+    [("0.5", l.p50_us), ("0.99", l.p99_us), ("0.999", l.p999_us)]
         .into_iter()
-        .map(|(q, v)| (vec![("quantile", q.to_string())], v))
+        .map(|(q, us)| (vec![("quantile", q.to_string())], us / 1e6))
         .collect()
 }
 
@@ -72,15 +73,8 @@ pub const METRICS: &[MetricDef] = &[
     MetricDef { name: "engine_trades", help: "Trades processed by the engine.", kind: C, samples: |r| one(r.engine.trades as f64) },
     MetricDef { name: "engine_bars", help: "Bars completed.", kind: C, samples: |r| one(r.engine.bars as f64) },
     MetricDef { name: "engine_predictions", help: "Forecasts forwarded to plugins.", kind: C, samples: |r| one(r.engine.predictions as f64) },
-    MetricDef {
-        name: "tick_to_order_seconds",
-        help: "Quantiles of the time from a feed frame read off the socket to an order it caused reaching the broker.",
-        kind: G,
-        samples: |r| {
-            let l = &r.engine.tick_to_order;
-            quantiles([("0.5", l.p50_us / 1e6), ("0.99", l.p99_us / 1e6), ("0.999", l.p999_us / 1e6)])
-        },
-    },
+    MetricDef { name: "tick_to_order_seconds", help: "Quantiles of the time from a feed frame read off the socket to an order it caused reaching the broker.", kind: G, samples: |r| latency(&r.engine.tick_to_order) },
+    MetricDef { name: "tick_to_journaled_seconds", help: "Quantiles of the time from a feed frame read off the socket to an order it caused being journaled.", kind: G, samples: |r| latency(&r.engine.tick_to_journaled) },
     MetricDef { name: "tick_to_order_samples", help: "Answers with orders timed from their frame.", kind: C, samples: |r| one(r.engine.tick_to_order.samples as f64) },
     MetricDef { name: "plugin_calls", help: "Calls into each plugin.", kind: C, samples: |r| per_plugin(r, |p| p.stats.calls as f64) },
     MetricDef { name: "plugin_events", help: "Events delivered to each plugin.", kind: C, samples: |r| per_plugin(r, |p| p.stats.events as f64) },

@@ -116,6 +116,9 @@ pub struct EngineReport {
     pub batches: u64,
     /// From a feed frame read off the socket to an order it caused reaching the broker.
     pub tick_to_order: LatencyReport,
+    /// From a feed frame read off the socket to an order it caused being journaled (written,
+    /// and synced as `JOURNAL_FSYNC` says), before anyone hears of it.
+    pub tick_to_journaled: LatencyReport,
     /// From a feed frame read off the socket to the engine thread taking it up.
     pub feed_to_engine: LatencyReport,
 }

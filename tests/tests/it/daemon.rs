@@ -49,8 +49,18 @@ async fn demo_mode_trades_fills_journals_and_resumes_after_restart() {
         .await
         .unwrap();
     let metrics = daemon.get("/metrics").await.unwrap();
+    let status = status_json(&daemon).await.unwrap();
     daemon.stop().await.unwrap();
     let first = orders(&journal);
+    // Orders are timed from their frame to the broker and to their journal record.
+    for key in ["tick_to_order", "tick_to_journaled"] {
+        let samples = status["engine"][key]["samples"].as_u64().unwrap_or(0);
+        assert!(samples >= 1, "{key}: {}", status["engine"]);
+    }
+    assert!(
+        metrics.contains("tradehost_tick_to_journaled_seconds{quantile=\"0.99\"}"),
+        "{metrics}"
+    );
     let fills_metric = metrics
         .lines()
         .find_map(|l| l.strip_prefix("tradehost_broker_fills_total "))

@@ -9,6 +9,12 @@ use crate::status::{KillSwitchChange, KillSwitchError};
 use crate::types::{Fill, OrderRequest, PluginAction, Rejection};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Instant;
+
+/// Nanoseconds since `t`, for a latency histogram.
+fn since(t: Instant) -> u64 {
+    u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
 
 /// What a turn's submissions owe the rest of the system once they have all reached the broker:
 /// the dashboard's events, and each plugin's fills and refusals, in the order they happened.
@@ -21,6 +27,8 @@ struct TurnEffects {
     late_fills: Vec<Fill>,
     /// Each plugin's fills and refusals, in order.
     events: BTreeMap<Arc<str>, DispatchBatch>,
+    /// When the frames behind the turn's timed answers were read.
+    timed: Vec<Instant>,
 }
 
 impl Pipeline {
@@ -47,11 +55,8 @@ impl Pipeline {
                 continue;
             }
             if let Some(received) = self.frames.received(output.seq) {
-                let ns = received.elapsed().as_nanos();
-                self.core
-                    .stats
-                    .tick_to_order
-                    .record(u64::try_from(ns).unwrap_or(u64::MAX));
+                self.core.stats.tick_to_order.record(since(received));
+                effects.timed.push(received);
             }
             self.submit_in_turn(
                 &output.plugin,
@@ -147,7 +152,11 @@ impl Pipeline {
     /// once, the dashboard's events, then each plugin's fills and refusals; returns the
     /// outcomes, per submission.
     fn finish_turn(&mut self, mut effects: TurnEffects) -> Vec<Vec<BrokerOutcome>> {
-        for (order_id, refusal) in self.core.broker.release_journal() {
+        let taken_back = self.core.broker.release_journal();
+        for received in &effects.timed {
+            self.core.stats.tick_to_journaled.record(since(*received));
+        }
+        for (order_id, refusal) in taken_back {
             self.take_back(&mut effects, order_id, refusal);
         }
         if effects.outcomes.is_empty() {
