@@ -332,6 +332,9 @@ impl PaperBroker {
     /// Writes the held group, if any; when that fails, its orders leave the book and are
     /// counted as refusals (its refusals stay refusals, unjournaled).
     fn release_group(&mut self) {
+        if !self.journal.is_held() {
+            return;
+        }
         let orders = std::mem::take(&mut self.group_orders);
         let Err(e) = self.journal.release() else {
             return;
