@@ -117,7 +117,8 @@ pub struct EngineReport {
     /// From a feed frame read off the socket to an order it caused reaching the broker.
     pub tick_to_order: LatencyReport,
     /// From a feed frame read off the socket to an order it caused being journaled (written,
-    /// and synced as `JOURNAL_FSYNC` says), before anyone hears of it.
+    /// and synced as `JOURNAL_FSYNC` says), before anyone hears of it (none on a strategy
+    /// host: its broker host journals).
     pub tick_to_journaled: LatencyReport,
     /// From a feed frame read off the socket to the engine thread taking it up.
     pub feed_to_engine: LatencyReport,

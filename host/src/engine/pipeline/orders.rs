@@ -75,7 +75,7 @@ impl Pipeline {
     pub(crate) fn submit(
         &mut self,
         plugin: &Arc<str>,
-        actions: Vec<crate::types::PluginAction>,
+        actions: Vec<PluginAction>,
         cause: Option<TradePoint>,
     ) -> Vec<BrokerOutcome> {
         let mut effects = TurnEffects::default();
@@ -87,7 +87,7 @@ impl Pipeline {
     fn submit_in_turn(
         &mut self,
         plugin: &Arc<str>,
-        actions: Vec<crate::types::PluginAction>,
+        actions: Vec<PluginAction>,
         cause: Option<TradePoint>,
         effects: &mut TurnEffects,
     ) {
@@ -153,8 +153,11 @@ impl Pipeline {
     /// outcomes, per submission.
     fn finish_turn(&mut self, mut effects: TurnEffects) -> Vec<Vec<BrokerOutcome>> {
         let taken_back = self.core.broker.release_journal();
-        for received in &effects.timed {
-            self.core.stats.tick_to_journaled.record(since(*received));
+        // A strategy host's orders are journaled by the broker host, not here.
+        if self.remote.is_none() {
+            for received in &effects.timed {
+                self.core.stats.tick_to_journaled.record(since(*received));
+            }
         }
         for (order_id, refusal) in taken_back {
             self.take_back(&mut effects, order_id, refusal);
