@@ -57,8 +57,6 @@ pub struct Journal {
     pending: Vec<u8>,
     /// Records appended are collected until [`release`](Self::release) (group commit).
     held: bool,
-    /// Records in the held group.
-    group_records: u32,
     /// When to fsync.
     fsync: FsyncPolicy,
     /// Records written since the last fsync.
@@ -111,7 +109,6 @@ impl Journal {
             written: scan.valid_len,
             pending: Vec::new(),
             held: false,
-            group_records: 0,
             fsync,
             unsynced: 0,
             buf: Vec::with_capacity(256),
@@ -173,7 +170,6 @@ impl Journal {
     pub fn append(&mut self, record: &JournalRecord) -> Result<(), BrokerError> {
         if self.held {
             self.held = false;
-            self.group_records = 0;
             self.write_pending()?;
         }
         self.append_inner(record)
@@ -200,7 +196,6 @@ impl Journal {
             self.pending.extend_from_slice(&self.buf);
             self.len += self.buf.len() as u64;
             self.unsynced += 1;
-            self.group_records += u32::from(self.held);
             return if !self.held && self.pending.len() >= DEFERRED_BLOCK {
                 self.write_pending()
             } else {
@@ -229,22 +224,15 @@ impl Journal {
     /// records are cut off (the journal is as before [`hold`](Self::hold)) and the error
     /// returned: none of them was acknowledged, the caller takes them back.
     pub fn release(&mut self) -> Result<(), BrokerError> {
-        if !self.held {
+        if !std::mem::take(&mut self.held) {
             return Ok(());
         }
-        self.held = false;
-        let records = std::mem::take(&mut self.group_records);
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        let written = self.file.write_all(&self.pending);
-        self.pending.clear();
-        if let Err(e) = written {
+        if let Err(e) = self.write_out() {
+            // Forgotten (its records stay counted toward the next fsync: at worst an earlier one).
+            self.pending.clear();
             self.len = self.written;
-            self.unsynced = self.unsynced.saturating_sub(records);
             return Err(self.roll_back("append", e));
         }
-        self.written = self.len;
         self.sync_if_due()
     }
 
@@ -274,15 +262,21 @@ impl Journal {
     /// Hands the deferred records to the operating system. A failure poisons the journal:
     /// those records were already acknowledged.
     fn write_pending(&mut self) -> Result<(), BrokerError> {
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        if let Err(e) = self.file.write_all(&self.pending) {
+        if let Err(e) = self.write_out() {
             let error = self.roll_back("append", e);
             self.poisoned
                 .get_or_insert_with(|| "a block of deferred records could not be written".into());
             return Err(error);
         }
+        Ok(())
+    }
+
+    /// Hands the collected records to the operating system with one call.
+    fn write_out(&mut self) -> std::io::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        self.file.write_all(&self.pending)?;
         self.written += self.pending.len() as u64;
         self.pending.clear();
         Ok(())

@@ -218,10 +218,9 @@ pub fn run(
 /// `first` and the plugin answers queued behind it, up to [`TURN`]: handled as one turn, their
 /// orders reach the broker one after the other before any of what follows from them is done.
 fn turn(first: PluginOutput, outs: &Receiver<PluginOutput>) -> Vec<PluginOutput> {
-    let mut turn = Vec::with_capacity(8);
-    turn.push(first);
-    turn.extend(outs.try_iter().take(TURN - 1));
-    turn
+    std::iter::once(first)
+        .chain(outs.try_iter().take(TURN - 1))
+        .collect()
 }
 
 impl Link {

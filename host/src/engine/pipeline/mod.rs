@@ -78,7 +78,7 @@ impl Pipeline {
         &self.core.plugins
     }
 
-    /// The broker (read-only: orders go through [`on_output`](Self::on_output)).
+    /// The broker (read-only: orders go through [`on_outputs`](Self::on_outputs)).
     pub fn broker(&self) -> &PaperBroker {
         &self.core.broker
     }

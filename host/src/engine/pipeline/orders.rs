@@ -32,11 +32,6 @@ struct TurnEffects {
 }
 
 impl Pipeline {
-    /// Hand a plugin's orders to the broker; refusals go back to the plugin.
-    pub fn on_output(&mut self, output: PluginOutput) {
-        self.on_outputs(vec![output]);
-    }
-
     /// Hand the orders of several plugin answers to the broker as one turn, in order. Each
     /// order is timed as it reaches the broker; what the others wait on (the broker's figures
     /// for the status API, the dashboard's events, the plugins' fills and refusals) is done
@@ -165,12 +160,11 @@ impl Pipeline {
         if effects.outcomes.is_empty() {
             return Vec::new();
         }
-        if self.remote.is_none() {
-            if effects.late_fills.is_empty() {
-                self.publish_broker();
-            } else {
-                self.positions_changed();
-            }
+        // (A strategy host's turn has no outcomes: they come back from the broker host.)
+        if effects.late_fills.is_empty() {
+            self.publish_broker();
+        } else {
+            self.positions_changed();
         }
         if let Some(hub) = &self.events {
             for (requests, outcomes, now) in &effects.outcomes {
